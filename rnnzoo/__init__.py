@@ -1,0 +1,37 @@
+"""rnnzoo: a model zoo for recurrent neural networks.
+
+The names below import torch only when used, so ``import rnnzoo`` and ``rnnzoo --help`` stay light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnnzoo.hookspecs import hookimpl
+from rnnzoo.registry import UnknownNameError, list_cells, list_tasks
+
+__all__ = [
+    "hookimpl",
+    "list_cells",
+    "list_tasks",
+    "create_cell",
+    "create_recurrent",
+    "UnknownNameError",
+]
+
+
+def create_cell(name: str, input_size: int, hidden_size: int, **params: Any):
+    """Build one registered cell by name, e.g. ``create_cell("lstm", 8, 32, peephole=True)``."""
+    from rnnzoo.registry import check_params, get_cell_class, params_of
+
+    cls = get_cell_class(name)
+    check_params("cell", name, params, params_of(cls, skip=("input_size", "hidden_size")))
+    return cls(input_size, hidden_size, **params)
+
+
+def create_recurrent(cell: str, input_size: int, hidden_size: int, **kwargs: Any):
+    """Build a recurrent stack: ``create_recurrent("gru", 28, 128, num_layers=2,
+    bidirectional=True)``; extra keyword arguments go to the cell."""
+    from rnnzoo.recurrent import Recurrent
+
+    return Recurrent(cell, input_size, hidden_size, **kwargs)

@@ -1,0 +1,3 @@
+from rnnzoo.cli import main
+
+main()

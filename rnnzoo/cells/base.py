@@ -1,0 +1,87 @@
+"""The cell contract: one time step of a recurrent layer.
+
+A cell declares the state it carries (``state_sizes``), may override its initial state, and
+implements one step ``step(x_t, state) -> (y_t, new_state)``. Everything else — unrolling over
+time, stacking layers, running backwards, dropout between layers, masking padded steps, output
+projection and export — is the library's job (``rnnzoo.recurrent``) and works for any cell that
+keeps this contract.
+
+A third-party cell, complete::
+
+    class MGU(Cell):
+        name = "mgu"
+        description = "Minimal Gated Unit (Zhou et al. 2016)"
+
+        def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+            super().__init__(input_size, hidden_size)
+            self.ih = nn.Linear(input_size, 2 * hidden_size, bias=bias)
+            self.hh = nn.Linear(hidden_size, hidden_size, bias=False)
+            self.fh = nn.Linear(hidden_size, hidden_size, bias=False)
+
+        def step(self, x, state):
+            (h,) = state
+            xf, xh = self.ih(x).chunk(2, dim=-1)
+            f = torch.sigmoid(xf + self.fh(h))
+            h = (1 - f) * h + f * torch.tanh(xh + self.hh(f * h))
+            return h, (h,)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+State = tuple[Tensor, ...]
+
+
+class Cell(nn.Module):
+    """Base class of every recurrent cell, built-in or third-party.
+
+    ``__init__`` takes ``input_size`` and ``hidden_size`` first; every further keyword argument
+    with a type hint and a default is a parameter that ``rnnzoo info`` shows and
+    ``--param KEY=VALUE`` sets.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        """The feature size of each state tensor; default: one hidden state."""
+        return (self.hidden_size,)
+
+    @property
+    def output_size(self) -> int:
+        """The feature size of ``y_t``."""
+        return self.hidden_size
+
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
+        """The state before the first step; zeros unless a cell says otherwise."""
+        return tuple(
+            torch.zeros(batch_size, size, device=device, dtype=dtype) for size in self.state_sizes
+        )
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One time step: ``x`` is ``(batch, input_size)``; returns ``(y, new_state)``."""
+        raise NotImplementedError
+
+    # --- optional: a fused whole-sequence kernel (built-ins use PyTorch's nn.RNN/LSTM/GRU) ---
+
+    @property
+    def has_fused(self) -> bool:
+        """True when ``fused_sequence`` may be used instead of the step loop."""
+        return False
+
+    def fused_sequence(
+        self, x: Tensor, state: State, lengths: Tensor | None
+    ) -> tuple[Tensor, State]:
+        """Run a whole ``(batch, time, input)`` sequence at once; must equal the step loop,
+        including for padded steps (zero output, state frozen after each sequence's length)."""
+        raise NotImplementedError

@@ -1,0 +1,36 @@
+"""The basic recurrent neuron: ``h' = act(W_ih x + b_ih + W_hh h + b_hh)``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnzoo.cells.base import State
+from rnnzoo.cells.fused import FusedCell
+
+
+class RNN(FusedCell):
+    name = "rnn"
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        activation: Literal["tanh", "relu"] = "tanh",
+        bias: bool = True,
+    ):
+        super().__init__(input_size, hidden_size)
+        if activation not in ("tanh", "relu"):
+            raise ValueError(f"activation must be 'tanh' or 'relu', not {activation!r}")
+        self.activation = activation
+        self.rnn = nn.RNN(
+            input_size, hidden_size, nonlinearity=activation, bias=bias, batch_first=True
+        )
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        w_ih, w_hh, b_ih, b_hh = self.weights()
+        pre = F.linear(x, w_ih, b_ih) + F.linear(state[0], w_hh, b_hh)
+        h = pre.tanh() if self.activation == "tanh" else pre.relu()
+        return h, (h,)

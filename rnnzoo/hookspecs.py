@@ -1,0 +1,40 @@
+"""The whole plugin API of rnnzoo: the hooks a plugin may implement.
+
+A plugin is a module with functions decorated by ``rnnzoo.hookimpl`` whose names match the
+specifications below. Built-in cells and tasks are registered through these same hooks.
+Each hook receives a ``register`` callback instead of returning values (the llm style), so a
+plugin may register any number of things, conditionally, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("rnnzoo")
+hookimpl = pluggy.HookimplMarker("rnnzoo")
+
+
+@hookspec
+def register_cells(register: Callable[..., None]) -> None:
+    """Register recurrent cells.
+
+    Call ``register(CellClass)`` for each subclass of ``rnnzoo.cells.base.Cell``; its ``name``
+    and ``description`` class attributes name it in the registry, and the keyword arguments of
+    its ``__init__`` after ``input_size`` and ``hidden_size`` are its parameters.
+
+    To keep listings free of heavy imports, a plugin may instead register lazily:
+    ``register("package.module:CellClass", name="mycell", description="one line")``; the class
+    is imported the first time the cell is built or inspected.
+    """
+
+
+@hookspec
+def register_tasks(register: Callable[..., None]) -> None:
+    """Register tasks (data, problem shape, encoder and head, loss, metrics, baseline).
+
+    Call ``register(TaskClass)`` for each subclass of ``rnnzoo.tasks.base.Task``, or lazily
+    ``register("package.module:TaskClass", name="mytask", description="one line", kind="seq2vec")``.
+    The keyword arguments of the task's ``__init__`` are its parameters.
+    """

@@ -1,0 +1,86 @@
+"""The plugin manager: built-ins first, then installed distributions' ``rnnzoo`` entry points.
+
+A plugin that fails to import is recorded with its error instead of breaking the CLI, unless
+``RNNZOO_STRICT_PLUGINS=1``. ``RNNZOO_LOAD_PLUGINS`` (comma list of entry-point names; empty
+means none) chooses which installed plugins load; built-ins always load.
+
+The entry points are loaded by hand rather than with ``PluginManager.load_setuptools_entrypoints``
+because that stops at the first plugin that fails to import.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import pluggy
+
+from rnnzoo import hookspecs
+
+ENTRY_POINT_GROUP = "rnnzoo"
+BUILTIN_PLUGINS = ("rnnzoo.cells", "rnnzoo.tasks")
+
+
+class PluginError(RuntimeError):
+    """A plugin failed and ``RNNZOO_STRICT_PLUGINS=1`` asked for failures to be fatal."""
+
+
+@dataclass
+class PluginInfo:
+    """What `rnnzoo plugins` shows about one plugin."""
+
+    name: str
+    version: str
+    builtin: bool
+    registered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.errors else "ok"
+
+
+def strict() -> bool:
+    return os.environ.get("RNNZOO_STRICT_PLUGINS", "").strip() not in ("", "0", "false")
+
+
+def record_error(info: PluginInfo, message: str) -> None:
+    """Remember a plugin's failure, or raise it in strict mode."""
+    if strict():
+        raise PluginError(f"plugin {info.name!r}: {message}")
+    info.errors.append(message)
+
+
+def _allowed_plugins() -> set[str] | None:
+    value = os.environ.get("RNNZOO_LOAD_PLUGINS")
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+@functools.cache
+def plugin_manager() -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
+    """Load every plugin once per process; return the manager and each plugin's info by name."""
+    pm = pluggy.PluginManager("rnnzoo")
+    pm.add_hookspecs(hookspecs)
+    infos: dict[str, PluginInfo] = {}
+    version = metadata.version("rnnzoo")
+    for module_name in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+        infos[module_name] = PluginInfo(module_name, version, builtin=True)
+
+    allowed = _allowed_plugins()
+    entry_points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    for ep in entry_points:
+        if allowed is not None and ep.name not in allowed:
+            continue
+        dist_version = ep.dist.version if ep.dist else "?"
+        info = infos.setdefault(ep.name, PluginInfo(ep.name, dist_version, builtin=False))
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as error:  # a broken plugin must not break the others
+            record_error(info, f"failed to load {ep.value}: {type(error).__name__}: {error}")
+    return pm, infos

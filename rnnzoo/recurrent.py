@@ -1,0 +1,137 @@
+"""Unrolling any cell over time: deep stacks, both directions, dropout between layers, masking
+of padded steps, and an optional output projection.
+
+Shapes are ``(batch, time, features)``. The state is a tuple with one tensor per state slot of
+the cell, each ``(layers * directions, batch, size)`` — the layout of ``nn.LSTM``'s ``(h, c)``.
+A padded step (``t >= lengths[b]``) leaves the state unchanged and outputs zeros.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnzoo.cells.base import Cell, State
+
+
+def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverse each sequence within its own length; padded steps stay where they are."""
+    if lengths is None:
+        return x.flip(1)
+    steps = torch.arange(x.shape[1], device=x.device).unsqueeze(0)
+    lengths = lengths.to(x.device).unsqueeze(1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+def unroll(
+    cell: Cell, x: Tensor, state: State, lengths: Tensor | None = None
+) -> tuple[Tensor, State]:
+    """Run ``cell.step`` over every time step of ``x`` (backpropagation through time)."""
+    outputs = []
+    for t in range(x.shape[1]):
+        y, new_state = cell.step(x[:, t], state)
+        if lengths is None:
+            state = new_state
+        else:
+            valid = (lengths > t).unsqueeze(-1)
+            y = y * valid.to(y.dtype)
+            state = tuple(torch.where(valid, new, old) for new, old in zip(new_state, state))
+        outputs.append(y)
+    return torch.stack(outputs, dim=1), state
+
+
+class Recurrent(nn.Module):
+    """A stack of ``num_layers`` recurrent layers of any registered cell.
+
+    ``fused`` lets cells with a fused whole-sequence kernel use it; set it to ``False`` to force
+    the step-by-step path (the two give the same numbers).
+    """
+
+    def __init__(
+        self,
+        cell: str | type[Cell],
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        proj_size: int = 0,
+        fused: bool = True,
+        **cell_params: Any,
+    ):
+        super().__init__()
+        if isinstance(cell, str):
+            from rnnzoo.registry import check_params, get_cell_class, params_of
+
+            cell_class = get_cell_class(cell)
+            check_params(
+                "cell", cell, cell_params, params_of(cell_class, skip=("input_size", "hidden_size"))
+            )
+        else:
+            cell_class = cell
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, not {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+        self.num_layers = num_layers
+        self.num_directions = 2 if bidirectional else 1
+        self.fused = fused
+        self.cells = nn.ModuleList()
+        size = input_size
+        for _ in range(num_layers):
+            for _ in range(self.num_directions):
+                self.cells.append(cell_class(size, hidden_size, **cell_params))
+            size = self.num_directions * self.cells[-1].output_size
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nn.Linear(size, proj_size) if proj_size else None
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.output_size = proj_size or size
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return self.cells[0].state_sizes
+
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
+        per_cell = [c.initial_state(batch_size, device, dtype) for c in self.cells]
+        return tuple(torch.stack(slot) for slot in zip(*per_cell))
+
+    def run_cell(
+        self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None
+    ) -> tuple[Tensor, State]:
+        if self.fused and cell.has_fused:
+            return cell.fused_sequence(x, state, lengths)
+        return unroll(cell, x, state, lengths)
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        """``x``: ``(batch, time, input_size)``; ``lengths``: ``(batch,)`` valid steps, or None.
+
+        Returns the last layer's outputs ``(batch, time, output_size)`` and the final state.
+        """
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device, x.dtype)
+        final: list[State] = []
+        for layer in range(self.num_layers):
+            if layer > 0:
+                x = self.dropout(x)
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                cell_state = tuple(s[index] for s in state)
+                inputs = x if direction == 0 else reverse_padded(x, lengths)
+                y, cell_state = self.run_cell(self.cells[index], inputs, cell_state, lengths)
+                outputs.append(y if direction == 0 else reverse_padded(y, lengths))
+                final.append(cell_state)
+            x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+        if self.proj is not None:
+            x = self.proj(x)
+            if lengths is not None:
+                x = x * (
+                    torch.arange(x.shape[1], device=x.device) < lengths.to(x.device).unsqueeze(1)
+                ).unsqueeze(-1).to(x.dtype)
+        return x, tuple(torch.stack(slot) for slot in zip(*final))

@@ -1,0 +1,78 @@
+"""The listing commands, through click's CliRunner and in real subprocesses."""
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from rnnzoo.cli import cli
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_cells_table_and_json():
+    table = invoke("cells")
+    assert table.exit_code == 0 and "lstm" in table.output
+    listed = json.loads(invoke("cells", "--json").output)
+    assert {"name", "plugin", "description"} <= set(listed[0])
+    assert [c["name"] for c in json.loads(invoke("cells", "g*", "--json").output)] == ["gru"]
+
+
+def test_tasks_and_plugins_json():
+    assert isinstance(json.loads(invoke("tasks", "--json").output), list)
+    plugins = json.loads(invoke("plugins", "--json").output)
+    builtin = next(p for p in plugins if p["name"] == "rnnzoo.cells")
+    assert builtin["registered"] == ["cell:rnn", "cell:lstm", "cell:gru"]
+    assert builtin["status"] == "ok"
+
+
+def test_info_shows_parameters_with_types_and_defaults():
+    doc = json.loads(invoke("info", "lstm", "--json").output)
+    params = {p["name"]: p for p in doc["params"]}
+    assert params["forget_bias"] == {"name": "forget_bias", "type": "float", "default": 1.0}
+    assert params["peephole"]["default"] is False
+    assert "lstm" in invoke("info", "lstm").output
+
+
+def test_unknown_name_exits_2_with_one_line_and_suggestions(cli):
+    result = cli("info", "grue")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "did you mean gru" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_does_not_import_torch():
+    code = (
+        "import sys; from rnnzoo.cli import cli\n"
+        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+
+
+def test_listing_builtins_does_not_import_torch():
+    code = (
+        "import sys; from rnnzoo.cli import cli\n"
+        "try:\n    cli(['cells', '--json'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "RNNZOO_LOAD_PLUGINS": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"lstm"' in result.stdout
+
+
+def test_python_m_rnnzoo_in_a_subprocess(cli):
+    result = cli("cells", "--json")
+    assert result.returncode == 0
+    assert "rnn" in [c["name"] for c in json.loads(result.stdout)]
