@@ -35,3 +35,34 @@ def create_recurrent(cell: str, input_size: int, hidden_size: int, **kwargs: Any
     from rnnzoo.recurrent import Recurrent
 
     return Recurrent(cell, input_size, hidden_size, **kwargs)
+
+
+def create_task(name: str, **params: Any):
+    """Build a registered task by name, e.g. ``create_task("sine", n_train=2000)``."""
+    from rnnzoo.runs import create_task as build
+
+    return build(name, params)
+
+
+def train(
+    task: str,
+    cell: str,
+    out: str,
+    resume: bool = False,
+    quiet: bool = True,
+    cell_params: dict[str, Any] | None = None,
+    task_params: dict[str, Any] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Train a cell on a task into the run directory ``out``, as ``rnnzoo train`` does.
+
+    ``options`` are the fields of ``rnnzoo.train.TrainConfig`` (hidden, layers, epochs, lr, ...);
+    unset ones take the task's recommended values. Returns the run's summary.
+    """
+    from rnnzoo.train import config_with_defaults
+    from rnnzoo.train import train as run_training
+
+    config = config_with_defaults(
+        task, cell, cell_params=cell_params or {}, task_params=task_params or {}, **options
+    )
+    return run_training(config, out, resume=resume, quiet=quiet)

@@ -24,6 +24,10 @@ class Group(click.Group):
         except (UserError, PluginError) as error:
             click.echo(f"Error: {error}", err=True)
             sys.exit(2)
+        except click.UsageError as error:
+            where = f"rnnzoo {error.ctx.info_name}" if error.ctx else "rnnzoo"
+            click.echo(f"Error: {error.format_message()} (see '{where} --help')", err=True)
+            sys.exit(2)
 
 
 def print_json(value: Any) -> None:
@@ -170,6 +174,162 @@ def info(name: str, as_json: bool) -> None:
         ["name", "type", "default"],
         [[p.name, p.type_name, p.default] for p in params],
     )
+
+
+def unused_run_dir(task: str, cell: str) -> str:
+    base = f"runs/{task}-{cell}"
+    candidate, n = base, 1
+    from pathlib import Path
+
+    while Path(candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def print_metrics(title: str, columns: dict[str, dict[str, float]]) -> None:
+    """A table of metrics (rows) for each source (columns: model, baseline, ...)."""
+    names = list(dict.fromkeys(k for values in columns.values() for k in values))
+    rows = [
+        [name, *(f"{values[name]:.4f}" if name in values else "—" for values in columns.values())]
+        for name in names
+    ]
+    print_table(title, ["metric", *columns], rows)
+
+
+@cli.command()
+@click.option("--task", help="A registered task (see `rnnzoo tasks`).")
+@click.option("--cell", help="A registered cell (see `rnnzoo cells`).")
+@click.option("--hidden", type=int, help="Units per layer and direction.")
+@click.option("--layers", type=int, help="Stacked recurrent layers.")
+@click.option("--bidirectional/--unidirectional", default=None, help="Run both directions.")
+@click.option("--dropout", type=float, help="Dropout between layers.")
+@click.option("--epochs", type=int)
+@click.option("--batch-size", type=int)
+@click.option("--lr", type=float, help="Learning rate (Adam; AdamW with --weight-decay).")
+@click.option("--weight-decay", type=float)
+@click.option("--schedule", type=click.Choice(["constant", "onecycle"]), help="LR schedule.")
+@click.option("--clip", type=float, help="Max gradient norm (0: no clipping).")
+@click.option("--tbptt", type=int, help="Truncated BPTT window in steps (seq2seq tasks).")
+@click.option("--patience", type=int, help="Stop after this many epochs without improvement.")
+@click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
+@click.option("--device", help="auto (cuda when available), cpu, cuda or cuda:N.")
+@click.option("--amp", is_flag=True, default=None, help="Mixed precision on CUDA.")
+@click.option("--seed", type=int)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A cell or task parameter (see `rnnzoo info`); repeatable.",
+)
+@click.option("--out", help="Run directory (default: runs/TASK-CELL, numbered if taken).")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def train(
+    task: str,
+    cell: str,
+    params: tuple[str, ...],
+    out: str | None,
+    resume: bool,
+    quiet: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Train CELL on TASK; writes config, weights, checkpoints, metrics and plots to --out."""
+    from rnnzoo.registry import split_params
+    from rnnzoo.train import config_with_defaults
+    from rnnzoo.train import train as run_training
+
+    if not resume and not (task and cell):
+        raise UserError("train needs --task and --cell (see `rnnzoo tasks`, `rnnzoo cells`)")
+    if resume and not out:
+        raise UserError("--resume needs --out, the run directory to continue")
+    if resume and (task or cell or params or any(v is not None for v in options.values())):
+        raise UserError(
+            "--resume continues the run with its saved config.json; drop the other training options"
+        )
+    config = None
+    if not resume:
+        cell_params, task_params = split_params(list(params), cell, task)
+        config = config_with_defaults(
+            task, cell, cell_params=cell_params, task_params=task_params, **options
+        )
+    summary = run_training(
+        config, out or unused_run_dir(task, cell), resume=resume, quiet=quiet or as_json
+    )
+    if as_json:
+        print_json(summary)
+    elif "test" in summary and not quiet:
+        click.echo(
+            f"run {summary['run']}: {summary['epochs']} epochs, {summary['steps']} steps,"
+            f" {summary['wall_seconds']} s; best epoch {summary['best_epoch']}"
+        )
+        print_metrics(
+            "test split", {"model": summary["test"], "baseline": summary["baseline_test"]}
+        )
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--split", type=click.Choice(["train", "validation", "test"]), default="test")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def evaluate(run_dir: str, split: str, as_json: bool) -> None:
+    """Every metric of a trained run on a split, beside the task's baseline."""
+    import torch
+
+    from rnnzoo.runs import load_run
+    from rnnzoo.train import predict
+
+    task, splits, model, config = load_run(run_dir)
+    metrics = task.evaluate(predict(model, splits[split], torch.device("cpu")), splits[split].y)
+    baseline = task.baseline(splits["train"], splits[split])
+    if as_json:
+        print_json({"run": run_dir, "split": split, "metrics": metrics, "baseline": baseline})
+    else:
+        print_metrics(
+            f"{config['task']} / {config['cell']} on {split}",
+            {"model": metrics, "baseline": baseline},
+        )
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--steps", type=int, default=100, show_default=True, help="Values to generate.")
+@click.option("--plot", type=click.Path(), help="Write a PNG of seed and generated values.")
+@click.option("--json", "as_json", is_flag=True, help="Print the values as JSON.")
+def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
+    """Roll a trained forecaster forward STEPS values from a test window (the creative RNN)."""
+    from rnnzoo.model import generate as roll_forward
+    from rnnzoo.runs import load_run
+
+    task, splits, model, _ = load_run(run_dir)
+    if model.kind != "seq2seq" or task.input_size != task.output_size:
+        raise UserError(
+            f"{run_dir}: generation needs a forecasting (seq2seq) run whose output "
+            "feeds back as input"
+        )
+    seed = splits["test"].x[0]
+    values = roll_forward(model, seed, steps)
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(8, 3))
+        n = len(seed)
+        ax.plot(range(n), seed[:, 0], "o-", ms=3, label="seed window")
+        ax.plot(range(n, n + steps), values[:, 0], ".-", label="generated")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(plot, dpi=100)
+        plt.close(fig)
+    if as_json:
+        print_json({"seed": seed.tolist(), "generated": values.tolist()})
+    else:
+        click.echo(" ".join(f"{v:.4f}" for v in values[:, 0].tolist()))
 
 
 def main() -> None:

@@ -185,3 +185,67 @@ def check_params(what: str, name: str, given: dict[str, Any], params: list[Param
                 f"{what} {name!r} has no parameter {key!r}; {hint}"
                 f"valid: {', '.join(valid) or '(none)'}"
             )
+
+
+def parse_value(param: Param, text: str) -> Any:
+    """Convert ``--param KEY=VALUE`` text to the parameter's declared type."""
+    kind = param.type
+    if typing.get_origin(kind) is typing.Literal:
+        choices = typing.get_args(kind)
+        if text not in choices:
+            raise UserError(
+                f"parameter {param.name!r} must be one of {', '.join(choices)}, not {text!r}"
+            )
+        return text
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise UserError(f"parameter {param.name!r} takes true or false, not {text!r}")
+    if kind in (int, float, str):
+        try:
+            return kind(text)
+        except ValueError:
+            raise UserError(
+                f"parameter {param.name!r} takes a {kind.__name__}, not {text!r}"
+            ) from None
+    return text
+
+
+def split_params(pairs: list[str], cell: str, task: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Sort ``KEY=VALUE`` pairs into cell and task parameters (``cell.KEY`` / ``task.KEY``
+    when a name belongs to both), typed; unknown keys list the valid ones."""
+    cell_params = {
+        p.name: p for p in params_of(get_cell_class(cell), skip=("input_size", "hidden_size"))
+    }
+    task_params = {p.name: p for p in params_of(get_task_class(task))}
+    chosen: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--param takes KEY=VALUE, not {pair!r}")
+        scope, _, bare = key.rpartition(".")
+        if scope not in ("", "cell", "task"):
+            raise UserError(f"--param {key}: the prefix must be cell. or task.")
+        in_cell = bare in cell_params and scope in ("", "cell")
+        in_task = bare in task_params and scope in ("", "task")
+        if in_cell and in_task:
+            raise UserError(
+                f"--param {bare} belongs to both cell {cell!r} and task {task!r}; "
+                f"write cell.{bare}=... or task.{bare}=..."
+            )
+        if not (in_cell or in_task):
+            valid = [f"cell.{n}" for n in cell_params] + [f"task.{n}" for n in task_params]
+            close = difflib.get_close_matches(
+                bare, list(cell_params) + list(task_params), n=3, cutoff=0.5
+            )
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise UserError(
+                f"--param {key}: cell {cell!r} and task {task!r} have no such "
+                f"parameter; {hint}valid: {', '.join(valid)}"
+            )
+        table, target = (cell_params, chosen[0]) if in_cell else (task_params, chosen[1])
+        target[bare] = parse_value(table[bare], text)
+    return chosen

@@ -1,8 +1,28 @@
-"""Built-in tasks, registered through the same hook as third-party ones (lazily, by path)."""
+"""Built-in tasks, registered through the same hook as third-party ones.
+
+Registered lazily (by import path) so listing tasks does not import torch.
+"""
 
 from rnnzoo.hookspecs import hookimpl
 
 
 @hookimpl
 def register_tasks(register):
-    pass
+    register(
+        "rnnzoo.tasks.sine:Sine",
+        name="sine",
+        kind="seq2seq",
+        description="Forecast t·sin(t)/3 + 2·sin(5t) one step ahead (the textbook's series).",
+    )
+    register(
+        "rnnzoo.tasks.seqmnist:SeqMNIST",
+        name="seqmnist",
+        kind="seq2vec",
+        description="Classify MNIST / Fashion-MNIST images read row by row (28 steps × 28).",
+    )
+    register(
+        "rnnzoo.tasks.mnist1d:MNIST1D",
+        name="mnist1d",
+        kind="seq2vec",
+        description="MNIST-1D: classify 40-step 1-D signals of the ten digits.",
+    )

@@ -1,0 +1,106 @@
+"""A model is ``task encoder → recurrent stack of a cell → task head``.
+
+For seq2seq tasks the head runs at every step; for seq2vec tasks the stack's outputs are read
+out once per sequence (the last valid step of each direction, or the mean over valid steps).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnzoo.cells.base import State
+from rnnzoo.recurrent import Recurrent
+
+
+def readout(outputs: Tensor, lengths: Tensor | None, how: str, num_directions: int) -> Tensor:
+    """One vector per sequence from ``(batch, time, features)`` outputs.
+
+    ``last``: the forward direction's last valid step and, when bidirectional, the backward
+    direction's first step (each direction's final output). ``mean``: the mean over valid steps.
+    """
+    batch, steps, _ = outputs.shape
+    if lengths is None:
+        lengths = torch.full((batch,), steps, device=outputs.device, dtype=torch.long)
+    lengths = lengths.to(outputs.device)
+    if how == "mean":
+        return outputs.sum(1) / lengths.unsqueeze(1).to(outputs.dtype)
+    if how != "last":
+        raise ValueError(f"readout must be 'last' or 'mean', not {how!r}")
+    last = outputs[torch.arange(batch, device=outputs.device), lengths - 1]
+    if num_directions == 1:
+        return last
+    half = outputs.shape[-1] // 2
+    return torch.cat([last[:, :half], outputs[:, 0, half:]], dim=-1)
+
+
+class SequenceModel(nn.Module):
+    """The whole trainable model: encoder, recurrent stack, head."""
+
+    def __init__(
+        self, encoder: nn.Module, rnn: Recurrent, head: nn.Module, kind: str, readout: str = "last"
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.rnn = rnn
+        self.head = head
+        self.kind = kind
+        self.readout = readout
+
+    def forward_with_state(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        outputs, state = self.rnn(self.encoder(x), lengths, state)
+        if self.kind == "seq2vec":
+            uses_projection = self.rnn.proj is not None
+            directions = 1 if uses_projection else self.rnn.num_directions
+            outputs = readout(outputs, lengths, self.readout, directions)
+        return self.head(outputs), state
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.forward_with_state(x, lengths)[0]
+
+
+def build_model(
+    task: Any,
+    cell: str,
+    hidden: int,
+    layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    cell_params: dict[str, Any] | None = None,
+) -> SequenceModel:
+    """Build the model for a loaded task (its ``input_size``/``output_size`` are known)."""
+    if task.kind not in ("seq2seq", "seq2vec"):
+        raise NotImplementedError(f"models for {task.kind} tasks are not built yet")
+    rnn = Recurrent(
+        cell,
+        task.input_size,
+        hidden,
+        num_layers=layers,
+        bidirectional=bidirectional,
+        dropout=dropout,
+        **(cell_params or {}),
+    )
+    return SequenceModel(task.encoder(), rnn, task.head(rnn.output_size), task.kind, task.readout)
+
+
+@torch.no_grad()
+def generate(model: SequenceModel, seed: Tensor, steps: int) -> Tensor:
+    """The "creative" RNN: roll a one-step-ahead forecaster forward from a seed window.
+
+    ``seed`` is ``(time, features)``; each new value is the model's forecast for the step after
+    the current window, appended, and the window slides on. Returns ``(steps, features)``.
+    """
+    if model.kind != "seq2seq":
+        raise ValueError("generation needs a seq2seq forecasting model")
+    model.eval()
+    window = seed.unsqueeze(0)
+    values = []
+    for _ in range(steps):
+        value = model(window)[:, -1:]
+        values.append(value[0, 0])
+        window = torch.cat([window[:, 1:], value], dim=1)
+    return torch.stack(values)

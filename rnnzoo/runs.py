@@ -1,0 +1,55 @@
+"""Rebuilding tasks and models from names, parameters and run directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rnnzoo.errors import UserError
+from rnnzoo.registry import check_params, get_task_class, params_of
+
+
+def create_task(name: str, params: dict[str, Any] | None = None):
+    """Build a registered task by name, refusing parameters it does not declare."""
+    cls = get_task_class(name)
+    params = params or {}
+    check_params("task", name, params, params_of(cls))
+    return cls(**params)
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise UserError(
+            f"{run_dir}: not a run directory (no config.json); train one with "
+            "'rnnzoo train --task T --cell C --out DIR'"
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise UserError(f"{path}: not valid JSON ({error})") from error
+
+
+def load_run(run_dir: str | Path, weights: str = "model.safetensors"):
+    """The task (with its data loaded), the trained model in eval mode, and the config."""
+    from rnnzoo.checkpoint import load_weights
+    from rnnzoo.model import build_model
+
+    config = read_run_config(run_dir)
+    task = create_task(config["task"], config["task_params"])
+    splits = task.load()
+    model = build_model(
+        task,
+        config["cell"],
+        config["hidden"],
+        config["layers"],
+        config["bidirectional"],
+        config["dropout"],
+        config["cell_params"],
+    )
+    path = Path(run_dir) / weights
+    if not path.is_file():
+        raise UserError(f"{path}: no weights yet; the run has not finished an epoch")
+    load_weights(path, model)
+    return task, splits, model.eval(), config

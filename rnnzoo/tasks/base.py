@@ -1,0 +1,116 @@
+"""The task contract: data, the shape of the problem, encoder and head, loss, metrics, baseline.
+
+A model is ``task.encoder() → recurrent stack of a cell → task.head(size)``. Every keyword
+argument of a task's ``__init__`` (typed, with a default) is a parameter that ``rnnzoo info``
+shows and ``--param KEY=VALUE`` sets.
+
+Splits are :class:`Split` objects: ``x`` is ``(n, time, features)`` (or whatever the encoder
+takes), ``y`` the targets, ``lengths`` the valid steps of each sequence for variable-length data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class Split:
+    """One split of a task's data, as tensors."""
+
+    x: Tensor
+    y: Tensor
+    lengths: Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        return (self.x, self.y) if self.lengths is None else (self.x, self.y, self.lengths)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric's name and direction; the first metric of a task is the one to select on."""
+
+    name: str
+    higher_is_better: bool
+
+
+class Task:
+    """Base class of every task. Subclasses set the class attributes, declare their parameters
+    as typed keyword arguments of ``__init__`` (calling ``super().__init__()``), and set
+    ``input_size``, ``output_size`` and, for classifiers, ``labels``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    kind: ClassVar[str] = ""  # seq2seq, seq2vec, vec2seq or encdec
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    # Training defaults a task recommends (hidden, layers, epochs, batch_size, lr, ...).
+    defaults: ClassVar[dict[str, Any]] = {}
+    # Small parameters for smoke tests (a few hundred examples), so the registry-wide tests
+    # can train every cell on every task in seconds.
+    smoke_params: ClassVar[dict[str, Any]] = {}
+    # How a seq2vec model reads the sequence out: the last valid step ("last") or the mean.
+    readout: ClassVar[str] = "last"
+
+    def __init__(self) -> None:
+        self.input_size = 0  # features per step entering the recurrent stack
+        self.output_size = 0  # features the head emits (per step, or once)
+        self.labels: list[str] | None = None
+
+    def load(self) -> dict[str, Split]:
+        """Return the ``train``, ``validation`` and ``test`` splits (generated or read)."""
+        raise NotImplementedError
+
+    def encoder(self) -> nn.Module:
+        """The module in front of the recurrent stack; its output feature size is
+        ``self.input_size`` as the stack sees it."""
+        return nn.Identity()
+
+    def head(self, rnn_output_size: int) -> nn.Module:
+        """The module behind the recurrent stack (per step for seq2seq, once for seq2vec)."""
+        return nn.Linear(rnn_output_size, self.output_size)
+
+    def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, prediction: Tensor, target: Tensor) -> dict[str, float]:
+        """Every metric of ``self.metrics`` on a whole split."""
+        raise NotImplementedError
+
+    def baseline(self, train: Split, split: Split) -> dict[str, float]:
+        """The metrics of a simple baseline (fitted on ``train`` if at all) on ``split``."""
+        raise NotImplementedError
+
+    def describe_prediction(self, prediction: Tensor) -> list[str]:
+        """Human-readable answers for a batch of predictions (class names, values)."""
+        if self.labels is not None and prediction.ndim == 2:
+            return [self.labels[i] for i in prediction.argmax(-1).tolist()]
+        return [str(p) for p in prediction.tolist()]
+
+
+class ClassificationTask(Task):
+    """Shared parts of sequence → class tasks: cross-entropy, accuracy, majority baseline."""
+
+    kind = "seq2vec"
+    metrics = (Metric("accuracy", True), Metric("loss", False))
+
+    def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
+        return nn.functional.cross_entropy(prediction, target)
+
+    def evaluate(self, prediction: Tensor, target: Tensor) -> dict[str, float]:
+        return {
+            "accuracy": (prediction.argmax(-1) == target).float().mean().item(),
+            "loss": self.loss(prediction, target).item(),
+        }
+
+    def baseline(self, train: Split, split: Split) -> dict[str, float]:
+        """Always predict the most frequent class of the training labels."""
+        majority = torch.bincount(train.y, minlength=self.output_size).argmax()
+        return {"accuracy": (split.y == majority).float().mean().item()}

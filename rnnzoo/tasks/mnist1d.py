@@ -1,0 +1,78 @@
+"""MNIST-1D (Greydanus 2020): 40-step one-dimensional signals of the ten digits, generated
+locally by the ``mnist1d`` package (``pip install mnist1d``), never downloaded. Generation takes
+a few seconds, so the arrays are cached under ``$RNNZOO_CACHE`` (default ``~/.cache/rnnzoo``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnzoo.errors import UserError
+from rnnzoo.tasks.base import ClassificationTask, Split
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RNNZOO_CACHE", Path.home() / ".cache" / "rnnzoo"))
+
+
+def generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
+    path = cache_dir() / f"mnist1d-{num_samples}-{seed}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as error:
+        raise UserError(
+            "the mnist1d task needs the mnist1d package: pip install mnist1d"
+        ) from error
+    args = get_dataset_args()
+    args.num_samples, args.seed = num_samples, seed
+    data = make_dataset(args)
+    arrays = {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return arrays
+
+
+class MNIST1D(ClassificationTask):
+    name = "mnist1d"
+    readout = "mean"
+    smoke_params = {"num_samples": 600, "validation_size": 100}
+    defaults = {
+        "hidden": 128,
+        "layers": 2,
+        "bidirectional": True,
+        "epochs": 40,
+        "batch_size": 100,
+        "lr": 3e-3,
+        "weight_decay": 1e-2,
+        "schedule": "onecycle",
+    }
+
+    def __init__(self, num_samples: int = 5000, validation_size: int = 400, seed: int = 42):
+        super().__init__()
+        self.num_samples, self.validation_size, self.seed = num_samples, validation_size, seed
+        self.input_size, self.output_size = 1, 10
+        self.labels = [str(i) for i in range(10)]
+        self.preprocessing = "the 40 samples of each signal as 40 steps of 1 feature, as generated"
+
+    def load(self) -> dict[str, Split]:
+        data = generate(self.num_samples, self.seed)
+
+        def split(x: np.ndarray, y: np.ndarray) -> Split:
+            return Split(
+                torch.from_numpy(x.astype(np.float32)[:, :, None]),
+                torch.from_numpy(y.astype(np.int64)),
+            )
+
+        n_val = self.validation_size
+        return {
+            "train": split(data["x"][:-n_val], data["y"][:-n_val]),
+            "validation": split(data["x"][-n_val:], data["y"][-n_val:]),
+            "test": split(data["x_test"], data["y_test"]),
+        }

@@ -1,0 +1,130 @@
+"""Images as sequences: each 28×28 image read row by row, 28 steps of 28 pixels (seq2vec).
+
+Reads the four standard IDX files (gzipped or not) of MNIST or Fashion-MNIST from ``data_dir``;
+by default where the Debian package ``dataset-fashion-mnist`` installs them. Never downloads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnzoo.errors import UserError
+from rnnzoo.tasks.base import ClassificationTask, Split
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+FASHION_LABELS = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+DIGIT_LABELS = [str(i) for i in range(10)]
+IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzipped or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in IDX_DTYPES:
+        raise UserError(f"{path}: not an IDX file (bad magic number)")
+    ndim = data[3]
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    array = np.frombuffer(data, dtype=IDX_DTYPES[data[2]], offset=4 + 4 * ndim)
+    if array.size != int(np.prod(shape)):
+        raise UserError(f"{path}: header says shape {shape} but holds {array.size} values")
+    return array.reshape(shape)
+
+
+def find_file(data_dir: Path, stem: str) -> Path | None:
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
+        if (data_dir / name).is_file():
+            return data_dir / name
+    return None
+
+
+class SeqMNIST(ClassificationTask):
+    name = "seqmnist"
+    smoke_params = {"limit": 600}
+    defaults = {
+        "hidden": 128,
+        "layers": 2,
+        "bidirectional": True,
+        "epochs": 12,
+        "batch_size": 128,
+        "schedule": "onecycle",
+        "lr": 3e-3,
+    }
+
+    def __init__(
+        self,
+        data_dir: str = DEBIAN_FASHION_MNIST,
+        validation_size: int = 5000,
+        limit: int = 0,
+        label_names: str = "auto",
+    ):
+        super().__init__()
+        self.data_dir, self.validation_size, self.limit = Path(data_dir), validation_size, limit
+        self.input_size, self.output_size = 28, 10
+        if label_names == "auto":
+            label_names = "fashion" if "fashion" in str(data_dir).lower() else "digits"
+        if label_names not in ("fashion", "digits"):
+            raise UserError(f"label_names must be auto, fashion or digits, not {label_names!r}")
+        self.labels = FASHION_LABELS if label_names == "fashion" else DIGIT_LABELS
+        self.preprocessing = "rows of 28 pixels as 28 steps; pixel values / 255"
+
+    def read(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        paths = [find_file(self.data_dir, stem) for stem in FILES[split]]
+        if not self.data_dir.is_dir() or None in paths:
+            raise UserError(
+                f"no MNIST/Fashion-MNIST IDX files in {self.data_dir}: install them with "
+                "'apt-get install dataset-fashion-mnist', or put MNIST's four files "
+                "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+                "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in a folder and pass "
+                "--param data_dir=FOLDER"
+            )
+        images, labels = (read_idx(p) for p in paths)
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+            raise UserError(
+                f"{paths[0]}: expected n×28×28 images matching {len(labels)} labels,"
+                f" got shape {images.shape}"
+            )
+        return images, labels
+
+    def load(self) -> dict[str, Split]:
+        def split(images: np.ndarray, labels: np.ndarray) -> Split:
+            x = torch.from_numpy(images.astype(np.float32) / 255.0)
+            return Split(x, torch.from_numpy(labels.astype(np.int64)))
+
+        images, labels = self.read("train")
+        test_images, test_labels = self.read("test")
+        if self.limit:
+            images, labels = images[: self.limit], labels[: self.limit]
+            test_images, test_labels = test_images[: self.limit], test_labels[: self.limit]
+        n_val = min(self.validation_size, len(images) // 5)
+        return {
+            "train": split(images[:-n_val], labels[:-n_val]),
+            "validation": split(images[-n_val:], labels[-n_val:]),
+            "test": split(test_images, test_labels),
+        }
