@@ -56,11 +56,11 @@ def train(
 ) -> dict[str, Any]:
     """Train a cell on a task into the run directory ``out``, as ``rnnzoo train`` does.
 
-    ``options`` are the fields of ``rnnzoo.train.TrainConfig`` (hidden, layers, epochs, lr, ...);
+    ``options`` are the fields of ``rnnzoo.trainer.TrainConfig`` (hidden, layers, epochs, lr, ...);
     unset ones take the task's recommended values. Returns the run's summary.
     """
-    from rnnzoo.train import config_with_defaults
-    from rnnzoo.train import train as run_training
+    from rnnzoo.trainer import config_with_defaults
+    from rnnzoo.trainer import train as run_training
 
     config = config_with_defaults(
         task, cell, cell_params=cell_params or {}, task_params=task_params or {}, **options

@@ -239,8 +239,8 @@ def train(
 ) -> None:
     """Train CELL on TASK; writes config, weights, checkpoints, metrics and plots to --out."""
     from rnnzoo.registry import split_params
-    from rnnzoo.train import config_with_defaults
-    from rnnzoo.train import train as run_training
+    from rnnzoo.trainer import config_with_defaults
+    from rnnzoo.trainer import train as run_training
 
     if not resume and not (task and cell):
         raise UserError("train needs --task and --cell (see `rnnzoo tasks`, `rnnzoo cells`)")
@@ -280,7 +280,7 @@ def evaluate(run_dir: str, split: str, as_json: bool) -> None:
     import torch
 
     from rnnzoo.runs import load_run
-    from rnnzoo.train import predict
+    from rnnzoo.trainer import predict
 
     task, splits, model, config = load_run(run_dir)
     metrics = task.evaluate(predict(model, splits[split], torch.device("cpu")), splits[split].y)
@@ -330,6 +330,84 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
         print_json({"seed": seed.tolist(), "generated": values.tolist()})
     else:
         click.echo(" ".join(f"{v:.4f}" for v in values[:, 0].tolist()))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--out", required=True, help="Export folder, e.g. exports/NAME.")
+@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset (>= 14).")
+@click.option("--quantize", type=click.Choice(["int8"]), help="Also write model.int8.onnx.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def export(run_dir: str, out: str, opset: int, quantize: str | None, as_json: bool) -> None:
+    """Export a trained run to ONNX (whole-sequence and step graphs), verified."""
+    from rnnzoo.export import TOLERANCE, export_run
+
+    result = export_run(run_dir, out, opset=opset, quantize=quantize)
+    if as_json:
+        print_json(
+            {
+                "out": str(result.out),
+                "files": sorted(p.name for p in result.out.iterdir()),
+                "verification": result.card["verification"],
+                "int8": result.card.get("int8"),
+            }
+        )
+        return
+    print_table(
+        f"onnxruntime vs PyTorch (max |diff| <= {TOLERANCE:g})",
+        ["check", "batch", "steps", "max |diff|", "ok"],
+        [
+            [c.what, c.batch, c.steps, f"{c.max_abs_diff:.2e}", "yes" if c.ok else "NO"]
+            for c in result.checks
+        ],
+    )
+    if quantize:
+        q = result.card["int8"]
+        click.echo(
+            f"int8: {q['size_bytes']} bytes (fp32 {q['fp32_size_bytes']}); test "
+            f"{q['test_metrics']} vs fp32 {q['fp32_test_metrics']}"
+        )
+    click.echo(
+        f"exported to {result.out}: " + ", ".join(sorted(p.name for p in result.out.iterdir()))
+    )
+
+
+@cli.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(),
+    help="A .npy, .csv (one sequence) or .json file.",
+)
+@click.option("--output", type=click.Path(), help="Write predictions to .npy or .json.")
+@click.option("--int8", is_flag=True, help="Use model.int8.onnx from the export folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def predict(
+    model_path: str, input_path: str, output: str | None, int8: bool, as_json: bool
+) -> None:
+    """Run an exported MODEL on onnxruntime (no torch) and print its answers."""
+    import numpy as np
+
+    from rnnzoo.runtime import Model, load_input
+
+    model = Model(model_path, int8=int8)
+    x, lengths = load_input(input_path)
+    prediction = model.predict(x, lengths)
+    answers = model.describe(prediction)
+    if output:
+        if output.endswith(".npy"):
+            np.save(output, prediction)
+        else:
+            with open(output, "w") as f:
+                json.dump({"prediction": prediction.tolist(), "answers": answers}, f)
+    if as_json:
+        print_json({"prediction": prediction.tolist(), "answers": answers})
+    else:
+        for i, answer in enumerate(answers):
+            shown = answer if isinstance(answer, str) else np.round(np.asarray(answer), 4).tolist()
+            click.echo(f"{i}: {shown}")
 
 
 def main() -> None:

@@ -62,6 +62,26 @@ class SequenceModel(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.forward_with_state(x, lengths)[0]
 
+    @property
+    def streaming_state_sizes(self) -> tuple[int, ...]:
+        """Feature sizes of the tensors ``step`` carries besides the stack's state: a running
+        sum and a step count for the ``mean`` readout of a seq2vec model."""
+        if self.kind == "seq2vec" and self.readout == "mean":
+            return (self.rnn.output_size, 1)
+        return ()
+
+    def step(
+        self, x: Tensor, state: State, readout_state: State = ()
+    ) -> tuple[Tensor, State, State]:
+        """One time step for streaming: ``x`` is ``(batch, features)``; returns the prediction
+        as if the sequence ended here, the stack's new state and the readout's new state."""
+        y, state = self.rnn.step(self.encoder(x.unsqueeze(1)).squeeze(1), state)
+        if readout_state:
+            total, count = readout_state
+            readout_state = (total + y, count + 1)
+            y = readout_state[0] / readout_state[1]
+        return self.head(y), state, readout_state
+
 
 def build_model(
     task: Any,

@@ -8,12 +8,15 @@ A padded step (``t >= lengths[b]``) leaves the state unchanged and outputs zeros
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from rnnzoo.cells.base import Cell, State
+
+SequenceRunner = Callable[[Cell, Tensor, State, "Tensor | None"], tuple[Tensor, State]]
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -79,6 +82,8 @@ class Recurrent(nn.Module):
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
         self.fused = fused
+        # Replaces how each cell runs over a whole sequence (the ONNX exporter sets it).
+        self.sequence_runner: SequenceRunner | None = None
         self.cells = nn.ModuleList()
         size = input_size
         for _ in range(num_layers):
@@ -102,9 +107,26 @@ class Recurrent(nn.Module):
     def run_cell(
         self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None
     ) -> tuple[Tensor, State]:
+        if self.sequence_runner is not None:
+            return self.sequence_runner(cell, x, state, lengths)
         if self.fused and cell.has_fused:
             return cell.fused_sequence(x, state, lengths)
         return unroll(cell, x, state, lengths)
+
+    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One time step through every layer, for streaming: ``x`` is ``(batch, input_size)``.
+
+        Only a unidirectional stack can stream (the backward direction needs the future).
+        """
+        if self.num_directions != 1:
+            raise ValueError("a bidirectional stack cannot run one step at a time")
+        new_state = []
+        for layer, cell in enumerate(self.cells):
+            x, cell_state = cell.step(x, tuple(s[layer] for s in state))
+            new_state.append(cell_state)
+        if self.proj is not None:
+            x = self.proj(x)
+        return x, tuple(torch.stack(slot) for slot in zip(*new_state))
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, state: State | None = None

@@ -8,7 +8,7 @@ import rnnzoo
 from rnnzoo.model import build_model
 from rnnzoo.registry import get_task_class, task_entry
 from rnnzoo.runs import create_task
-from rnnzoo.train import TrainConfig, train_step
+from rnnzoo.trainer import TrainConfig, train_step
 from tests.idx_files import write_mnist_like
 
 

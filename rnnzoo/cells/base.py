@@ -28,12 +28,33 @@ A third-party cell, complete::
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 State = tuple[Tensor, ...]
+
+
+@dataclass
+class OnnxOperator:
+    """How a cell maps onto one of ONNX's recurrent operators (one direction, one layer).
+
+    ``inputs`` are ``W, R, B`` (and ``P`` for peepholes) in ONNX's gate order and layout, each
+    with a leading direction axis of size 1; ``attributes`` are the operator's attributes besides
+    ``hidden_size`` (e.g. ``activations``, ``linear_before_reset``).
+    """
+
+    op_type: str  # "RNN", "LSTM" or "GRU"
+    inputs: list[Tensor]
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def reorder_gates(weight: Tensor, order: list[int]) -> Tensor:
+    """Permute the gate blocks stacked along the first axis (PyTorch's order → ONNX's)."""
+    gates = weight.chunk(len(order), dim=0)
+    return torch.cat([gates[i] for i in order], dim=0)
 
 
 class Cell(nn.Module):
@@ -71,6 +92,11 @@ class Cell(nn.Module):
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One time step: ``x`` is ``(batch, input_size)``; returns ``(y, new_state)``."""
         raise NotImplementedError
+
+    def onnx_operator(self) -> OnnxOperator | None:
+        """Optional: the ONNX recurrent operator that computes this cell. Without one, the
+        exporter wraps the cell's step graph in an ONNX ``Loop``."""
+        return None
 
     # --- optional: a fused whole-sequence kernel (built-ins use PyTorch's nn.RNN/LSTM/GRU) ---
 

@@ -4,10 +4,11 @@ while ``step`` reads the same weights for the step-by-step path."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnzoo.cells.base import Cell, State
+from rnnzoo.cells.base import Cell, State, reorder_gates
 
 
 class FusedCell(Cell):
@@ -42,3 +43,19 @@ class FusedCell(Cell):
             out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         hn = hn if isinstance(hn, tuple) else (hn,)
         return out, tuple(h.squeeze(0) for h in hn)
+
+    # ONNX's gate order as indices into PyTorch's (identity for the basic RNN).
+    onnx_gate_order: list[int] = [0]
+
+    def onnx_weights(self) -> list[Tensor]:
+        """``W, R, B`` for ONNX's RNN / LSTM / GRU operators, from this cell's weights."""
+        w_ih, w_hh, b_ih, b_hh = self.weights()
+        order = self.onnx_gate_order
+        if b_ih is None:
+            b_ih = b_hh = torch.zeros(w_ih.shape[0], dtype=w_ih.dtype, device=w_ih.device)
+        bias = torch.cat([reorder_gates(b_ih, order), reorder_gates(b_hh, order)])
+        return [
+            reorder_gates(w_ih, order).unsqueeze(0),
+            reorder_gates(w_hh, order).unsqueeze(0),
+            bias.unsqueeze(0),
+        ]

@@ -7,12 +7,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnzoo.cells.base import State
+from rnnzoo.cells.base import OnnxOperator, State
 from rnnzoo.cells.fused import FusedCell
 
 
 class GRU(FusedCell):
     name = "gru"
+
+    onnx_gate_order = [1, 0, 2]  # PyTorch r, z, n → ONNX z, r, h
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__(input_size, hidden_size)
@@ -28,3 +30,6 @@ class GRU(FusedCell):
         n = torch.tanh(i_n + r * h_n)
         h = n + z * (h - n)
         return h, (h,)
+
+    def onnx_operator(self) -> OnnxOperator:
+        return OnnxOperator("GRU", self.onnx_weights(), {"linear_before_reset": 1})

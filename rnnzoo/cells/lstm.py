@@ -10,12 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnzoo.cells.base import State
+from rnnzoo.cells.base import OnnxOperator, State
 from rnnzoo.cells.fused import FusedCell
 
 
 class LSTM(FusedCell):
     name = "lstm"
+
+    onnx_gate_order = [0, 3, 1, 2]  # PyTorch i, f, g, o → ONNX i, o, f, c
 
     def __init__(
         self,
@@ -56,3 +58,9 @@ class LSTM(FusedCell):
             o = o + self.peep[2] * c
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, (h, c)
+
+    def onnx_operator(self) -> OnnxOperator:
+        inputs = self.onnx_weights()
+        if self.peephole:  # ONNX's P: [i, o, f]; ours: [i, f, o]
+            inputs.append(self.peep[[0, 2, 1]].reshape(1, -1))
+        return OnnxOperator("LSTM", inputs)

@@ -7,7 +7,7 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnzoo.cells.base import State
+from rnnzoo.cells.base import OnnxOperator, State
 from rnnzoo.cells.fused import FusedCell
 
 
@@ -34,3 +34,8 @@ class RNN(FusedCell):
         pre = F.linear(x, w_ih, b_ih) + F.linear(state[0], w_hh, b_hh)
         h = pre.tanh() if self.activation == "tanh" else pre.relu()
         return h, (h,)
+
+    def onnx_operator(self) -> OnnxOperator:
+        return OnnxOperator(
+            "RNN", self.onnx_weights(), {"activations": [self.activation.capitalize()]}
+        )

@@ -1,0 +1,190 @@
+"""Inference with onnxruntime and numpy only — no torch — for small devices.
+
+    from rnnzoo.runtime import Model
+
+    model = Model("exports/sine")            # an export folder, or a .onnx file
+    y = model.predict(x)                     # x: (batch, time, features) or (time, features)
+    model.describe(y)                        # class names, or the values
+    stream = model.stream()                  # one sample at a time, state kept between calls
+    y_t = stream.step(x_t)
+
+Inputs are checked against the model card (rank, dtype, feature size); a bad one raises
+``RuntimeInputError`` with one line saying what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+
+from rnnzoo.errors import UserError
+
+
+class RuntimeInputError(UserError):
+    """A model file or an input that the runtime cannot use."""
+
+
+def _session(path: Path, threads: int | None) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RuntimeInputError(f"{path}: not a model onnxruntime can load ({first})") from None
+
+
+class Model:
+    """An exported rnnzoo model: the whole-sequence graph and, if present, the step graph."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, int8: bool = False):
+        path = Path(path)
+        if not path.exists():
+            raise RuntimeInputError(
+                f"{path}: no such file or folder (expected an export "
+                "folder from `rnnzoo export` or a .onnx file)"
+            )
+        folder = path if path.is_dir() else path.parent
+        graph = path / ("model.int8.onnx" if int8 else "model.onnx") if path.is_dir() else path
+        if not graph.is_file():
+            raise RuntimeInputError(f"{path}: no {graph.name} in this folder")
+        self.session = _session(graph, threads)
+        self.card = self._read_card(folder)
+        step = folder / "model.step.onnx"
+        self.step_session = _session(step, threads) if path.is_dir() and step.is_file() else None
+
+    def _read_card(self, folder: Path) -> dict[str, Any]:
+        props = self.session.get_modelmeta().custom_metadata_map
+        if "rnnzoo_card" in props:
+            return json.loads(props["rnnzoo_card"])
+        if (folder / "card.json").is_file():
+            return json.loads((folder / "card.json").read_text())
+        raise RuntimeInputError(f"{folder}: no rnnzoo model card (card.json or ONNX metadata)")
+
+    @property
+    def features(self) -> int:
+        return int(self.card["inputs"][0]["shape"][-1])
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.card.get("labels")
+
+    def check_input(self, x: Any, rank: int = 3, name: str = "input") -> np.ndarray:
+        """``x`` as a float32 array of the given rank; a missing batch axis is added."""
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.floating):
+            raise RuntimeInputError(
+                f"{name}: expected floating-point values, got {x.dtype} "
+                f"(preprocessing: {self.card.get('preprocessing')})"
+            )
+        if x.ndim == rank - 1:
+            x = x[None]
+        if x.ndim != rank:
+            shape = "(batch, time, features)" if rank == 3 else "(batch, features)"
+            raise RuntimeInputError(
+                f"{name}: expected {shape} or without the batch axis, got shape {x.shape}"
+            )
+        if x.shape[-1] != self.features:
+            raise RuntimeInputError(
+                f"{name}: this model takes {self.features} features per step, got {x.shape[-1]}"
+            )
+        if rank == 3 and x.shape[1] == 0:
+            raise RuntimeInputError(f"{name}: sequences need at least one step")
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
+        """Run whole sequences; ``lengths`` gives each sequence's valid steps (padded batch)."""
+        x = self.check_input(x)
+        feeds = {"input": x}
+        if lengths is not None:
+            lengths = np.asarray(lengths)
+            if lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
+                raise RuntimeInputError(
+                    f"lengths: expected {x.shape[0]} integers, got "
+                    f"{lengths.dtype} of shape {lengths.shape}"
+                )
+            if lengths.min() < 1 or lengths.max() > x.shape[1]:
+                raise RuntimeInputError(f"lengths must lie in 1..{x.shape[1]}")
+            feeds["lengths"] = lengths.astype(np.int64)
+        return self.session.run(["output"], feeds)[0]
+
+    def stream(self) -> Stream:
+        if self.step_session is None:
+            raise RuntimeInputError(
+                "this model has no step graph (bidirectional models "
+                "cannot stream); use predict on whole sequences"
+            )
+        return Stream(self)
+
+    def describe(self, prediction: np.ndarray) -> list[Any]:
+        """Human-readable answers: the class name for classifiers, else the values."""
+        if self.labels and prediction.ndim == 2:
+            return [self.labels[i] for i in prediction.argmax(-1)]
+        if prediction.shape[-1] == 1:
+            prediction = prediction[..., 0]
+        return prediction.tolist()
+
+
+class Stream:
+    """Feeds one time step at a time through ``model.step.onnx``, keeping the state."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.session = model.step_session
+        self.state: dict[str, np.ndarray] | None = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def step(self, x: Any) -> np.ndarray:
+        """``x``: ``(batch, features)`` or ``(features,)``; returns the prediction so far."""
+        x = self.model.check_input(x, rank=2)
+        if self.state is None:
+            self.state = {
+                i.name: np.zeros(
+                    [x.shape[0] if not isinstance(d, int) else d for d in i.shape], np.float32
+                )
+                for i in self.session.get_inputs()[1:]
+            }
+        y, *new = self.session.run(None, {"input": x, **self.state})
+        self.state = dict(zip(self.state, new))
+        return y
+
+
+def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read model input from ``.npy``, ``.csv`` (one sequence: a row per step, a column per
+    feature) or ``.json`` (a nested list, or ``{"input": ..., "lengths": ...}``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RuntimeInputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False), None
+        if suffix == ".csv":
+            rows = np.genfromtxt(path, delimiter=",", dtype=np.float32)
+            if np.isnan(rows).all(axis=-1).any():  # a header line
+                rows = np.genfromtxt(path, delimiter=",", dtype=np.float32, skip_header=1)
+            if np.isnan(rows).any():
+                raise RuntimeInputError(f"{path}: non-numeric or missing values")
+            return rows.reshape(len(rows), -1), None
+        if suffix == ".json":
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                lengths = data.get("lengths")
+                return (
+                    np.asarray(data["input"], np.float32),
+                    None if lengths is None else np.asarray(lengths),
+                )
+            return np.asarray(data, np.float32), None
+    except RuntimeInputError:
+        raise
+    except (ValueError, KeyError, OSError) as error:
+        raise RuntimeInputError(f"{path}: cannot read it as {suffix[1:]} ({error})") from None
+    raise RuntimeInputError(f"{path}: unknown input format {suffix!r}; use .npy, .csv or .json")
