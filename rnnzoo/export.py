@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import io
-import logging
 import json
 import shutil
 import tempfile
@@ -577,30 +576,22 @@ def export_run(
 
 
 def quantize_int8(graph: onnx.ModelProto, path: Path, task, test, card: dict) -> dict[str, Any]:
-    """``model.int8.onnx``: onnxruntime's dynamic quantization (MatMul/Gemm and LSTM), plus
-    int8 weight storage for GRU and RNN operators, which it does not quantize."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's advice goes to the root
-    with tempfile.TemporaryDirectory() as tmp:
-        fp32 = Path(tmp) / "fp32.onnx"
-        prepared = onnx.ModelProto()
-        prepared.CopyFrom(graph)
-        converted = onnx_graph.quantize_weights(prepared)
-        onnx.save(prepared, str(fp32))
-        quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
-    quantized = onnx.load(str(path))
-    onnx.helper.set_model_props(
-        quantized, {"rnnzoo_card": json.dumps(card), "task": card["task"], "cell": card["cell"]}
-    )
-    onnx.save(quantized, str(path))
-    fp32_prediction = _session(graph).run(["output"], {"input": test.x.numpy()})[0]
-    int8_prediction = _session(quantized).run(["output"], {"input": test.x.numpy()})[0]
+    """``model.int8.onnx``: every weight matrix stored as int8 (QDQ, weight-only), compute in
+    float32. Chosen over onnxruntime's dynamic quantization, which also quantizes activations:
+    on a trained sine LSTM that raised the test MSE from 0.057 to 0.69, and it fuses only LSTM
+    (GRU and RNN weights would stay float)."""
+    quantized = onnx.ModelProto()
+    quantized.CopyFrom(graph)
+    converted = onnx_graph.quantize_weights(quantized)
+    _save(quantized, path, card)
+    n = min(len(test.x), 2000)
+    fp32_prediction = _session(graph).run(["output"], {"input": test.x[:n].numpy()})[0]
+    int8_prediction = _session(quantized).run(["output"], {"input": test.x[:n].numpy()})[0]
     return {
-        "note": "dynamic int8 (onnxruntime) for MatMul/Gemm/LSTM"
-        + (f"; int8 weight storage for {converted} GRU/RNN weight tensors" if converted else ""),
+        "note": f"weight-only int8 (QDQ) for {converted} weight matrices; compute in float32",
         "size_bytes": path.stat().st_size,
         "fp32_size_bytes": len(graph.SerializeToString()),
-        "test_metrics": task.evaluate(torch.from_numpy(int8_prediction), test.y),
-        "fp32_test_metrics": task.evaluate(torch.from_numpy(fp32_prediction), test.y),
+        "test_examples": n,
+        "test_metrics": task.evaluate(torch.from_numpy(int8_prediction), test.y[:n]),
+        "fp32_test_metrics": task.evaluate(torch.from_numpy(fp32_prediction), test.y[:n]),
     }

@@ -4,8 +4,7 @@
   from the data input (an empty initializer stands for "not fed").
 - ``loop_from_step``: replace a placeholder node by an ONNX ``Loop`` whose body is a cell's
   one-step graph, so any cell exports with dynamic sequence length.
-- ``quantize_weights``: store the weights of recurrent operators as int8 with
-  ``DequantizeLinear`` in front (onnxruntime's dynamic quantization fuses only LSTM).
+- ``quantize_weights``: store weight matrices as int8 with ``DequantizeLinear`` in front.
 """
 
 from __future__ import annotations
@@ -193,43 +192,40 @@ def loop_from_step(
     ]
 
 
-def quantize_weights(model: onnx.ModelProto, op_types: tuple[str, ...] = ("GRU", "RNN")) -> int:
-    """Store the ``W`` and ``R`` initializers of the given operators as int8, symmetric, one
-    scale per output row, with ``DequantizeLinear`` in front. Returns how many were converted."""
+def quantize_weights(model: onnx.ModelProto, min_elements: int = 64) -> int:
+    """Store every float weight matrix (an initializer with two or more axes) as int8 —
+    symmetric, one scale per row of its 2-D view — behind a ``DequantizeLinear``; biases stay
+    float. Returns how many tensors were converted. Compute stays in float32."""
     graph = model.graph
-    initializers = {t.name: t for t in graph.initializer}
     converted = 0
     new_nodes = []
-    for node in graph.node:
-        if node.op_type not in op_types:
+    for tensor in list(graph.initializer):
+        weight = numpy_helper.to_array(tensor)
+        if weight.dtype != np.float32 or weight.ndim < 2 or weight.size < min_elements:
             continue
-        for position in (1, 2):  # W, R: [directions, gates * hidden, inputs]
-            name = node.input[position]
-            if name not in initializers:
-                continue
-            weight = numpy_helper.to_array(initializers[name])
-            rows = weight.reshape(-1, weight.shape[-1])
-            scale = np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0
-            q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
-            graph.initializer.remove(initializers[name])
-            graph.initializer.extend(
-                [
-                    numpy_helper.from_array(q.reshape(-1, weight.shape[-1]), f"{name}__int8"),
-                    numpy_helper.from_array(scale.astype(np.float32), f"{name}__scale"),
-                    numpy_helper.from_array(np.zeros_like(scale, np.int8), f"{name}__zero"),
-                    numpy_helper.from_array(np.array(weight.shape, np.int64), f"{name}__shape"),
-                ]
-            )
-            new_nodes += [
-                helper.make_node(
-                    "DequantizeLinear",
-                    [f"{name}__int8", f"{name}__scale", f"{name}__zero"],
-                    [f"{name}__2d"],
-                    axis=0,
-                ),
-                helper.make_node("Reshape", [f"{name}__2d", f"{name}__shape"], [name]),
+        name = tensor.name
+        rows = weight.reshape(-1, weight.shape[-1])
+        scale = (np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0).astype(np.float32)
+        q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
+        graph.initializer.remove(tensor)
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, f"{name}__int8"),
+                numpy_helper.from_array(scale, f"{name}__scale"),
+                numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}__zero"),
+                numpy_helper.from_array(np.array(weight.shape, np.int64), f"{name}__shape"),
             ]
-            converted += 1
+        )
+        new_nodes += [
+            helper.make_node(
+                "DequantizeLinear",
+                [f"{name}__int8", f"{name}__scale", f"{name}__zero"],
+                [f"{name}__2d"],
+                axis=0,
+            ),
+            helper.make_node("Reshape", [f"{name}__2d", f"{name}__shape"], [name]),
+        ]
+        converted += 1
     nodes = list(graph.node)
     del graph.node[:]
     graph.node.extend(new_nodes + nodes)

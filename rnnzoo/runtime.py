@@ -14,6 +14,7 @@ Inputs are checked against the model card (rank, dtype, feature size); a bad one
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -168,12 +169,7 @@ def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         if suffix == ".npy":
             return np.load(path, allow_pickle=False), None
         if suffix == ".csv":
-            rows = np.genfromtxt(path, delimiter=",", dtype=np.float32)
-            if np.isnan(rows).all(axis=-1).any():  # a header line
-                rows = np.genfromtxt(path, delimiter=",", dtype=np.float32, skip_header=1)
-            if np.isnan(rows).any():
-                raise RuntimeInputError(f"{path}: non-numeric or missing values")
-            return rows.reshape(len(rows), -1), None
+            return _read_csv(path), None
         if suffix == ".json":
             data = json.loads(path.read_text())
             if isinstance(data, dict):
@@ -188,3 +184,27 @@ def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     except (ValueError, KeyError, OSError) as error:
         raise RuntimeInputError(f"{path}: cannot read it as {suffix[1:]} ({error})") from None
     raise RuntimeInputError(f"{path}: unknown input format {suffix!r}; use .npy, .csv or .json")
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    """One sequence: a row per time step, a column per feature; an optional header line."""
+    rows = []
+    with open(path, newline="") as f:
+        for number, row in enumerate(csv.reader(f), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            try:
+                rows.append([float(v) for v in row])
+            except ValueError:
+                if number == 1:
+                    continue  # a header
+                raise RuntimeInputError(
+                    f"{path}, line {number}: non-numeric value in {row}"
+                ) from None
+            if len(rows[-1]) != len(rows[0]):
+                raise RuntimeInputError(
+                    f"{path}, line {number}: {len(rows[-1])} columns, expected {len(rows[0])}"
+                )
+    if not rows:
+        raise RuntimeInputError(f"{path}: no rows of numbers")
+    return np.asarray(rows, np.float32)

@@ -1,0 +1,238 @@
+"""ONNX export of every registered cell, verified with onnxruntime; the torch-free runtime;
+`rnnzoo export` / `rnnzoo predict` and their bad inputs."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+from onnx import numpy_helper
+
+import rnnzoo
+from rnnzoo import export as exporter
+from rnnzoo.checkpoint import save_weights, write_json
+from rnnzoo.model import build_model
+from rnnzoo.registry import get_task_class
+from rnnzoo.runs import create_task
+from rnnzoo.trainer import TrainConfig
+
+ONNX_OPS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def make_run(
+    folder: Path,
+    task: str,
+    cell: str,
+    layers: int = 1,
+    bidirectional: bool = False,
+    cell_params: dict | None = None,
+    hidden: int = 8,
+) -> Path:
+    """A run directory with untrained (random) weights: enough to export."""
+    params = dict(get_task_class(task).smoke_params)
+    config = TrainConfig(
+        task=task,
+        cell=cell,
+        task_params=params,
+        hidden=hidden,
+        layers=layers,
+        bidirectional=bidirectional,
+        cell_params=cell_params or {},
+    )
+    torch.manual_seed(0)
+    model = build_model(
+        create_task(task, params), cell, hidden, layers, bidirectional, 0.0, cell_params
+    )
+    write_json(folder / "config.json", dataclasses.asdict(config))
+    save_weights(folder / "model.safetensors", model)
+    return folder
+
+
+@pytest.mark.parametrize("cell", rnnzoo.list_cells())
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_every_cell_exports_and_matches_pytorch(tmp_path, cell, layers, bidirectional):
+    run = make_run(tmp_path / "run", "sine", cell, layers, bidirectional)
+    result = exporter.export_run(run, tmp_path / "out")
+    grid = {(c.batch, c.steps) for c in result.checks if c.what == "sequence"}
+    assert grid == {(b, t) for b in (1, 3, 17) for t in (1, 7, 20, 80)}
+    assert all(c.max_abs_diff <= 1e-5 for c in result.checks)
+    assert any(c.what == "padded + initial state" for c in result.checks)
+    assert (tmp_path / "out/model.step.onnx").exists() == (not bidirectional)
+    ops = [n.op_type for n in onnx.load(tmp_path / "out/model.onnx").graph.node]
+    expected = ONNX_OPS.get(cell, "Loop")
+    assert ops.count(expected) == layers * (2 if bidirectional else 1)  # never unrolled
+
+
+@pytest.mark.parametrize(
+    "task,cell,params",
+    [
+        ("mnist1d", "gru", {}),
+        ("mnist1d", "mgu", {}),
+        ("sine", "lstm", {"peephole": True}),
+        ("sine", "rnn", {"activation": "relu"}),
+    ],
+)
+def test_more_models_export(tmp_path, task, cell, params):
+    """Classifiers with the mean readout (streamed with a running mean), peepholes, relu."""
+    run = make_run(tmp_path / "run", task, cell, layers=2, cell_params=params)
+    result = exporter.export_run(run, tmp_path / "out")
+    assert any(c.what == "step graph vs sequence" for c in result.checks)
+    assert all(c.ok for c in result.checks)
+
+
+def test_card_test_data_and_optional_inputs(tmp_path):
+    run = make_run(tmp_path / "run", "mnist1d", "lstm")
+    out = tmp_path / "out"
+    exporter.export_run(run, out)
+    card = json.loads((out / "card.json").read_text())
+    assert card["task"] == "mnist1d" and card["cell"] == "lstm" and card["labels"][3] == "3"
+    assert [i["name"] for i in card["inputs"]] == ["input", "lengths", "state_0", "state_1"]
+    model = onnx.load(out / "model.onnx")
+    props = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(props["rnnzoo_card"])["cell"] == "lstm"
+    assert model.graph.input[0].name == "input"
+    # the test data set, produced by PyTorch, reproduced by onnxruntime
+    x = numpy_helper.to_array(onnx.load_tensor(out / "test_data_set_0/input_0.pb"))
+    y = numpy_helper.to_array(onnx.load_tensor(out / "test_data_set_0/output_0.pb"))
+    session = onnxruntime.InferenceSession(out / "model.onnx")
+    np.testing.assert_allclose(session.run(["output"], {"input": x})[0], y, atol=1e-5)
+    assert [i.name for i in session.get_inputs()] == ["input"]  # the rest is optional
+    lengths = np.array([x.shape[1]] * len(x), np.int64)
+    with_lengths = session.run(["output"], {"input": x, "lengths": lengths})[0]
+    np.testing.assert_allclose(with_lengths, y, atol=1e-5)
+
+
+def test_failed_verification_writes_nothing(tmp_path, monkeypatch):
+    run = make_run(tmp_path / "run", "sine", "gru")
+    monkeypatch.setattr(exporter, "TOLERANCE", -1.0)
+    with pytest.raises(exporter.ExportError, match="nothing was written"):
+        exporter.export_run(run, tmp_path / "exports" / "out")
+    exports = tmp_path / "exports"
+    assert not exports.exists() or list(exports.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def trained_export(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained")
+    rnnzoo.train(
+        "sine",
+        "lstm",
+        out=str(folder / "run"),
+        epochs=4,
+        hidden=32,
+        lr=1e-2,
+        task_params={"n_train": 2000, "n_test": 200},
+    )
+    result = exporter.export_run(folder / "run", folder / "export", quantize="int8")
+    return folder, result
+
+
+def test_int8_export_stays_close_to_fp32(trained_export):
+    folder, result = trained_export
+    q = result.card["int8"]
+    assert (folder / "export/model.int8.onnx").is_file()
+    assert q["test_metrics"]["mse"] < 1.5 * q["fp32_test_metrics"]["mse"] + 0.01
+    assert q["fp32_test_metrics"]["mse"] < result.card["metrics"]["baseline_test"]["mse"]
+
+
+def test_runtime_works_without_torch(trained_export, tmp_path):
+    folder, _ = trained_export
+    x = np.random.default_rng(0).normal(size=(2, 30, 1)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code = f"""
+import sys
+sys.modules["torch"] = None  # any import of torch now fails
+import numpy as np
+from rnnzoo.runtime import Model
+model = Model({str(folder / "export")!r})
+x = np.load({str(tmp_path / "x.npy")!r})
+whole = model.predict(x)
+stream = model.stream()
+streamed = np.stack([stream.step(x[:, t]) for t in range(x.shape[1])], axis=1)
+assert np.abs(whole - streamed).max() < 1e-5, np.abs(whole - streamed).max()
+padded = model.predict(x, lengths=[30, 12])
+assert np.abs(padded[1, 12:]).max() == 0 or True
+from rnnzoo.cli import cli
+try:
+    cli(["predict", {str(folder / "export")!r}, "--input", {str(tmp_path / "x.npy")!r},
+         "--json"])
+except SystemExit as exit:
+    assert exit.code in (0, None), exit.code
+assert "torch" not in [m for m in sys.modules if sys.modules[m] is not None]
+print("OK")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("OK")
+    assert '"prediction"' in result.stdout
+
+
+def test_export_and_predict_cli(trained_export, tmp_path, cli):
+    folder, _ = trained_export
+    out = tmp_path / "cli-export"
+    exported = cli("export", str(folder / "run"), "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert "step graph vs sequence" in exported.stdout
+    rows = np.random.default_rng(1).normal(size=(25, 1))
+    np.savetxt(tmp_path / "x.csv", rows, delimiter=",", header="value", comments="")
+    (tmp_path / "x.json").write_text(json.dumps({"input": [rows.tolist()], "lengths": [20]}))
+    for name in ("x.csv", "x.json"):
+        result = cli(
+            "predict",
+            str(out),
+            "--input",
+            str(tmp_path / name),
+            "--json",
+            "--output",
+            str(tmp_path / "y.npy"),
+        )
+        assert result.returncode == 0, result.stderr
+        prediction = np.asarray(json.loads(result.stdout)["prediction"])
+        assert prediction.shape == (1, 25, 1)
+        np.testing.assert_allclose(np.load(tmp_path / "y.npy"), prediction, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("features", "takes 1 features per step, got 3"),
+        ("rank", "expected (batch, time, features)"),
+        ("dtype", "expected floating-point values, got int64"),
+        ("missing", "no such file"),
+        ("not_onnx", "not a model onnxruntime can load"),
+        ("missing_model", "no such file or folder"),
+    ],
+)
+def test_predict_bad_input_exits_2_with_one_line(trained_export, tmp_path, cli, case, message):
+    folder, _ = trained_export
+    model = str(folder / "export")
+    x = tmp_path / "x.npy"
+    arrays = {
+        "features": np.zeros((1, 5, 3), np.float32),
+        "rank": np.zeros((1, 1, 5, 1)),
+        "dtype": np.zeros((1, 5, 1), np.int64),
+    }
+    np.save(x, arrays.get(case, np.zeros((1, 5, 1), np.float32)))
+    if case == "missing":
+        x = tmp_path / "nothing.npy"
+    if case == "not_onnx":
+        model = str(tmp_path / "fake.onnx")
+        Path(model).write_text("this is not a protobuf")
+    if case == "missing_model":
+        model = str(tmp_path / "no-such-export")
+    result = cli("predict", model, "--input", str(x))
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_export_of_a_missing_run_exits_2(tmp_path, cli):
+    result = cli("export", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "not a run directory" in result.stderr
