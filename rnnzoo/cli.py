@@ -225,6 +225,7 @@ def print_metrics(title: str, columns: dict[str, dict[str, float]]) -> None:
 )
 @click.option("--out", help="Run directory (default: runs/TASK-CELL, numbered if taken).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train(
@@ -233,6 +234,7 @@ def train(
     params: tuple[str, ...],
     out: str | None,
     resume: bool,
+    overwrite: bool,
     quiet: bool,
     as_json: bool,
     **options: Any,
@@ -257,7 +259,11 @@ def train(
             task, cell, cell_params=cell_params, task_params=task_params, **options
         )
     summary = run_training(
-        config, out or unused_run_dir(task, cell), resume=resume, quiet=quiet or as_json
+        config,
+        out or unused_run_dir(task, cell),
+        resume=resume,
+        quiet=quiet or as_json,
+        overwrite=overwrite,
     )
     if as_json:
         print_json(summary)

@@ -529,6 +529,8 @@ def export_run(
     if quantize not in (None, "int8"):
         raise UserError(f"--quantize takes int8, not {quantize!r}")
     out = Path(out)
+    if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
+        raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
     task, splits, model, config = load_run(run_dir)
     summary_path = Path(run_dir) / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
@@ -564,6 +566,7 @@ def export_run(
             y = model(x)
         onnx.save_tensor(numpy_helper.from_array(x.numpy(), "input"), dataset / "input_0.pb")
         onnx.save_tensor(numpy_helper.from_array(y.numpy(), "output"), dataset / "output_0.pb")
+        np.save(staging / "example.npy", x.numpy())  # for `rnnzoo predict --input`
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(card_markdown(card, checks))
         if out.exists():

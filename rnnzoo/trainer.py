@@ -63,6 +63,17 @@ class TrainConfig:
     amp: bool = False
 
 
+RUN_FILES = (
+    "config.json",
+    "model.safetensors",
+    "checkpoint.safetensors",
+    "metrics.jsonl",
+    "summary.json",
+    "curve.png",
+    "predictions.png",
+)
+
+
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
 
@@ -263,7 +274,11 @@ def check_config(config: TrainConfig, task: Task) -> None:
 
 
 def train(
-    config: TrainConfig | None, out: str | Path, resume: bool = False, quiet: bool = False
+    config: TrainConfig | None,
+    out: str | Path,
+    resume: bool = False,
+    quiet: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train ``config.cell`` on ``config.task`` into the run directory ``out``; with ``resume``,
     continue the run in ``out`` with its saved config (``config`` is then ignored).
@@ -276,6 +291,9 @@ def train(
         if not (out / "checkpoint.safetensors").is_file():
             raise UserError(f"--resume: {out} holds no checkpoint to resume from")
         config = TrainConfig(**read_json(out / "config.json"))
+    elif (out / "checkpoint.safetensors").exists() and overwrite and dist.is_main:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
     elif (out / "checkpoint.safetensors").exists():
         raise UserError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
