@@ -137,23 +137,10 @@ def plugins(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def info(name: str, as_json: bool) -> None:
     """Describe a cell or a task and its parameters."""
-    from rnnzoo.registry import (
-        UnknownNameError,
-        _unknown,
-        cell_entry,
-        list_cells,
-        list_tasks,
-        params_of,
-        task_entry,
-    )
+    from rnnzoo.registry import any_entry, params_of
 
-    if name in list_cells():
-        entry, what, skip = cell_entry(name), "cell", ("input_size", "hidden_size")
-    elif name in list_tasks():
-        entry, what, skip = task_entry(name), "task", ()
-    else:
-        error = _unknown("cell or task", name, list_cells() + list_tasks())
-        raise UnknownNameError(str(error))
+    entry, what = any_entry(name)
+    skip = ("input_size", "hidden_size") if what == "cell" else ()
     params = params_of(entry.load(), skip=skip)
     doc = {
         "name": entry.name,

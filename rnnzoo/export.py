@@ -133,7 +133,7 @@ class _SequenceGraph(nn.Module):
         self.model = model
 
     def forward(self, x: Tensor, lengths: Tensor, *state: Tensor):
-        prediction, final = self.model.forward_with_state(x, lengths, tuple(state))
+        prediction, final = self.model(x, lengths, tuple(state), return_state=True)
         return (prediction, *final)
 
 
@@ -322,7 +322,7 @@ def verify(
         states = tuple(
             0.5 * torch.randn(s.shape, generator=generator) for s in model.rnn.initial_state(5)
         )
-        expected, final = model.forward_with_state(x, lengths, states)
+        expected, final = model(x, lengths, states, return_state=True)
         got = session.run(
             None,
             {
@@ -395,7 +395,7 @@ def build_card(
 ) -> dict[str, Any]:
     rnn = model.rnn
     layers = rnn.num_layers * rnn.num_directions
-    features = task.input_size if task.kind != "seq2seq" else task.input_size
+    features = task.input_size
     output_shape = (
         ["batch", "time", task.output_size]
         if task.kind == "seq2seq"

@@ -49,18 +49,22 @@ class SequenceModel(nn.Module):
         self.kind = kind
         self.readout = readout
 
-    def forward_with_state(
-        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
-    ) -> tuple[Tensor, State]:
+    def forward(
+        self,
+        x: Tensor,
+        lengths: Tensor | None = None,
+        state: State | None = None,
+        return_state: bool = False,
+    ) -> Tensor | tuple[Tensor, State]:
+        """The prediction for ``x`` ``(batch, time, ...)``; with ``return_state``, also the
+        stack's final state (truncated BPTT and export carry it)."""
         outputs, state = self.rnn(self.encoder(x), lengths, state)
         if self.kind == "seq2vec":
             uses_projection = self.rnn.proj is not None
             directions = 1 if uses_projection else self.rnn.num_directions
             outputs = readout(outputs, lengths, self.readout, directions)
-        return self.head(outputs), state
-
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.forward_with_state(x, lengths)[0]
+        prediction = self.head(outputs)
+        return (prediction, state) if return_state else prediction
 
     @property
     def streaming_state_sizes(self) -> tuple[int, ...]:

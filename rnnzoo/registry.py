@@ -152,6 +152,16 @@ def task_entry(name: str) -> Entry:
     return _find(tables().tasks, "task", name)
 
 
+def any_entry(name: str) -> tuple[Entry, str]:
+    """A cell or a task by name, and which of the two it is."""
+    cells, tasks = tables().cells, tables().tasks
+    if name in cells:
+        return cells[name], "cell"
+    if name in tasks:
+        return tasks[name], "task"
+    raise _unknown("cell or task", name, list(cells) + list(tasks))
+
+
 def get_cell_class(name: str) -> type:
     return cell_entry(name).load()
 

@@ -245,7 +245,7 @@ def train_step(
     for start, end in windows:
         with torch.autocast(device.type, enabled=config.amp and device.type == "cuda"):
             if config.tbptt:
-                prediction, state = model.forward_with_state(x[:, start:end], None, state)
+                prediction, state = model(x[:, start:end], None, state, return_state=True)
                 state = tuple(s.detach() for s in state)
             else:
                 prediction = model(x, lengths)
@@ -317,11 +317,8 @@ def train(
     optimizer = optimizer_class(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = None
     if config.schedule == "onecycle":
-        steps = (
-            config.epochs
-            * len(loader)
-            * max(1, math.ceil(splits["train"].x.shape[1] / config.tbptt) if config.tbptt else 1)
-        )
+        # stepped once per batch (a batch makes several optimizer steps with --tbptt)
+        steps = config.epochs * len(loader)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
     scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
     if config.amp and device.type != "cuda" and dist.is_main and not quiet:
@@ -345,7 +342,6 @@ def train(
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-        train_model.forward_with_state = model.forward_with_state
     progress = Progress(dist.is_main and not quiet and sys.stdout.isatty(), config.epochs)
     started = time.perf_counter()
     try:

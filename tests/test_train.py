@@ -271,3 +271,27 @@ def test_existing_run_is_not_overwritten(tmp_path, cli):
     again = cli(*SINE, "--max-steps", "2", "--param", "n_train=100", "--out", out)
     assert again.returncode == 2 and "--resume" in again.stderr
     assert "not a run directory" in cli("evaluate", str(tmp_path)).stderr
+
+
+def test_truncated_bptt(tmp_path, cli):
+    result = cli(
+        *SINE,
+        "--epochs",
+        "2",
+        "--tbptt",
+        "5",
+        "--lr",
+        "1e-2",
+        "--param",
+        "n_train=1000",
+        "--out",
+        str(tmp_path / "run"),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "run/metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["step"] == 2 * (1000 // 50)
+    summary = json.loads(result.stdout)
+    assert summary["test"]["mse"] < summary["baseline_test"]["mse"]
+    refused = cli(*SINE, "--tbptt", "5", "--bidirectional", "--out", str(tmp_path / "no"))
+    assert refused.returncode == 2 and "unidirectional" in refused.stderr

@@ -88,12 +88,6 @@ class Task:
         """The metrics of a simple baseline (fitted on ``train`` if at all) on ``split``."""
         raise NotImplementedError
 
-    def describe_prediction(self, prediction: Tensor) -> list[str]:
-        """Human-readable answers for a batch of predictions (class names, values)."""
-        if self.labels is not None and prediction.ndim == 2:
-            return [self.labels[i] for i in prediction.argmax(-1).tolist()]
-        return [str(p) for p in prediction.tolist()]
-
 
 class ClassificationTask(Task):
     """Shared parts of sequence → class tasks: cross-entropy, accuracy, majority baseline."""

@@ -1,0 +1,130 @@
+"""onnxruntime against PyTorch eager, side by side in one run (ratios).
+
+    .venv/bin/python benchmarks/runtime_speed.py
+
+For a 2 × 128 classifier of 28 steps × 28 features (the seqmnist shape) of every registered
+cell: latency at batch 1 and throughput at batch 256, 2 threads each; streaming one new sample
+with the step graph against re-running the whole sequence so far (T = 100); model load time;
+and int8 against fp32 (size, latency, test metric) on the trained exports under exports/.
+
+Writes benchmarks/results/runtime_speed.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
+
+import rnnzoo  # noqa: E402
+from rnnzoo.checkpoint import save_weights, write_json  # noqa: E402
+from rnnzoo.export import export_run  # noqa: E402
+from rnnzoo.model import build_model  # noqa: E402
+from rnnzoo.runs import create_task  # noqa: E402
+from rnnzoo.runtime import Model  # noqa: E402
+from rnnzoo.trainer import TrainConfig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "runtime_speed.json"
+THREADS = 2
+
+
+def median_seconds(fn, repeats: int, *args) -> float:
+    fn(*args)  # warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def random_run(folder: Path, cell: str) -> tuple[Path, torch.nn.Module]:
+    params = {"limit": 600, "validation_size": 100}
+    config = TrainConfig(task="seqmnist", cell=cell, task_params=params, hidden=128, layers=2)
+    torch.manual_seed(0)
+    model = build_model(create_task("seqmnist", params), cell, 128, 2).eval()
+    write_json(folder / "config.json", dataclasses.asdict(config))
+    save_weights(folder / "model.safetensors", model)
+    return folder, model
+
+
+def compare(cell: str, tmp: Path) -> dict:
+    run, model = random_run(tmp / cell, cell)
+    export_run(run, tmp / f"{cell}-export")
+    start = time.perf_counter()
+    runtime = Model(tmp / f"{cell}-export", threads=THREADS)
+    load = time.perf_counter() - start
+    result = {"load_seconds": round(load, 4)}
+    for batch, repeats in ((1, 200), (256, 10)):
+        x = np.random.default_rng(0).random((batch, 28, 28), np.float32)
+        xt = torch.from_numpy(x)
+        with torch.inference_mode():
+            t_torch = median_seconds(model, repeats, xt)
+        t_ort = median_seconds(runtime.predict, repeats, x)
+        result[f"batch{batch}"] = {
+            "torch_ms": round(1e3 * t_torch, 3),
+            "onnxruntime_ms": round(1e3 * t_ort, 3),
+            "onnxruntime_over_torch": round(t_ort / t_torch, 3),
+        }
+    # streaming: one new sample of a T = 100 stream
+    x = np.random.default_rng(1).random((1, 100, 28), np.float32)
+    stream = runtime.stream()
+    start = time.perf_counter()
+    for t in range(100):
+        stream.step(x[:, t])
+    per_step = (time.perf_counter() - start) / 100
+    start = time.perf_counter()
+    for t in range(100):
+        runtime.predict(x[:, : t + 1])
+    per_rerun = (time.perf_counter() - start) / 100
+    result["streaming_T100"] = {
+        "step_graph_ms": round(1e3 * per_step, 3),
+        "rerun_whole_sequence_ms": round(1e3 * per_rerun, 3),
+        "rerun_over_step": round(per_rerun / per_step, 1),
+    }
+    return result
+
+
+def int8_comparison() -> dict:
+    out = {}
+    for export in sorted((ROOT / "exports").glob("*/model.int8.onnx")):
+        folder = export.parent
+        card = json.loads((folder / "card.json").read_text())
+        fp32, int8 = Model(folder, threads=THREADS), Model(folder, threads=THREADS, int8=True)
+        x = np.load(folder / "example.npy")[:1]
+        out[folder.name] = {
+            "fp32_bytes": (folder / "model.onnx").stat().st_size,
+            "int8_bytes": export.stat().st_size,
+            "fp32_batch1_ms": round(1e3 * median_seconds(fp32.predict, 100, x), 3),
+            "int8_batch1_ms": round(1e3 * median_seconds(int8.predict, 100, x), 3),
+            "fp32_test": card["int8"]["fp32_test_metrics"],
+            "int8_test": card["int8"]["test_metrics"],
+        }
+        print(folder.name, out[folder.name], flush=True)
+    return out
+
+
+def main() -> None:
+    torch.set_num_threads(THREADS)
+    results = {"machine": machine(), "threads": THREADS, "cells": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in rnnzoo.list_cells():
+            results["cells"][cell] = compare(cell, Path(tmp))
+            print(cell, results["cells"][cell], flush=True)
+    results["int8"] = int8_comparison()
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
