@@ -62,7 +62,12 @@ class _RecurrentOperator(torch.autograd.Function):
         kwargs = {"hidden_size_i": hidden}
         for key, value in json.loads(attributes).items():
             kwargs[key + ("_s" if isinstance(value, list) else "_i")] = value
-        return g.op(op_type, *inputs, outputs=1 + len(states), **kwargs)
+        outputs = g.op(op_type, *inputs, outputs=1 + len(states), **kwargs)
+        # dynamic shapes, so later shape arithmetic (e.g. the seq2vec readout) stays dynamic
+        outputs[0].setType(x.type().with_sizes([None, 1, None, hidden]))
+        for value in outputs[1:]:
+            value.setType(x.type().with_sizes([1, None, hidden]))
+        return outputs
 
 
 class _CellLoopPlaceholder(torch.autograd.Function):
@@ -395,7 +400,6 @@ def build_card(
 ) -> dict[str, Any]:
     rnn = model.rnn
     layers = rnn.num_layers * rnn.num_directions
-    features = task.input_size
     output_shape = (
         ["batch", "time", task.output_size]
         if task.kind == "seq2seq"
@@ -425,7 +429,7 @@ def build_card(
         "inputs": [
             {
                 "name": "input",
-                "shape": ["batch", "time", features],
+                "shape": ["batch", "time", *task.input_shape],
                 "dtype": "float32",
                 "meaning": "the sequences, (batch, time, features)",
             },

@@ -69,33 +69,37 @@ class Model:
         raise RuntimeInputError(f"{folder}: no rnnzoo model card (card.json or ONNX metadata)")
 
     @property
-    def features(self) -> int:
-        return int(self.card["inputs"][0]["shape"][-1])
+    def step_shape(self) -> tuple[int, ...]:
+        """The shape of one time step: ``(features,)``, or e.g. ``(height, width, channels)``."""
+        return tuple(int(d) for d in self.card["inputs"][0]["shape"][2:])
 
     @property
     def labels(self) -> list[str] | None:
         return self.card.get("labels")
 
-    def check_input(self, x: Any, rank: int = 3, name: str = "input") -> np.ndarray:
-        """``x`` as a float32 array of the given rank; a missing batch axis is added."""
+    def check_input(self, x: Any, sequence: bool = True, name: str = "input") -> np.ndarray:
+        """``x`` as float32 ``(batch, time, *step)`` (``(batch, *step)`` for one step of a
+        stream); a missing batch axis is added."""
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.floating):
             raise RuntimeInputError(
                 f"{name}: expected floating-point values, got {x.dtype} "
                 f"(preprocessing: {self.card.get('preprocessing')})"
             )
+        step, rank = self.step_shape, len(self.step_shape) + (2 if sequence else 1)
         if x.ndim == rank - 1:
             x = x[None]
+        layout = "(batch, time, " if sequence else "(batch, "
         if x.ndim != rank:
-            shape = "(batch, time, features)" if rank == 3 else "(batch, features)"
             raise RuntimeInputError(
-                f"{name}: expected {shape} or without the batch axis, got shape {x.shape}"
+                f"{name}: expected {layout}{', '.join(map(str, step))}) or "
+                f"without the batch axis, got shape {x.shape}"
             )
-        if x.shape[-1] != self.features:
-            raise RuntimeInputError(
-                f"{name}: this model takes {self.features} features per step, got {x.shape[-1]}"
-            )
-        if rank == 3 and x.shape[1] == 0:
+        if x.shape[rank - len(step) :] != step:
+            what = f"{step[0]} features per step" if len(step) == 1 else f"steps of shape {step}"
+            got = x.shape[-1] if len(step) == 1 else x.shape[rank - len(step) :]
+            raise RuntimeInputError(f"{name}: this model takes {what}, got {got}")
+        if sequence and x.shape[1] == 0:
             raise RuntimeInputError(f"{name}: sequences need at least one step")
         return np.ascontiguousarray(x, dtype=np.float32)
 
@@ -145,7 +149,7 @@ class Stream:
 
     def step(self, x: Any) -> np.ndarray:
         """``x``: ``(batch, features)`` or ``(features,)``; returns the prediction so far."""
-        x = self.model.check_input(x, rank=2)
+        x = self.model.check_input(x, sequence=False)
         if self.state is None:
             self.state = {
                 i.name: np.zeros(
@@ -187,14 +191,15 @@ def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _read_csv(path: Path) -> np.ndarray:
-    """One sequence: a row per time step, a column per feature; an optional header line."""
+    """One sequence: a row per time step, a column per feature (empty: missing, NaN); an
+    optional header line."""
     rows = []
     with open(path, newline="") as f:
         for number, row in enumerate(csv.reader(f), start=1):
             if not row or not "".join(row).strip():
                 continue
             try:
-                rows.append([float(v) for v in row])
+                rows.append([float(v) if v.strip() else float("nan") for v in row])
             except ValueError:
                 if number == 1:
                     continue  # a header

@@ -26,3 +26,21 @@ def register_tasks(register):
         kind="seq2vec",
         description="MNIST-1D: classify 40-step 1-D signals of the ten digits.",
     )
+    register(
+        "rnnzoo.tasks.reber:Reber",
+        name="reber",
+        kind="seq2vec",
+        description="Embedded Reber grammar: valid strings vs one-symbol near misses.",
+    )
+    register(
+        "rnnzoo.tasks.rain:Rain",
+        name="rain",
+        kind="seq2vec",
+        description="How Much Did It Rain? II: gauge millimetres from radar scans (Kaggle CSV).",
+    )
+    register(
+        "rnnzoo.tasks.video:Video",
+        name="video",
+        kind="seq2vec",
+        description="CNN + RNN video classification: which way a sprite moves across the clip.",
+    )

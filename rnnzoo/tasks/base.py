@@ -60,9 +60,16 @@ class Task:
     readout: ClassVar[str] = "last"
 
     def __init__(self) -> None:
+        # the shape of one time step of raw input, where the encoder changes it (frames, ...)
+        self.step_shape: tuple[int, ...] = ()
         self.input_size = 0  # features per step entering the recurrent stack
         self.output_size = 0  # features the head emits (per step, or once)
         self.labels: list[str] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one time step of raw input (before the encoder)."""
+        return self.step_shape or (self.input_size,)
 
     def load(self) -> dict[str, Split]:
         """Return the ``train``, ``validation`` and ``test`` splits (generated or read)."""
