@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,6 +29,12 @@ class Group(click.Group):
             where = f"rnnzoo {error.ctx.info_name}" if error.ctx else "rnnzoo"
             click.echo(f"Error: {error.format_message()} (see '{where} --help')", err=True)
             sys.exit(2)
+
+
+def check_writable(path: str | None) -> None:
+    """Refuse an output file whose folder does not exist, before any work is done."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise UserError(f"{path}: its folder does not exist")
 
 
 def print_json(value: Any) -> None:
@@ -166,8 +173,6 @@ def info(name: str, as_json: bool) -> None:
 def unused_run_dir(task: str, cell: str) -> str:
     base = f"runs/{task}-{cell}"
     candidate, n = base, 1
-    from pathlib import Path
-
     while Path(candidate).exists():
         n += 1
         candidate = f"{base}-{n}"
@@ -289,7 +294,13 @@ def evaluate(run_dir: str, split: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("run_dir", type=click.Path())
-@click.option("--steps", type=int, default=100, show_default=True, help="Values to generate.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Values to generate.",
+)
 @click.option("--plot", type=click.Path(), help="Write a PNG of seed and generated values.")
 @click.option("--json", "as_json", is_flag=True, help="Print the values as JSON.")
 def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
@@ -297,6 +308,7 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
     from rnnzoo.model import generate as roll_forward
     from rnnzoo.runs import load_run
 
+    check_writable(plot)
     task, splits, model, _ = load_run(run_dir)
     if model.kind != "seq2seq" or task.input_size != task.output_size:
         raise UserError(
@@ -328,10 +340,10 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--out", required=True, help="Export folder, e.g. exports/NAME.")
-@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset (>= 14).")
+@click.option("--opset", type=int, help="ONNX opset (>= 14; default 17).")
 @click.option("--quantize", type=click.Choice(["int8"]), help="Also write model.int8.onnx.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def export(run_dir: str, out: str, opset: int, quantize: str | None, as_json: bool) -> None:
+def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_json: bool) -> None:
     """Export a trained run to ONNX (whole-sequence and step graphs), verified."""
     from rnnzoo.export import TOLERANCE, export_run
 
@@ -385,6 +397,7 @@ def predict(
 
     from rnnzoo.runtime import Model, load_input
 
+    check_writable(output)
     model = Model(model_path, int8=int8)
     x, lengths = load_input(input_path)
     prediction = model.predict(x, lengths)

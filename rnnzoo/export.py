@@ -29,6 +29,7 @@ from rnnzoo import onnx_graph
 from rnnzoo.cells.base import Cell, State
 from rnnzoo.errors import UserError
 from rnnzoo.model import SequenceModel
+from rnnzoo.runtime import open_session, zero_state
 
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-5
@@ -61,7 +62,9 @@ class _RecurrentOperator(torch.autograd.Function):
         inputs = [x, *weights[:3], lengths, *states, *weights[3:]]  # P comes last
         kwargs = {"hidden_size_i": hidden}
         for key, value in json.loads(attributes).items():
-            kwargs[key + ("_s" if isinstance(value, list) else "_i")] = value
+            first = value[0] if isinstance(value, list) and value else value
+            suffix = {str: "_s", float: "_f", int: "_i"}[type(first)]
+            kwargs[key + suffix] = value
         outputs = g.op(op_type, *inputs, outputs=1 + len(states), **kwargs)
         # dynamic shapes, so later shape arithmetic (e.g. the seq2vec readout) stays dynamic
         outputs[0].setType(x.type().with_sizes([None, 1, None, hidden]))
@@ -291,13 +294,7 @@ def sample_inputs(data: Tensor, batch: int, steps: int) -> Tensor:
 
 
 def _session(graph: onnx.ModelProto):
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(
-        graph.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    return open_session(graph.SerializeToString())
 
 
 def verify(
@@ -361,10 +358,7 @@ def _diff(expected: np.ndarray, got: np.ndarray) -> float:
 def _step_diff(sequence, step, model: SequenceModel, data: Tensor, steps: int) -> float:
     x = sample_inputs(data, 3, steps).numpy()
     whole = sequence.run(["output"], {"input": x})[0]
-    feeds = {
-        i.name: np.zeros([3 if not isinstance(d, int) else d for d in i.shape], np.float32)
-        for i in step.get_inputs()[1:]
-    }
+    feeds = zero_state(step, 3)
     outputs = []
     for t in range(steps):
         y, *new = step.run(None, {"input": x[:, t], **feeds})
@@ -522,22 +516,28 @@ def _save(graph: onnx.ModelProto, path: Path, card: dict[str, Any]) -> None:
 
 
 def export_run(
-    run_dir: str | Path, out: str | Path, opset: int = DEFAULT_OPSET, quantize: str | None = None
+    run_dir: str | Path, out: str | Path, opset: int | None = None, quantize: str | None = None
 ) -> ExportResult:
     """Export a trained run to ``out``; raises ``ExportError`` (writing nothing) when
     onnxruntime and PyTorch disagree anywhere on the verification grid."""
     from rnnzoo.runs import load_run
 
+    opset = opset or DEFAULT_OPSET
     if opset < 14:
         raise UserError(f"--opset {opset}: rnnzoo needs opset 14 or newer")
     if quantize not in (None, "int8"):
         raise UserError(f"--quantize takes int8, not {quantize!r}")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; --out names the export folder")
     if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
     task, splits, model, config = load_run(run_dir)
     summary_path = Path(run_dir) / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    try:
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    except ValueError:
+        summary = {}  # the metrics are optional in the card; the weights are what matter
     test = splits["test"]
     train_steps = splits["train"].x.shape[1]
     example = sample_inputs(test.x, 2, train_steps)
@@ -589,11 +589,14 @@ def quantize_int8(graph: onnx.ModelProto, path: Path, task, test, card: dict) ->
     (GRU and RNN weights would stay float)."""
     quantized = onnx.ModelProto()
     quantized.CopyFrom(graph)
-    converted = onnx_graph.quantize_weights(quantized)
+    converted = onnx_graph.quantize_weights(quantized.graph)
     _save(quantized, path, card)
     n = min(len(test.x), 2000)
-    fp32_prediction = _session(graph).run(["output"], {"input": test.x[:n].numpy()})[0]
-    int8_prediction = _session(quantized).run(["output"], {"input": test.x[:n].numpy()})[0]
+    feeds = {"input": test.x[:n].numpy()}
+    if test.lengths is not None:
+        feeds["lengths"] = test.lengths[:n].numpy()
+    fp32_prediction = _session(graph).run(["output"], feeds)[0]
+    int8_prediction = _session(quantized).run(["output"], feeds)[0]
     return {
         "note": f"weight-only int8 (QDQ) for {converted} weight matrices; compute in float32",
         "size_bytes": path.stat().st_size,

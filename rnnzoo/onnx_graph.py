@@ -192,22 +192,40 @@ def loop_from_step(
     ]
 
 
-def quantize_weights(model: onnx.ModelProto, min_elements: int = 64) -> int:
-    """Store every float weight matrix (an initializer with two or more axes) as int8 —
-    symmetric, one scale per row of its 2-D view — behind a ``DequantizeLinear``; biases stay
-    float. Returns how many tensors were converted. Compute stays in float32."""
-    graph = model.graph
-    converted = 0
-    new_nodes = []
+def _weight_matrices(graph: onnx.GraphProto, min_elements: int) -> list[onnx.TensorProto]:
+    """Take the float weight matrices out of ``graph`` and its subgraphs. Biases stay, including
+    the ``(1, n)`` bias and peephole inputs of ONNX's recurrent operators."""
+    taken = []
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                taken += _weight_matrices(attribute.g, min_elements)
     for tensor in list(graph.initializer):
+        dims = list(tensor.dims)
+        if (
+            tensor.data_type == TensorProto.FLOAT
+            and len(dims) >= 2
+            and np.prod(dims) >= min_elements
+            and not (len(dims) == 2 and dims[0] == 1)
+        ):
+            graph.initializer.remove(tensor)
+            taken.append(tensor)
+    return taken
+
+
+def quantize_weights(graph: onnx.GraphProto, min_elements: int = 64) -> int:
+    """Store every float weight matrix as int8 — symmetric, one scale per row of its 2-D view —
+    with a ``DequantizeLinear`` at the top of the main graph, where a ``Loop``'s step sees it as
+    an outer-scope value, so it runs once per call, not once per step. Compute stays in float32.
+    Returns how many tensors were converted."""
+    tensors = _weight_matrices(graph, min_elements)
+    new_nodes = []
+    for tensor in tensors:
         weight = numpy_helper.to_array(tensor)
-        if weight.dtype != np.float32 or weight.ndim < 2 or weight.size < min_elements:
-            continue
         name = tensor.name
         rows = weight.reshape(-1, weight.shape[-1])
         scale = (np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0).astype(np.float32)
         q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
-        graph.initializer.remove(tensor)
         graph.initializer.extend(
             [
                 numpy_helper.from_array(q, f"{name}__int8"),
@@ -225,8 +243,7 @@ def quantize_weights(model: onnx.ModelProto, min_elements: int = 64) -> int:
             ),
             helper.make_node("Reshape", [f"{name}__2d", f"{name}__shape"], [name]),
         ]
-        converted += 1
     nodes = list(graph.node)
     del graph.node[:]
     graph.node.extend(new_nodes + nodes)
-    return converted
+    return len(tensors)

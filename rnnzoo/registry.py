@@ -12,12 +12,13 @@ import fnmatch
 import functools
 import importlib
 import inspect
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from rnnzoo.errors import UserError
-from rnnzoo.plugins import PluginInfo, plugin_manager, record_error
+from rnnzoo.plugins import PluginError, PluginInfo, plugin_manager, record_error
 
 KINDS = ("seq2seq", "seq2vec", "vec2seq", "encdec")
 
@@ -39,7 +40,13 @@ class Entry:
     def load(self) -> type:
         if isinstance(self.target, str):
             module_name, _, attr = self.target.partition(":")
-            self.target = getattr(importlib.import_module(module_name), attr)
+            try:
+                self.target = getattr(importlib.import_module(module_name), attr)
+            except (ImportError, AttributeError) as error:
+                raise PluginError(
+                    f"plugin {self.plugin!r} registered {self.name!r} as "
+                    f"{self.target!r}, which cannot be loaded: {error}"
+                ) from None
         return self.target
 
 
@@ -214,6 +221,10 @@ def parse_value(param: Param, text: str) -> Any:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise UserError(f"parameter {param.name!r} takes true or false, not {text!r}")
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        choices = [t for t in typing.get_args(kind) if t is not type(None)]
+        if len(choices) == 1:
+            return parse_value(Param(param.name, choices[0], param.default), text)
     if kind in (int, float, str):
         try:
             return kind(text)
@@ -221,7 +232,10 @@ def parse_value(param: Param, text: str) -> Any:
             raise UserError(
                 f"parameter {param.name!r} takes a {kind.__name__}, not {text!r}"
             ) from None
-    return text
+    raise UserError(
+        f"parameter {param.name!r} ({param.type_name}) cannot be set from the "
+        "command line; set it from Python"
+    )
 
 
 def split_params(pairs: list[str], cell: str, task: str) -> tuple[dict[str, Any], dict[str, Any]]:

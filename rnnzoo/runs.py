@@ -9,6 +9,17 @@ from typing import Any
 from rnnzoo.errors import UserError
 from rnnzoo.registry import check_params, get_task_class, params_of
 
+RUN_KEYS = (
+    "task",
+    "task_params",
+    "cell",
+    "cell_params",
+    "hidden",
+    "layers",
+    "bidirectional",
+    "dropout",
+)
+
 
 def create_task(name: str, params: dict[str, Any] | None = None):
     """Build a registered task by name, refusing parameters it does not declare."""
@@ -37,6 +48,9 @@ def load_run(run_dir: str | Path, weights: str = "model.safetensors"):
     from rnnzoo.model import build_model
 
     config = read_run_config(run_dir)
+    missing = [k for k in RUN_KEYS if k not in config]
+    if missing:
+        raise UserError(f"{run_dir}/config.json lacks {', '.join(missing)}; not an rnnzoo run")
     task = create_task(config["task"], config["task_params"])
     splits = task.load()
     model = build_model(
@@ -51,5 +65,11 @@ def load_run(run_dir: str | Path, weights: str = "model.safetensors"):
     path = Path(run_dir) / weights
     if not path.is_file():
         raise UserError(f"{path}: no weights yet; the run has not finished an epoch")
-    load_weights(path, model)
+    try:
+        load_weights(path, model)
+    except Exception as error:  # a corrupt file, or weights of another model
+        raise UserError(
+            f"{path}: cannot load these weights into the model that config.json "
+            f"describes ({str(error).splitlines()[0][:200]})"
+        ) from None
     return task, splits, model.eval(), config

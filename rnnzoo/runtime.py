@@ -29,16 +29,48 @@ class RuntimeInputError(UserError):
     """A model file or an input that the runtime cannot use."""
 
 
-def _session(path: Path, threads: int | None) -> onnxruntime.InferenceSession:
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def open_session(
+    model: str | Path | bytes, threads: int | None = None
+) -> onnxruntime.InferenceSession:
+    """An onnxruntime CPU session for a model file or serialized model."""
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     if threads:
         options.intra_op_num_threads = threads
+    source = model if isinstance(model, bytes) else str(model)
     try:
-        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RuntimeInputError(f"{path}: not a model onnxruntime can load ({first})") from None
+        name = "the model" if isinstance(model, bytes) else model
+        raise RuntimeInputError(
+            f"{name}: not a model onnxruntime can load ({_first_line(error)})"
+        ) from None
+
+
+def zero_state(session: onnxruntime.InferenceSession, batch: int) -> dict[str, np.ndarray]:
+    """Zeros for every input of a step graph after the first (the state it carries)."""
+    return {
+        i.name: np.zeros([batch if not isinstance(d, int) else d for d in i.shape], np.float32)
+        for i in session.get_inputs()[1:]
+    }
+
+
+def run(
+    session: onnxruntime.InferenceSession,
+    feeds: dict[str, np.ndarray],
+    outputs: list[str] | None = None,
+) -> list[np.ndarray]:
+    """``session.run`` with onnxruntime's failures turned into one-line errors."""
+    try:
+        return session.run(outputs, feeds)
+    except Exception as error:
+        raise RuntimeInputError(
+            f"onnxruntime could not run the model: {_first_line(error)}"
+        ) from None
 
 
 class Model:
@@ -55,18 +87,30 @@ class Model:
         graph = path / ("model.int8.onnx" if int8 else "model.onnx") if path.is_dir() else path
         if not graph.is_file():
             raise RuntimeInputError(f"{path}: no {graph.name} in this folder")
-        self.session = _session(graph, threads)
+        self.session = open_session(graph, threads)
         self.card = self._read_card(folder)
         step = folder / "model.step.onnx"
-        self.step_session = _session(step, threads) if path.is_dir() and step.is_file() else None
+        self.step_session = (
+            open_session(step, threads) if path.is_dir() and step.is_file() else None
+        )
 
     def _read_card(self, folder: Path) -> dict[str, Any]:
         props = self.session.get_modelmeta().custom_metadata_map
-        if "rnnzoo_card" in props:
-            return json.loads(props["rnnzoo_card"])
-        if (folder / "card.json").is_file():
-            return json.loads((folder / "card.json").read_text())
-        raise RuntimeInputError(f"{folder}: no rnnzoo model card (card.json or ONNX metadata)")
+        try:
+            if "rnnzoo_card" in props:
+                card = json.loads(props["rnnzoo_card"])
+            elif (folder / "card.json").is_file():
+                card = json.loads((folder / "card.json").read_text())
+            else:
+                card = None
+            if card is not None and card["inputs"][0]["name"] == "input":
+                return card
+        except (ValueError, KeyError, IndexError, TypeError):
+            pass
+        raise RuntimeInputError(
+            f"{folder}: no valid rnnzoo model card (card.json or ONNX "
+            "metadata); export the model with `rnnzoo export`"
+        )
 
     @property
     def step_shape(self) -> tuple[int, ...]:
@@ -99,6 +143,8 @@ class Model:
             what = f"{step[0]} features per step" if len(step) == 1 else f"steps of shape {step}"
             got = x.shape[-1] if len(step) == 1 else x.shape[rank - len(step) :]
             raise RuntimeInputError(f"{name}: this model takes {what}, got {got}")
+        if x.shape[0] == 0:
+            raise RuntimeInputError(f"{name}: the batch is empty")
         if sequence and x.shape[1] == 0:
             raise RuntimeInputError(f"{name}: sequences need at least one step")
         return np.ascontiguousarray(x, dtype=np.float32)
@@ -117,7 +163,7 @@ class Model:
             if lengths.min() < 1 or lengths.max() > x.shape[1]:
                 raise RuntimeInputError(f"lengths must lie in 1..{x.shape[1]}")
             feeds["lengths"] = lengths.astype(np.int64)
-        return self.session.run(["output"], feeds)[0]
+        return run(self.session, feeds, ["output"])[0]
 
     def stream(self) -> Stream:
         if self.step_session is None:
@@ -151,13 +197,14 @@ class Stream:
         """``x``: ``(batch, features)`` or ``(features,)``; returns the prediction so far."""
         x = self.model.check_input(x, sequence=False)
         if self.state is None:
-            self.state = {
-                i.name: np.zeros(
-                    [x.shape[0] if not isinstance(d, int) else d for d in i.shape], np.float32
-                )
-                for i in self.session.get_inputs()[1:]
-            }
-        y, *new = self.session.run(None, {"input": x, **self.state})
+            self.state = zero_state(self.session, x.shape[0])
+            self.batch = x.shape[0]
+        if x.shape[0] != self.batch:
+            raise RuntimeInputError(
+                f"this stream carries {self.batch} sequences; got a step "
+                f"for {x.shape[0]} (call reset() to start another)"
+            )
+        y, *new = run(self.session, {"input": x, **self.state})
         self.state = dict(zip(self.state, new))
         return y
 
@@ -185,7 +232,7 @@ def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             return np.asarray(data, np.float32), None
     except RuntimeInputError:
         raise
-    except (ValueError, KeyError, OSError) as error:
+    except (ValueError, KeyError, TypeError, OSError) as error:
         raise RuntimeInputError(f"{path}: cannot read it as {suffix[1:]} ({error})") from None
     raise RuntimeInputError(f"{path}: unknown input format {suffix!r}; use .npy, .csv or .json")
 

@@ -21,19 +21,18 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, TensorDataset
 
 from rnnzoo.checkpoint import (
     load_checkpoint,
     load_weights,
-    read_json,
     save_checkpoint,
     save_weights,
     write_json,
 )
 from rnnzoo.errors import UserError
 from rnnzoo.model import SequenceModel, build_model
-from rnnzoo.runs import create_task
+from rnnzoo.runs import create_task, read_run_config
 from rnnzoo.tasks.base import Split, Task
 
 
@@ -213,15 +212,16 @@ class Progress:
 
 
 def make_loader(split: Split, config: TrainConfig, dist: Distributed) -> DataLoader:
-    # DistributedSampler also serves a single process: its order depends on (seed, epoch) only.
+    """Batches of this process's share of the split, in an order that depends only on
+    ``(seed, epoch)`` (a ``DistributedSampler`` serves a single process too). Each batch is
+    one indexing of the tensors, not a collation of single examples."""
+    dataset = TensorDataset(*split.tensors())
     sampler = DistributedSampler(
-        TensorDataset(*split.tensors()),
-        num_replicas=dist.world_size,
-        rank=dist.rank,
-        shuffle=True,
-        seed=config.seed,
+        dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=config.seed
     )
-    return DataLoader(sampler.dataset, batch_size=config.batch_size, sampler=sampler)
+    return DataLoader(
+        dataset, sampler=BatchSampler(sampler, config.batch_size, False), batch_size=None
+    )
 
 
 def train_step(
@@ -250,7 +250,7 @@ def train_step(
             else:
                 prediction = model(x, lengths)
             loss = task.loss(prediction.float(), y[:, start:end] if config.tbptt else y)
-        if not torch.isfinite(loss):
+        if not all_finite(loss):
             return loss.item()
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -263,12 +263,29 @@ def train_step(
     return sum(losses) / len(losses)
 
 
+def all_finite(loss: Tensor) -> bool:
+    """Whether the loss is finite on every process (all must skip the step together, or the
+    others would wait forever in DDP's gradient all-reduce)."""
+    finite = torch.isfinite(loss.detach()).float()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    return bool(finite.item())
+
+
 def check_config(config: TrainConfig, task: Task) -> None:
     if config.schedule not in ("constant", "onecycle"):
         raise UserError(f"--schedule must be constant or onecycle, not {config.schedule!r}")
     for name in ("hidden", "layers", "epochs", "batch_size"):
         if getattr(config, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("lr", "weight_decay", "clip", "tbptt", "patience", "max_steps"):
+        if getattr(config, name) < 0 or (name == "lr" and config.lr == 0):
+            raise UserError(
+                f"--{name.replace('_', '-')} must be "
+                f"{'positive' if name == 'lr' else 'zero or more'}"
+            )
+    if not 0 <= config.dropout < 1:
+        raise UserError(f"--dropout must be in [0, 1), not {config.dropout}")
     if config.tbptt and (task.kind != "seq2seq" or config.bidirectional):
         raise UserError("--tbptt needs a seq2seq task and a unidirectional model")
 
@@ -290,10 +307,14 @@ def train(
     if resume:
         if not (out / "checkpoint.safetensors").is_file():
             raise UserError(f"--resume: {out} holds no checkpoint to resume from")
-        config = TrainConfig(**read_json(out / "config.json"))
-    elif (out / "checkpoint.safetensors").exists() and overwrite and dist.is_main:
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
+        try:
+            config = TrainConfig(**read_run_config(out))
+        except TypeError as error:
+            raise UserError(f"{out}/config.json does not describe a run ({error})") from None
+    elif overwrite:
+        if dist.is_main:
+            for name in RUN_FILES:
+                (out / name).unlink(missing_ok=True)
     elif (out / "checkpoint.safetensors").exists():
         raise UserError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
@@ -327,11 +348,18 @@ def train(
     selector = task.metrics[0]
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": -1, "bad_epochs": 0}
     if resume:
-        saved = load_checkpoint(out / "checkpoint.safetensors")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
+        try:
+            saved = load_checkpoint(out / "checkpoint.safetensors")
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+        except Exception as error:  # safetensors, JSON and shape errors alike
+            raise UserError(
+                f"{out}/checkpoint.safetensors cannot be resumed from: {str(error).splitlines()[0]}"
+            ) from None
         if scheduler is not None:
             scheduler.load_state_dict(saved["scheduler"])
+        if saved.get("scaler"):
+            scaler.load_state_dict(saved["scaler"])
         torch.set_rng_state(saved["rng"]["torch"])
         state = saved["counters"]
     if dist.is_main:
@@ -346,7 +374,7 @@ def train(
     started = time.perf_counter()
     try:
         for epoch in range(state["epoch"], config.epochs):
-            loader.sampler.set_epoch(epoch)
+            loader.sampler.sampler.set_epoch(epoch)
             progress.new_epoch(epoch, len(loader))
             model.train()
             epoch_start, seen, losses = time.perf_counter(), 0, []
@@ -391,6 +419,9 @@ def train(
                 "sequences_per_second": round(seen / train_seconds, 1),
             }
             if dist.is_main:
+                # the metrics line first: on resume, lines past the checkpoint are dropped
+                with open(out / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
                 if improved:
                     save_weights(out / "model.safetensors", model)
                 save_checkpoint(
@@ -399,12 +430,11 @@ def train(
                         "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict() if scheduler else {},
+                        "scaler": scaler.state_dict(),
                         "rng": {"torch": torch.get_rng_state()},
                         "counters": dict(state),
                     },
                 )
-                with open(out / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps(record) + "\n")
                 if not quiet and not progress.bar:
                     print(format_record(record), flush=True)
             if config.max_steps and state["step"] >= config.max_steps:

@@ -5,9 +5,9 @@
 # Fashion-MNIST files that some tests and the seqmnist task read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras=""
+extras="[mnist1d]"
 if [ "${1:-}" = "--test" ]; then
-  extras="[test]"
+  extras="[test]"  # includes mnist1d
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! [ -d /usr/share/datasets/fashion-mnist ]; then
     apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
       || echo "note: could not install dataset-fashion-mnist; tests on the real files will skip" >&2

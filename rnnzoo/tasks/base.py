@@ -16,7 +16,13 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-SPLITS = ("train", "validation", "test")
+from rnnzoo.errors import UserError
+
+
+def require(condition: bool, message: str) -> None:
+    """Refuse a task parameter with one line (``UserError``) unless ``condition`` holds."""
+    if not condition:
+        raise UserError(message)
 
 
 @dataclass

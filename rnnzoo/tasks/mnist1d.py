@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnzoo.checkpoint import atomic_write
 from rnnzoo.errors import UserError
-from rnnzoo.tasks.base import ClassificationTask, Split
+from rnnzoo.tasks.base import ClassificationTask, Split, require
 
 
 def cache_dir() -> Path:
@@ -32,10 +33,12 @@ def generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
     args.num_samples, args.seed = num_samples, seed
     data = make_dataset(args)
     arrays = {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
     return arrays
 
 
@@ -59,6 +62,11 @@ class MNIST1D(ClassificationTask):
         self.num_samples, self.validation_size, self.seed = num_samples, validation_size, seed
         self.input_size, self.output_size = 1, 10
         self.labels = [str(i) for i in range(10)]
+        require(num_samples >= 20, "num_samples must be at least 20")
+        require(
+            1 <= validation_size < 0.8 * num_samples * 0.8,
+            "validation_size must be at least 1 and leave most of the training set",
+        )
         self.preprocessing = "the 40 samples of each signal as 40 steps of 1 feature, as generated"
 
     def load(self) -> dict[str, Split]:

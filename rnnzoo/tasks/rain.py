@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnzoo.errors import UserError
-from rnnzoo.tasks.base import Metric, Split, Task
+from rnnzoo.tasks.base import Metric, Split, Task, require
 
 RADAR = [
     f"{base}{suffix}"
@@ -204,6 +204,8 @@ class Rain(Task):
         self.max_expected, self.max_steps = max_expected, max_steps
         self.step_shape = (len(FEATURES),)
         self.input_size, self.output_size = 2 * len(FEATURES) - 2, 1
+        require(n_generated >= 30, "n_generated must be at least 30")
+        require(max_expected > 0 and max_steps >= 1, "max_expected must be > 0, max_steps >= 1")
         self.preprocessing = (
             "raw radar rows in the competition's column order "
             f"({', '.join(FEATURES)}), NaN where missing; standardisation "
@@ -220,8 +222,11 @@ class Rain(Task):
                 f"{path}: no such file; pass the competition's train.csv with "
                 "--param data_file=PATH, or leave it out for generated data"
             )
-        with open(path, newline="") as f:
-            return read_rows(f, str(path), self.max_steps)
+        try:
+            with open(path, newline="") as f:
+                return read_rows(f, str(path), self.max_steps)
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: not a text (UTF-8) CSV file") from None
 
     def load(self) -> dict[str, Split]:
         sequences, targets = self.read()

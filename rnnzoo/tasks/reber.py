@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnzoo.tasks.base import ClassificationTask, Split
+from rnnzoo.tasks.base import ClassificationTask, Split, require
 
 SYMBOLS = "BEPSTVX"
 # state → [(symbol, next state)]; None ends the string
@@ -90,6 +90,7 @@ class Reber(ClassificationTask):
         self.n_train, self.n_test, self.seed = n_train, n_test, seed
         self.input_size, self.output_size = len(SYMBOLS), 2
         self.labels = ["invalid", "valid"]
+        require(min(n_train, n_test) >= 1, "n_train and n_test must be >= 1")
         self.preprocessing = f"one symbol per step, one-hot over {SYMBOLS!r} in that order"
 
     def split(self, n: int, rng: np.random.Generator) -> Split:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from rnnzoo.errors import UserError
-from rnnzoo.tasks.base import ClassificationTask, Split
+from rnnzoo.tasks.base import ClassificationTask, Split, require
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 FILES = {
@@ -40,11 +40,16 @@ IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (the MNIST format), gzipped or not."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as error:  # a damaged gzip stream
+        raise UserError(f"{path}: cannot read it ({error})") from None
     if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in IDX_DTYPES:
         raise UserError(f"{path}: not an IDX file (bad magic number)")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise UserError(f"{path}: truncated IDX header")
     shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     array = np.frombuffer(data, dtype=IDX_DTYPES[data[2]], offset=4 + 4 * ndim)
     if array.size != int(np.prod(shape)):
@@ -87,6 +92,11 @@ class SeqMNIST(ClassificationTask):
         super().__init__()
         self.data_dir, self.validation_size, self.limit = Path(data_dir), validation_size, limit
         self.input_size, self.output_size = 28, 10
+        require(
+            validation_size >= 1 and limit >= 0,
+            "validation_size must be >= 1 and limit >= 0 (0: every example)",
+        )
+        require(limit == 0 or limit >= 10, "limit must be 0 (every example) or at least 10")
         if label_names == "auto":
             label_names = "fashion" if "fashion" in str(data_dir).lower() else "digits"
         if label_names not in ("fashion", "digits"):

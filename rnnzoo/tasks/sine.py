@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnzoo.tasks.base import Metric, Split, Task
+from rnnzoo.tasks.base import Metric, Split, Task, require
 
 
 def series(t: np.ndarray) -> np.ndarray:
@@ -39,6 +39,10 @@ class Sine(Task):
         self.n_steps, self.n_train, self.n_test = n_steps, n_train, n_test
         self.t_max, self.resolution, self.seed = t_max, resolution, seed
         self.input_size = self.output_size = 1
+        require(min(n_steps, n_train, n_test) >= 1, "n_steps, n_train and n_test must be >= 1")
+        require(
+            0 < (n_steps + 1) * resolution < t_max, "need 0 < (n_steps + 1) * resolution < t_max"
+        )
 
     def windows(self, n: int, rng: np.random.Generator) -> Split:
         t0 = rng.uniform(0, self.t_max - (self.n_steps + 1) * self.resolution, size=(n, 1))

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnzoo.errors import UserError
-from rnnzoo.tasks.base import ClassificationTask, Split
+from rnnzoo.tasks.base import ClassificationTask, Split, require
 
 DIRECTIONS = ["left", "right", "up", "down"]
 SHAPES = ("square", "cross", "ring", "bar")
@@ -94,6 +94,11 @@ class Video(ClassificationTask):
         self.data_dir, self.n_train, self.n_test = data_dir, n_train, n_test
         self.frames, self.side, self.seed = frames, side, seed
         self.labels = list(DIRECTIONS)
+        require(min(n_train, n_test) >= 1 and frames >= 2, "need n_train, n_test >= 1, frames >= 2")
+        require(
+            side >= 6 + 4 * (frames // 2 + 1),
+            f"side must be at least {6 + 4 * (frames // 2 + 1)} for {frames} frames",
+        )
         self.step_shape = (side, side, 1)
         self.preprocessing = "frames as (time, height, width, channels), values in [0, 1]"
 
@@ -123,7 +128,10 @@ class Video(ClassificationTask):
         clips, labels, shape = [], [], None
         for label, name in enumerate(classes):
             for path in sorted((root / name).glob("*.npy")):
-                clip = np.load(path, allow_pickle=False)
+                try:
+                    clip = np.load(path, allow_pickle=False)
+                except (ValueError, OSError) as error:
+                    raise UserError(f"{path}: not a readable .npy array ({error})") from None
                 clip = clip[..., None] if clip.ndim == 3 else clip
                 if clip.ndim != 4 or len(clip) == 0:
                     raise UserError(f"{path}: expected T×H×W or T×H×W×C, got shape {clip.shape}")
@@ -165,8 +173,12 @@ class Video(ClassificationTask):
 
     def baseline(self, train: Split, split: Split) -> dict[str, float]:
         """The same CNN and a linear layer trained on the middle frame of each clip."""
+        with torch.random.fork_rng():  # leave the caller's random state alone
+            torch.manual_seed(0)
+            return self._single_frame_baseline(train, split)
+
+    def _single_frame_baseline(self, train: Split, split: Split) -> dict[str, float]:
         generator = torch.Generator().manual_seed(0)
-        torch.manual_seed(0)
         model = nn.Sequential(self.encoder(), nn.Flatten(), nn.Linear(64, self.output_size))
         optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
         frames = train.x[:, train.x.shape[1] // 2].unsqueeze(1)

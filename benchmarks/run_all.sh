@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other (they need the machine to themselves), then the trained
+# benchmark runs exported to the zoo's shelf (exports/) with int8 copies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+$py benchmarks/train_speed.py
+$py benchmarks/accuracy.py "$@"
+for name in sine mnist1d fashion reber rain video; do
+  [ -f runs/bench-$name/model.safetensors ] || continue
+  .venv/bin/rnnzoo export runs/bench-$name --out exports/$name --quantize int8 --json > /dev/null
+done
+$py benchmarks/runtime_speed.py
