@@ -102,7 +102,7 @@ def int8_comparison() -> dict:
         folder = export.parent
         card = json.loads((folder / "card.json").read_text())
         fp32, int8 = Model(folder, threads=THREADS), Model(folder, threads=THREADS, int8=True)
-        x = np.load(folder / "example.npy")[:1]
+        x = np.asarray(json.loads((folder / "example.json").read_text())["input"], np.float32)[:1]
         out[folder.name] = {
             "fp32_bytes": (folder / "model.onnx").stat().st_size,
             "int8_bytes": export.stat().st_size,

@@ -565,12 +565,17 @@ def export_run(
             _save(step, staging / "model.step.onnx", card)
         dataset = staging / "test_data_set_0"
         dataset.mkdir()
-        x = sample_inputs(test.x, 3, train_steps)
+        x, lengths = test.x[:3], None if test.lengths is None else test.lengths[:3]
         with torch.no_grad():
-            y = model(x)
-        onnx.save_tensor(numpy_helper.from_array(x.numpy(), "input"), dataset / "input_0.pb")
+            y = model(x, lengths)
+        inputs = [("input", x)] + ([] if lengths is None else [("lengths", lengths)])
+        for i, (name, value) in enumerate(inputs):
+            onnx.save_tensor(
+                numpy_helper.from_array(value.numpy(), name), dataset / f"input_{i}.pb"
+            )
         onnx.save_tensor(numpy_helper.from_array(y.numpy(), "output"), dataset / "output_0.pb")
-        np.save(staging / "example.npy", x.numpy())  # for `rnnzoo predict --input`
+        example = {name: value.tolist() for name, value in inputs}  # for `rnnzoo predict`
+        (staging / "example.json").write_text(json.dumps(example) + "\n")
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(card_markdown(card, checks))
         if out.exists():
