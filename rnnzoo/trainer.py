@@ -311,6 +311,8 @@ def train(
             config = TrainConfig(**read_run_config(out))
         except TypeError as error:
             raise UserError(f"{out}/config.json does not describe a run ({error})") from None
+    elif config is None:
+        raise ValueError("train() needs a TrainConfig unless it resumes a run")
     elif overwrite:
         if dist.is_main:
             for name in RUN_FILES:
