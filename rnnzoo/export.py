@@ -29,6 +29,7 @@ from rnnzoo import onnx_graph
 from rnnzoo.cells.base import Cell, State
 from rnnzoo.errors import UserError
 from rnnzoo.model import SequenceModel
+from rnnzoo.recurrent import unroll
 from rnnzoo.runtime import open_session, zero_state
 
 DEFAULT_OPSET = 17
@@ -59,6 +60,9 @@ class _RecurrentOperator(torch.autograd.Function):
     @staticmethod
     def symbolic(g, x, lengths, op_type, attributes, hidden, n_weights, *tensors):
         weights, states = tensors[:n_weights], tensors[n_weights:]
+        if lengths is None:  # ONNX's optional sequence_lens left out: every sequence is whole
+            lengths = g.op("prim::Constant")
+            lengths.setType(torch._C.OptionalType.ofTensor())
         inputs = [x, *weights[:3], lengths, *states, *weights[3:]]  # P comes last
         kwargs = {"hidden_size_i": hidden}
         for key, value in json.loads(attributes).items():
@@ -111,8 +115,10 @@ class _ExportRunner:
         self.loop_cells: list[Cell] = []
 
     def __call__(self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None):
-        assert lengths is not None, "export always passes sequence lengths"
         op = cell.onnx_operator()
+        if lengths is None:  # the step graph: one step, a known length
+            if op is None:
+                return unroll(cell, x, state)
         if op is None:
             self.loop_cells.append(cell)
             out = _CellLoopPlaceholder.apply(
@@ -121,7 +127,7 @@ class _ExportRunner:
             return out[0], tuple(out[1:])
         out = _RecurrentOperator.apply(
             x.transpose(0, 1),
-            lengths.to(torch.int32),
+            None if lengths is None else lengths.to(torch.int32),
             op.op_type,
             json.dumps(op.attributes),
             cell.hidden_size,
@@ -252,6 +258,7 @@ def sequence_graph(model: SequenceModel, example: Tensor, opset: int) -> onnx.Mo
 def step_graph(model: SequenceModel, example: Tensor, opset: int) -> onnx.ModelProto:
     """``model.step.onnx``: ``(input, state_i..., [readout_i...]) -> (output, state_i_out...)``."""
     model = copy.deepcopy(model).eval()
+    model.rnn.sequence_runner = _ExportRunner()  # built-in cells as ONNX operators here too
     batch = example.shape[0]
     states = model.rnn.initial_state(batch)
     readout = tuple(torch.zeros(batch, n) for n in model.streaming_state_sizes)

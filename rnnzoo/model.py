@@ -79,7 +79,7 @@ class SequenceModel(nn.Module):
     ) -> tuple[Tensor, State, State]:
         """One time step for streaming: ``x`` is ``(batch, features)``; returns the prediction
         as if the sequence ended here, the stack's new state and the readout's new state."""
-        y, state = self.rnn.step(self.encoder(x.unsqueeze(1)).squeeze(1), state)
+        y, state = self.rnn.step(self.encoder(x.unsqueeze(1))[:, 0], state)
         if readout_state:
             total, count = readout_state
             readout_state = (total + y, count + 1)

@@ -121,9 +121,11 @@ class Recurrent(nn.Module):
         if self.num_directions != 1:
             raise ValueError("a bidirectional stack cannot run one step at a time")
         new_state = []
+        x = x.unsqueeze(1)  # a sequence of one step, so exporters can map it like any other
         for layer, cell in enumerate(self.cells):
-            x, cell_state = cell.step(x, tuple(s[layer] for s in state))
+            x, cell_state = self.run_cell(cell, x, tuple(s[layer] for s in state), None)
             new_state.append(cell_state)
+        x = x[:, 0]
         if self.proj is not None:
             x = self.proj(x)
         return x, tuple(torch.stack(slot) for slot in zip(*new_state))
