@@ -116,9 +116,8 @@ class _ExportRunner:
 
     def __call__(self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None):
         op = cell.onnx_operator()
-        if lengths is None:  # the step graph: one step, a known length
-            if op is None:
-                return unroll(cell, x, state)
+        if lengths is None and op is None:  # the step graph: one step, no Loop needed
+            return unroll(cell, x, state)
         if op is None:
             self.loop_cells.append(cell)
             out = _CellLoopPlaceholder.apply(

@@ -270,6 +270,8 @@ def test_existing_run_is_not_overwritten(tmp_path, cli):
     assert cli(*SINE, "--max-steps", "2", "--param", "n_train=100", "--out", out).returncode == 0
     again = cli(*SINE, "--max-steps", "2", "--param", "n_train=100", "--out", out)
     assert again.returncode == 2 and "--resume" in again.stderr
+    replaced = cli(*SINE, "--max-steps", "2", "--param", "n_train=100", "--out", out, "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
     assert "not a run directory" in cli("evaluate", str(tmp_path)).stderr
 
 
