@@ -1,7 +1,7 @@
 """The MGU plugin: registered only through its entry point, and its step follows the paper."""
 
 import torch
-from rnnzoo_mgu import MGU
+from rnnzoo_mgu.cell import MGU
 
 import rnnzoo
 

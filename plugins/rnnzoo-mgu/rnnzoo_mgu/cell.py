@@ -9,7 +9,6 @@ neural networks"): a GRU with one gate, the forget gate, doing the work of both.
 import torch
 from torch import nn
 
-import rnnzoo
 from rnnzoo.cells.base import Cell
 
 
@@ -30,8 +29,3 @@ class MGU(Cell):
         candidate = torch.tanh(x_h + self.hh(f * h))
         h = h + f * (candidate - h)
         return h, (h,)
-
-
-@rnnzoo.hookimpl
-def register_cells(register):
-    register(MGU)
