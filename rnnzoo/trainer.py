@@ -206,6 +206,13 @@ class Progress:
         if self.bar:
             self.bar.update(self.id, advance=1, loss=loss, speed=speed)
 
+    def log(self, line: str) -> None:
+        """A line that stays (above the bar on a terminal)."""
+        if self.bar:
+            self.bar.console.print(line, highlight=False)
+        else:
+            print(line, flush=True)
+
     def close(self) -> None:
         if self.bar:
             self.bar.stop()
@@ -437,8 +444,8 @@ def train(
                         "counters": dict(state),
                     },
                 )
-                if not quiet and not progress.bar:
-                    print(format_record(record), flush=True)
+                if not quiet:
+                    progress.log(format_record(record))
             if config.max_steps and state["step"] >= config.max_steps:
                 break
             if config.patience and state["bad_epochs"] >= config.patience:
