@@ -539,6 +539,8 @@ def export_run(
     if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
     task, splits, model, config = load_run(run_dir)
+    if task.kind == "encdec":
+        raise UserError(f"{run_dir}: exporting encoder–decoder models is not built yet")
     summary_path = Path(run_dir) / "summary.json"
     try:
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}

@@ -87,6 +87,77 @@ class SequenceModel(nn.Module):
         return self.head(y), state, readout_state
 
 
+class EncoderDecoder(nn.Module):
+    """Token sequence → token sequence: an encoder stack reads the source, its final state
+    starts a decoder stack of the same cell, which emits the target one token at a time —
+    fed the true previous token while training (teacher forcing), its own when decoding
+    (greedy). Both directions of a bidirectional encoder are summed into the decoder's state.
+    """
+
+    kind = "encdec"
+    BOS = 1
+
+    def __init__(
+        self,
+        task: Any,
+        cell: str,
+        hidden: int,
+        layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        cell_params: dict[str, Any] | None = None,
+        embedding: int = 32,
+    ):
+        super().__init__()
+        params = cell_params or {}
+        self.source_embedding = nn.Embedding(len(task.source_vocab), embedding, padding_idx=0)
+        self.encoder = Recurrent(
+            cell,
+            embedding,
+            hidden,
+            num_layers=layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            **params,
+        )
+        self.target_embedding = nn.Embedding(len(task.target_vocab), embedding)
+        self.decoder = Recurrent(
+            cell, embedding, hidden, num_layers=layers, dropout=dropout, **params
+        )
+        self.head = nn.Linear(self.decoder.output_size, len(task.target_vocab))
+        self.target_length = task.target_length
+
+    def encode(self, source: Tensor, lengths: Tensor | None = None) -> State:
+        _, state = self.encoder(self.source_embedding(source), lengths)
+        directions = self.encoder.num_directions
+        if directions == 1:
+            return state
+        return tuple(s.unflatten(0, (-1, directions)).sum(1) for s in state)
+
+    def decode_step(self, token: Tensor, state: State) -> tuple[Tensor, State]:
+        """Scores of the next token after ``token`` ``(batch,)``, and the new state."""
+        y, state = self.decoder.step(self.target_embedding(token), state)
+        return self.head(y), state
+
+    def forward(
+        self, source: Tensor, lengths: Tensor | None = None, target: Tensor | None = None
+    ) -> Tensor:
+        """Scores ``(batch, target_length, vocab)``: teacher-forced when ``target`` is given,
+        else greedy decoding."""
+        state = self.encode(source, lengths)
+        start = torch.full_like(source[:, :1], self.BOS)
+        if target is not None:
+            inputs = torch.cat([start, target[:, :-1]], dim=1)
+            outputs, _ = self.decoder(self.target_embedding(inputs), None, state)
+            return self.head(outputs)
+        token, scores = start[:, 0], []
+        for _ in range(self.target_length):
+            logits, state = self.decode_step(token, state)
+            scores.append(logits)
+            token = logits.argmax(-1)
+        return torch.stack(scores, dim=1)
+
+
 def build_model(
     task: Any,
     cell: str,
@@ -95,8 +166,10 @@ def build_model(
     bidirectional: bool = False,
     dropout: float = 0.0,
     cell_params: dict[str, Any] | None = None,
-) -> SequenceModel:
+) -> nn.Module:
     """Build the model for a loaded task (its ``input_size``/``output_size`` are known)."""
+    if task.kind == "encdec":
+        return EncoderDecoder(task, cell, hidden, layers, bidirectional, dropout, cell_params)
     if task.kind not in ("seq2seq", "seq2vec"):
         raise NotImplementedError(f"models for {task.kind} tasks are not built yet")
     rnn = Recurrent(

@@ -254,6 +254,8 @@ def train_step(
             if config.tbptt:
                 prediction, state = model(x[:, start:end], None, state, return_state=True)
                 state = tuple(s.detach() for s in state)
+            elif task.kind == "encdec":  # teacher forcing
+                prediction = model(x, lengths, target=y)
             else:
                 prediction = model(x, lengths)
             loss = task.loss(prediction.float(), y[:, start:end] if config.tbptt else y)

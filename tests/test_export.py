@@ -240,3 +240,10 @@ def test_predict_bad_input_exits_2_with_one_line(trained_export, tmp_path, cli, 
 def test_export_of_a_missing_run_exits_2(tmp_path, cli):
     result = cli("export", str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "not a run directory" in result.stderr
+
+
+def test_encoder_decoder_export_is_refused_with_one_line(tmp_path, cli):
+    run = make_run(tmp_path / "run", "dates", "gru")
+    result = cli("export", str(run), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "not built yet" in result.stderr
+    assert result.stderr.count("\n") == 1

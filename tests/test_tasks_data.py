@@ -108,13 +108,14 @@ def test_rain_missing_file(tmp_path):
         ("rain", "lstm", {"epochs": 4, "hidden": 32, "lr": 5e-3}, "mae"),
         ("reber", "gru", {"epochs": 4, "hidden": 30, "lr": 1e-2}, "accuracy"),
         ("video", "gru", {"epochs": 3, "hidden": 32}, "accuracy"),
+        ("dates", "lstm", {"epochs": 4, "hidden": 64, "lr": 1e-2}, "token_accuracy"),
     ],
 )
 def test_short_training_beats_the_baseline(tmp_path, task, cell, options, metric):
     from rnnzoo.registry import get_task_class
 
     params = dict(get_task_class(task).smoke_params)
-    if task == "reber":
+    if task in ("reber", "dates"):
         params = {"n_train": 2000, "n_test": 200}
     summary = rnnzoo.train(task, cell, out=str(tmp_path / "run"), task_params=params, **options)
     model, baseline = summary["test"][metric], summary["baseline_test"][metric]
@@ -165,3 +166,24 @@ def test_video_inconsistent_clip_shapes_name_the_file(tmp_path):
     write_clips(tmp_path, [("a", (5, 8, 8)), ("b", (5, 9, 8))])
     with pytest.raises(UserError, match=r"b/clip1\.npy: frames of shape \(9, 8, 1\)"):
         create_task("video", {"data_dir": str(tmp_path)}).load()
+
+
+def test_dates_pairs_decode_to_the_same_day():
+    import datetime
+
+    from rnnzoo.tasks import dates
+
+    task = create_task("dates", {"n_train": 300, "n_test": 50})
+    splits = task.load()
+    train = splits["train"]
+    chars = lambda row, vocab: "".join(vocab[i] for i in row if i > dates.EOS)  # noqa: E731
+    seen = set()
+    for row in range(len(train)):
+        iso = chars(train.y[row].tolist(), task.target_vocab)
+        datetime.date.fromisoformat(iso)  # a real ISO date
+        source = chars(train.x[row, : train.lengths[row]].tolist(), task.source_vocab)
+        assert str(int(iso[:4])) in source  # the year is written out in every format
+        seen.add(source.count(" "))
+    assert len(seen) > 2  # several formats
+    test_days = {tuple(r) for r in splits["test"].y.tolist()}
+    assert not test_days & {tuple(r) for r in train.y.tolist()}  # unseen dates only

@@ -44,3 +44,9 @@ def register_tasks(register):
         kind="seq2vec",
         description="CNN + RNN video classification: which way a sprite moves across the clip.",
     )
+    register(
+        "rnnzoo.tasks.dates:Dates",
+        name="dates",
+        kind="encdec",
+        description="Dates written by people → ISO 8601, an encoder–decoder.",
+    )
