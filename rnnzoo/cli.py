@@ -395,10 +395,21 @@ def predict(
     """Run an exported MODEL on onnxruntime (no torch) and print its answers."""
     import numpy as np
 
-    from rnnzoo.runtime import Model, load_input
+    from rnnzoo.runtime import Model, load_input, load_texts
 
     check_writable(output)
     model = Model(model_path, int8=int8)
+    if model.encdec:
+        texts = load_texts(input_path)
+        answers = model.translate(texts)
+        if output:
+            Path(output).write_text(json.dumps(answers) + "\n")
+        if as_json:
+            print_json({"inputs": texts, "answers": answers})
+        else:
+            for text, answer in zip(texts, answers):
+                click.echo(f"{text} → {answer}")
+        return
     x, lengths = load_input(input_path)
     prediction = model.predict(x, lengths)
     answers = model.describe(prediction)

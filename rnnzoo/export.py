@@ -204,6 +204,21 @@ def state_names(model: SequenceModel) -> list[str]:
     return [f"state_{i}" for i in range(len(model.rnn.state_sizes))]
 
 
+def _replace_cell_loops(graph: onnx.ModelProto, runner: _ExportRunner, opset: int) -> None:
+    """Swap each placeholder left by the runner for a ``Loop`` around its cell's step graph."""
+    for index, node in [(i, n) for i, n in enumerate(graph.graph.node) if n.op_type == "CellLoop"]:
+        cell = runner.loop_cells[next(a.i for a in node.attribute if a.name == "index")]
+        step = _cell_step_graph(cell, opset)
+        replacement = onnx_graph.loop_from_step(node, step, prefix=f"cell{index}_")
+        position = list(graph.graph.node).index(node)
+        graph.graph.node.remove(node)
+        for offset, new in enumerate(replacement):
+            graph.graph.node.insert(position + offset, new)
+    for opset_import in list(graph.opset_import):
+        if opset_import.domain == "rnnzoo":
+            graph.opset_import.remove(opset_import)
+
+
 def sequence_graph(model: SequenceModel, example: Tensor, opset: int) -> onnx.ModelProto:
     """``model.onnx``: ``(input, [lengths], [state_i...]) -> (output, state_i_out...)``."""
     model = copy.deepcopy(model).eval()
@@ -228,17 +243,7 @@ def sequence_graph(model: SequenceModel, example: Tensor, opset: int) -> onnx.Mo
         dynamic,
         opset,
     )
-    for index, node in [(i, n) for i, n in enumerate(graph.graph.node) if n.op_type == "CellLoop"]:
-        cell = runner.loop_cells[next(a.i for a in node.attribute if a.name == "index")]
-        step = _cell_step_graph(cell, opset)
-        replacement = onnx_graph.loop_from_step(node, step, prefix=f"cell{index}_")
-        position = list(graph.graph.node).index(node)
-        graph.graph.node.remove(node)
-        for offset, new in enumerate(replacement):
-            graph.graph.node.insert(position + offset, new)
-    for opset_import in list(graph.opset_import):
-        if opset_import.domain == "rnnzoo":
-            graph.opset_import.remove(opset_import)
+    _replace_cell_loops(graph, runner, opset)
     layers = model.rnn.num_layers * model.rnn.num_directions
     onnx_graph.make_optional(
         graph,
@@ -539,13 +544,17 @@ def export_run(
     if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
     task, splits, model, config = load_run(run_dir)
-    if task.kind == "encdec":
-        raise UserError(f"{run_dir}: exporting encoder–decoder models is not built yet")
     summary_path = Path(run_dir) / "summary.json"
     try:
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     except ValueError:
         summary = {}  # the metrics are optional in the card; the weights are what matter
+    if task.kind == "encdec":
+        from rnnzoo.export_encdec import export_encoder_decoder
+
+        if quantize:
+            raise UserError("--quantize is not available for encoder–decoder models yet")
+        return export_encoder_decoder(task, splits, model, config, summary, out, opset)
     test = splits["test"]
     train_steps = splits["train"].x.shape[1]
     example = sample_inputs(test.x, 2, train_steps)
@@ -553,19 +562,11 @@ def export_run(
     graph = sequence_graph(model, example, opset)
     step = step_graph(model, example, opset) if streaming else None
     checks = verify(model, graph, step, test.x, train_steps)
-    bad = [c for c in checks if not c.ok]
-    if bad:
-        worst = max(bad, key=lambda c: c.max_abs_diff)
-        raise ExportError(
-            f"onnxruntime disagrees with PyTorch ({worst.what}, batch "
-            f"{worst.batch}, {worst.steps} steps: max |diff| "
-            f"{worst.max_abs_diff:.2e} > {TOLERANCE:g}); nothing was written"
-        )
+    check_results(checks)
     card = build_card(task, model, config, summary, opset, streaming)
     card["verification"] = [c.__dict__ for c in checks]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+
+    def write(staging: Path) -> None:
         if quantize:
             card["int8"] = quantize_int8(graph, staging / "model.int8.onnx", task, test, card)
         _save(graph, staging / "model.onnx", card)
@@ -584,6 +585,18 @@ def export_run(
         onnx.save_tensor(numpy_helper.from_array(y.numpy(), "output"), dataset / "output_0.pb")
         example = {name: value.tolist() for name, value in inputs}  # for `rnnzoo predict`
         (staging / "example.json").write_text(json.dumps(example) + "\n")
+
+    write_staged(out, card, checks, write)
+    return ExportResult(out, card, checks)
+
+
+def write_staged(out: Path, card: dict, checks: list[Check], write) -> None:
+    """``write(folder)`` into a staging folder beside ``out``, add the card, then rename it
+    into place: a failure leaves nothing half-written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write(staging)
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(card_markdown(card, checks))
         if out.exists():
@@ -592,7 +605,17 @@ def export_run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportResult(out, card, checks)
+
+
+def check_results(checks: list[Check]) -> None:
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        worst = max(bad, key=lambda c: c.max_abs_diff)
+        raise ExportError(
+            f"onnxruntime disagrees with PyTorch ({worst.what}, batch "
+            f"{worst.batch}, {worst.steps} steps: max |diff| "
+            f"{worst.max_abs_diff:.2e} > {TOLERANCE:g}); nothing was written"
+        )
 
 
 def quantize_int8(graph: onnx.ModelProto, path: Path, task, test, card: dict) -> dict[str, Any]:

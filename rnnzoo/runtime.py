@@ -84,12 +84,14 @@ class Model:
                 "folder from `rnnzoo export` or a .onnx file)"
             )
         folder = path if path.is_dir() else path.parent
-        graph = path / ("model.int8.onnx" if int8 else "model.onnx") if path.is_dir() else path
+        self.encdec = path.is_dir() and (path / "encoder.onnx").is_file()
+        name = "encoder.onnx" if self.encdec else "model.int8.onnx" if int8 else "model.onnx"
+        graph = path / name if path.is_dir() else path
         if not graph.is_file():
             raise RuntimeInputError(f"{path}: no {graph.name} in this folder")
         self.session = open_session(graph, threads)
         self.card = self._read_card(folder)
-        step = folder / "model.step.onnx"
+        step = folder / ("decoder.step.onnx" if self.encdec else "model.step.onnx")
         self.step_session = (
             open_session(step, threads) if path.is_dir() and step.is_file() else None
         )
@@ -165,6 +167,28 @@ class Model:
             feeds["lengths"] = lengths.astype(np.int64)
         return run(self.session, feeds, ["output"])[0]
 
+    def translate(self, texts: list[str]) -> list[str]:
+        """Encoder–decoder models: each source text to its greedy-decoded target text."""
+        if not self.encdec:
+            raise RuntimeInputError("translate needs an encoder–decoder export")
+        if not texts or not all(isinstance(t, str) and t for t in texts):
+            raise RuntimeInputError("expected a list of non-empty strings")
+        index = {c: i for i, c in enumerate(self.card["source_vocab"]) if i >= 3}
+        unknown = sorted({c for t in texts for c in t if c not in index})
+        if unknown:
+            raise RuntimeInputError(f"characters this model does not know: {''.join(unknown)!r}")
+        lengths = np.array([len(t) for t in texts], np.int64)
+        tokens = np.zeros((len(texts), lengths.max()), np.int64)
+        for row, text in enumerate(texts):
+            tokens[row, : len(text)] = [index[c] for c in text]
+        decoded = greedy_decode(self.session, self.step_session, tokens, lengths, self.card)
+        vocab, eos = self.card["target_vocab"], self.card["eos"]
+        answers = []
+        for row in decoded.tolist():
+            row = row[: row.index(eos)] if eos in row else row
+            answers.append("".join(vocab[i] for i in row if i >= 3))
+        return answers
+
     def stream(self) -> Stream:
         if self.step_session is None:
             raise RuntimeInputError(
@@ -180,6 +204,26 @@ class Model:
         if prediction.shape[-1] == 1:
             prediction = prediction[..., 0]
         return prediction.tolist()
+
+
+def greedy_decode(
+    encoder: onnxruntime.InferenceSession,
+    decoder: onnxruntime.InferenceSession,
+    tokens: np.ndarray,
+    lengths: np.ndarray,
+    card: dict[str, Any],
+) -> np.ndarray:
+    """Token ids ``(batch, target_length)``: the encoder's state, then the decoder step fed its
+    own best token each time, starting from ``bos``."""
+    names = card["state_names"]
+    state = run(encoder, {"input": tokens, "lengths": lengths}, names)
+    token = np.full(len(tokens), card["bos"], np.int64)
+    out = []
+    for _ in range(card["target_length"]):
+        scores, *state = run(decoder, {"token": token, **dict(zip(names, state))})
+        token = scores.argmax(-1).astype(np.int64)
+        out.append(token)
+    return np.stack(out, axis=1)
 
 
 class Stream:
@@ -260,3 +304,23 @@ def _read_csv(path: Path) -> np.ndarray:
     if not rows:
         raise RuntimeInputError(f"{path}: no rows of numbers")
     return np.asarray(rows, np.float32)
+
+
+def load_texts(path: str | Path) -> list[str]:
+    """Source texts for an encoder–decoder model: a JSON list of strings, or one per line."""
+    path = Path(path)
+    if not path.is_file():
+        raise RuntimeInputError(f"{path}: no such file")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise RuntimeInputError(f"{path}: cannot read it ({error})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise RuntimeInputError(f"{path}: not valid JSON ({error})") from None
+        if not isinstance(data, list) or not all(isinstance(t, str) for t in data):
+            raise RuntimeInputError(f"{path}: expected a JSON list of strings")
+        return data
+    return [line for line in text.splitlines() if line.strip()]

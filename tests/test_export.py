@@ -242,8 +242,26 @@ def test_export_of_a_missing_run_exits_2(tmp_path, cli):
     assert result.returncode == 2 and "not a run directory" in result.stderr
 
 
-def test_encoder_decoder_export_is_refused_with_one_line(tmp_path, cli):
-    run = make_run(tmp_path / "run", "dates", "gru")
-    result = cli("export", str(run), "--out", str(tmp_path / "out"))
-    assert result.returncode == 2 and "not built yet" in result.stderr
-    assert result.stderr.count("\n") == 1
+@pytest.mark.parametrize("cell,bidirectional", [("gru", False), ("lstm", True), ("mgu", False)])
+def test_encoder_decoder_exports_and_decodes_like_pytorch(tmp_path, cli, cell, bidirectional):
+    run = make_run(
+        tmp_path / "run", "dates", cell, layers=2, bidirectional=bidirectional, hidden=16
+    )
+    out = tmp_path / "out"
+    result = exporter.export_run(run, out)
+    assert {c.what for c in result.checks} >= {
+        "encoder, padded",
+        "decoder step",
+        "greedy decode: sequences that differ",
+    }
+    assert all(c.ok for c in result.checks)
+    assert {p.name for p in out.iterdir()} >= {"encoder.onnx", "decoder.step.onnx", "card.json"}
+    texts = json.loads((out / "example.json").read_text())
+    (tmp_path / "dates.txt").write_text("\n".join(texts) + "\n")
+    answers = json.loads(
+        cli("predict", str(out), "--input", str(tmp_path / "dates.txt"), "--json").stdout
+    )["answers"]
+    assert len(answers) == len(texts) and all(isinstance(a, str) for a in answers)
+    (tmp_path / "bad.json").write_text(json.dumps(["April 22, 2019 ☃"]))
+    bad = cli("predict", str(out), "--input", str(tmp_path / "bad.json"))
+    assert bad.returncode == 2 and "does not know" in bad.stderr
