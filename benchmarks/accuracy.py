@@ -59,6 +59,12 @@ RECIPES = {
         "goal": ">= 0.99 against the single-frame CNN baseline (~chance, 0.25)",
         "reference": "same CNN on the middle frame",
     },
+    "dates": {
+        "args": "--task dates --cell gru --hidden 128 --epochs 12 --lr 3e-3 --schedule onecycle",
+        "metric": "exact_match",
+        "goal": "exact match >= 0.999 (encoder-decoder)",
+        "reference": "most frequent character per position",
+    },
 }
 
 
