@@ -400,6 +400,28 @@ def versions() -> dict[str, str]:
     }
 
 
+def card_basics(task, config: dict, summary: dict, opset: int) -> dict[str, Any]:
+    """What every model card says, whatever the kind of model."""
+    return {
+        "format": "rnnzoo-card/1",
+        "task": config["task"],
+        "task_params": config["task_params"],
+        "kind": task.kind,
+        "description": task.description,
+        "cell": config["cell"],
+        "cell_params": config["cell_params"],
+        "hidden": config["hidden"],
+        "layers": config["layers"],
+        "bidirectional": config["bidirectional"],
+        "preprocessing": getattr(task, "preprocessing", "none: feed the task's inputs as they are"),
+        "labels": task.labels,
+        "metrics": {"test": summary.get("test"), "baseline_test": summary.get("baseline_test")},
+        "training": {k: config[k] for k in ("epochs", "batch_size", "lr", "seed")},
+        "opset": opset,
+        "versions": versions(),
+    }
+
+
 def build_card(
     task, model: SequenceModel, config: dict, summary: dict, opset: int, streaming: bool
 ) -> dict[str, Any]:
@@ -420,16 +442,7 @@ def build_card(
         for i, (name, size) in enumerate(zip(state_names(model), rnn.state_sizes))
     ]
     return {
-        "format": "rnnzoo-card/1",
-        "task": config["task"],
-        "task_params": config["task_params"],
-        "kind": task.kind,
-        "description": task.description,
-        "cell": config["cell"],
-        "cell_params": config["cell_params"],
-        "hidden": config["hidden"],
-        "layers": config["layers"],
-        "bidirectional": config["bidirectional"],
+        **card_basics(task, config, summary, opset),
         "readout": model.readout,
         "inputs": [
             {
@@ -467,12 +480,6 @@ def build_card(
         "state_sizes": list(rnn.state_sizes),
         "streaming_state_sizes": list(model.streaming_state_sizes),
         "streaming": streaming,
-        "preprocessing": getattr(task, "preprocessing", "none: feed the task's inputs as they are"),
-        "labels": task.labels,
-        "metrics": {"test": summary.get("test"), "baseline_test": summary.get("baseline_test")},
-        "training": {k: config[k] for k in ("epochs", "batch_size", "lr", "seed")},
-        "opset": opset,
-        "versions": versions(),
     }
 
 

@@ -23,8 +23,8 @@ from rnnzoo.export import (
     _save,
     _session,
     _to_onnx,
+    card_basics,
     check_results,
-    versions,
     write_staged,
 )
 from rnnzoo.model import EncoderDecoder
@@ -166,16 +166,7 @@ def build_card(
     names = state_names(model)
     layers = model.decoder.num_layers
     return {
-        "format": "rnnzoo-card/1",
-        "task": config["task"],
-        "task_params": config["task_params"],
-        "kind": "encdec",
-        "description": task.description,
-        "cell": config["cell"],
-        "cell_params": config["cell_params"],
-        "hidden": config["hidden"],
-        "layers": config["layers"],
-        "bidirectional": config["bidirectional"],
+        **card_basics(task, config, summary, opset),
         "inputs": [
             {
                 "name": "input",
@@ -214,11 +205,5 @@ def build_card(
         "bos": model.BOS,
         "eos": 2,
         "target_length": model.target_length,
-        "preprocessing": task.preprocessing,
-        "labels": None,
         "streaming": False,
-        "metrics": {"test": summary.get("test"), "baseline_test": summary.get("baseline_test")},
-        "training": {k: config[k] for k in ("epochs", "batch_size", "lr", "seed")},
-        "opset": opset,
-        "versions": versions(),
     }
