@@ -1,6 +1,6 @@
 """Accuracy of rnnzoo's recipes on real data, with wall time on this machine.
 
-    .venv/bin/python benchmarks/accuracy.py [sine] [mnist1d] [fashion]
+    .venv/bin/python benchmarks/accuracy.py [NAME ...]     (every recipe when none is named)
 
 Writes benchmarks/results/accuracy.json (merged with earlier results of other recipes) and
 prints a table. Each recipe is an `rnnzoo train` command, shown in the results.
@@ -64,6 +64,19 @@ RECIPES = {
         "metric": "exact_match",
         "goal": "exact match >= 0.999 (encoder-decoder)",
         "reference": "most frequent character per position",
+    },
+    "dates-seq2seq": {
+        "args": "--task dates --param architecture=seq2seq --cell gru --hidden 128 --epochs 12 "
+        "--lr 3e-3 --schedule onecycle",
+        "metric": "exact_match",
+        "goal": "the comparison: a plain aligned seq2seq RNN on the same split and budget",
+        "reference": "most frequent character per position",
+    },
+    "caption": {
+        "args": "--task caption --cell gru --hidden 128 --epochs 10 --lr 2e-3 --schedule onecycle",
+        "metric": "exact_match",
+        "goal": "exact match >= 0.95",
+        "reference": "most frequent word per position",
     },
 }
 

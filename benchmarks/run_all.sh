@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 py=.venv/bin/python
 $py benchmarks/train_speed.py
 $py benchmarks/accuracy.py "$@"
-for name in sine mnist1d fashion reber rain video; do
+for name in sine mnist1d fashion reber rain video dates caption; do
   [ -f runs/bench-$name/model.safetensors ] || continue
   .venv/bin/rnnzoo export runs/bench-$name --out exports/$name --quantize int8 --json > /dev/null
 done

@@ -399,7 +399,7 @@ def predict(
 
     check_writable(output)
     model = Model(model_path, int8=int8)
-    if model.encdec:
+    if model.kind == "encdec":
         texts = load_texts(input_path)
         answers = model.translate(texts)
         if output:
@@ -409,6 +409,16 @@ def predict(
         else:
             for text, answer in zip(texts, answers):
                 click.echo(f"{text} → {answer}")
+        return
+    if model.kind == "vec2seq":
+        answers = model.caption(load_input(input_path)[0])
+        if output:
+            Path(output).write_text(json.dumps(answers) + "\n")
+        if as_json:
+            print_json({"answers": answers})
+        else:
+            for i, answer in enumerate(answers):
+                click.echo(f"{i}: {answer}")
         return
     x, lengths = load_input(input_path)
     prediction = model.predict(x, lengths)

@@ -556,12 +556,10 @@ def export_run(
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     except ValueError:
         summary = {}  # the metrics are optional in the card; the weights are what matter
-    if task.kind == "encdec":
-        from rnnzoo.export_encdec import export_encoder_decoder
+    if task.kind in ("encdec", "vec2seq"):
+        from rnnzoo.export_encdec import export_token_decoder
 
-        if quantize:
-            raise UserError("--quantize is not available for encoder–decoder models yet")
-        return export_encoder_decoder(task, splits, model, config, summary, out, opset)
+        return export_token_decoder(task, splits, model, config, summary, out, opset, quantize)
     test = splits["test"]
     train_steps = splits["train"].x.shape[1]
     example = sample_inputs(test.x, 2, train_steps)

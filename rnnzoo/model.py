@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnzoo import text
 from rnnzoo.cells.base import State
 from rnnzoo.recurrent import Recurrent
 
@@ -87,15 +88,14 @@ class SequenceModel(nn.Module):
         return self.head(y), state, readout_state
 
 
-class EncoderDecoder(nn.Module):
-    """Token sequence → token sequence: an encoder stack reads the source, its final state
-    starts a decoder stack of the same cell, which emits the target one token at a time —
+class TokenDecoder(nn.Module):
+    """The decoding half shared by encoder–decoder and vector → sequence models: a stack of
+    the cell started from ``encode(source)``'s state emits the target one token at a time —
     fed the true previous token while training (teacher forcing), its own when decoding
-    (greedy). Both directions of a bidirectional encoder are summed into the decoder's state.
-    """
+    (greedy). Subclasses define ``encode``."""
 
-    kind = "encdec"
-    BOS = 1
+    kind = ""
+    BOS = text.BOS
 
     def __init__(
         self,
@@ -103,36 +103,21 @@ class EncoderDecoder(nn.Module):
         cell: str,
         hidden: int,
         layers: int = 1,
-        bidirectional: bool = False,
         dropout: float = 0.0,
         cell_params: dict[str, Any] | None = None,
         embedding: int = 32,
     ):
         super().__init__()
-        params = cell_params or {}
-        self.source_embedding = nn.Embedding(len(task.source_vocab), embedding, padding_idx=0)
-        self.encoder = Recurrent(
-            cell,
-            embedding,
-            hidden,
-            num_layers=layers,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            **params,
-        )
         self.target_embedding = nn.Embedding(len(task.target_vocab), embedding)
         self.decoder = Recurrent(
-            cell, embedding, hidden, num_layers=layers, dropout=dropout, **params
+            cell, embedding, hidden, num_layers=layers, dropout=dropout, **(cell_params or {})
         )
         self.head = nn.Linear(self.decoder.output_size, len(task.target_vocab))
         self.target_length = task.target_length
 
     def encode(self, source: Tensor, lengths: Tensor | None = None) -> State:
-        _, state = self.encoder(self.source_embedding(source), lengths)
-        directions = self.encoder.num_directions
-        if directions == 1:
-            return state
-        return tuple(s.unflatten(0, (-1, directions)).sum(1) for s in state)
+        """The decoder's first state for ``source``."""
+        raise NotImplementedError
 
     def decode_step(self, token: Tensor, state: State) -> tuple[Tensor, State]:
         """Scores of the next token after ``token`` ``(batch,)``, and the new state."""
@@ -145,7 +130,7 @@ class EncoderDecoder(nn.Module):
         """Scores ``(batch, target_length, vocab)``: teacher-forced when ``target`` is given,
         else greedy decoding."""
         state = self.encode(source, lengths)
-        start = torch.full_like(source[:, :1], self.BOS)
+        start = torch.full((len(source), 1), self.BOS, dtype=torch.long, device=source.device)
         if target is not None:
             inputs = torch.cat([start, target[:, :-1]], dim=1)
             outputs, _ = self.decoder(self.target_embedding(inputs), None, state)
@@ -156,6 +141,75 @@ class EncoderDecoder(nn.Module):
             scores.append(logits)
             token = logits.argmax(-1)
         return torch.stack(scores, dim=1)
+
+
+class EncoderDecoder(TokenDecoder):
+    """Token sequence → token sequence: an encoder stack of the same cell reads the source and
+    its final state starts the decoder. Both directions of a bidirectional encoder are summed
+    into the decoder's state."""
+
+    kind = "encdec"
+
+    def __init__(
+        self,
+        task: Any,
+        cell: str,
+        hidden: int,
+        layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        cell_params: dict[str, Any] | None = None,
+        embedding: int = 32,
+    ):
+        super().__init__(task, cell, hidden, layers, dropout, cell_params, embedding)
+        self.source_embedding = nn.Embedding(
+            len(task.source_vocab), embedding, padding_idx=text.PAD
+        )
+        self.encoder = Recurrent(
+            cell,
+            embedding,
+            hidden,
+            num_layers=layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            **(cell_params or {}),
+        )
+
+    def encode(self, source: Tensor, lengths: Tensor | None = None) -> State:
+        _, state = self.encoder(self.source_embedding(source), lengths)
+        directions = self.encoder.num_directions
+        if directions == 1:
+            return state
+        return tuple(s.unflatten(0, (-1, directions)).sum(1) for s in state)
+
+
+class VectorDecoder(TokenDecoder):
+    """Vector → token sequence (image captioning): the task's encoder turns the input into
+    one vector, and a linear map with tanh turns that into the decoder's first state (every
+    layer, every state tensor)."""
+
+    kind = "vec2seq"
+
+    def __init__(
+        self,
+        task: Any,
+        cell: str,
+        hidden: int,
+        layers: int = 1,
+        dropout: float = 0.0,
+        cell_params: dict[str, Any] | None = None,
+        embedding: int = 32,
+    ):
+        super().__init__(task, cell, hidden, layers, dropout, cell_params, embedding)
+        self.encoder = task.encoder()
+        sizes = self.decoder.state_sizes
+        self.bridge = nn.Linear(task.input_size, layers * sum(sizes))
+
+    def encode(self, source: Tensor, lengths: Tensor | None = None) -> State:
+        vector = torch.tanh(self.bridge(self.encoder(source)))
+        layers = self.decoder.num_layers
+        stacked = vector.unflatten(1, (layers, -1)).transpose(0, 1)  # (layers, batch, ·)
+        return tuple(s.contiguous() for s in stacked.split(self.decoder.state_sizes, dim=-1))
 
 
 def build_model(
@@ -170,6 +224,8 @@ def build_model(
     """Build the model for a loaded task (its ``input_size``/``output_size`` are known)."""
     if task.kind == "encdec":
         return EncoderDecoder(task, cell, hidden, layers, bidirectional, dropout, cell_params)
+    if task.kind == "vec2seq":
+        return VectorDecoder(task, cell, hidden, layers, dropout, cell_params)
     if task.kind not in ("seq2seq", "seq2vec"):
         raise NotImplementedError(f"models for {task.kind} tasks are not built yet")
     rnn = Recurrent(

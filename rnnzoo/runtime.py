@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
+from rnnzoo import text
 from rnnzoo.errors import UserError
 
 
@@ -84,16 +85,20 @@ class Model:
                 "folder from `rnnzoo export` or a .onnx file)"
             )
         folder = path if path.is_dir() else path.parent
+        # models that decode tokens: encoder.onnx + decoder.step.onnx
         self.encdec = path.is_dir() and (path / "encoder.onnx").is_file()
-        name = "encoder.onnx" if self.encdec else "model.int8.onnx" if int8 else "model.onnx"
-        graph = path / name if path.is_dir() else path
+        first, step = ("encoder", "decoder.step") if self.encdec else ("model", "model.step")
+        if int8:
+            first, step = first + ".int8", step + (".int8" if self.encdec else "")
+        graph = path / f"{first}.onnx" if path.is_dir() else path
         if not graph.is_file():
-            raise RuntimeInputError(f"{path}: no {graph.name} in this folder")
+            hint = " (export with --quantize int8)" if int8 else ""
+            raise RuntimeInputError(f"{path}: no {graph.name} in this folder{hint}")
         self.session = open_session(graph, threads)
         self.card = self._read_card(folder)
-        step = folder / ("decoder.step.onnx" if self.encdec else "model.step.onnx")
+        step_path = folder / f"{step}.onnx"
         self.step_session = (
-            open_session(step, threads) if path.is_dir() and step.is_file() else None
+            open_session(step_path, threads) if path.is_dir() and step_path.is_file() else None
         )
 
     def _read_card(self, folder: Path) -> dict[str, Any]:
@@ -115,9 +120,15 @@ class Model:
         )
 
     @property
+    def kind(self) -> str:
+        return self.card["kind"]
+
+    @property
     def step_shape(self) -> tuple[int, ...]:
-        """The shape of one time step: ``(features,)``, or e.g. ``(height, width, channels)``."""
-        return tuple(int(d) for d in self.card["inputs"][0]["shape"][2:])
+        """The shape of one time step: ``(features,)``, or e.g. ``(height, width, channels)``;
+        for a vec2seq model, the shape of one input."""
+        first = 1 if self.kind == "vec2seq" else 2
+        return tuple(int(d) for d in self.card["inputs"][0]["shape"][first:])
 
     @property
     def labels(self) -> list[str] | None:
@@ -153,6 +164,9 @@ class Model:
 
     def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
         """Run whole sequences; ``lengths`` gives each sequence's valid steps (padded batch)."""
+        if self.encdec:
+            method = "translate" if self.kind == "encdec" else "caption"
+            raise RuntimeInputError(f"a {self.kind} model decodes tokens: use {method}")
         x = self.check_input(x)
         feeds = {"input": x}
         if lengths is not None:
@@ -168,28 +182,39 @@ class Model:
         return run(self.session, feeds, ["output"])[0]
 
     def translate(self, texts: list[str]) -> list[str]:
-        """Encoder–decoder models: each source text to its greedy-decoded target text."""
-        if not self.encdec:
-            raise RuntimeInputError("translate needs an encoder–decoder export")
-        if not texts or not all(isinstance(t, str) and t for t in texts):
+        """Encoder–decoder models: each source text to its greedy-decoded target text. With
+        word tokens, a word the model never saw reads as ``<unk>``; with characters, an unknown
+        character is refused."""
+        if self.kind != "encdec":
+            raise RuntimeInputError(f"translate needs an encoder–decoder export, not {self.kind}")
+        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise RuntimeInputError("expected a list of non-empty strings")
-        index = {c: i for i, c in enumerate(self.card["source_vocab"]) if i >= 3}
-        unknown = sorted({c for t in texts for c in t if c not in index})
-        if unknown:
+        card = self.card
+        index = {t: i for i, t in enumerate(card["source_vocab"]) if i >= len(text.SPECIALS)}
+        rows = [text.tokenize(t, card["source_tokens"], card["lowercase"]) for t in texts]
+        unknown = sorted({c for row in rows for c in row if c not in index})
+        if unknown and card["source_tokens"] == "char":
             raise RuntimeInputError(f"characters this model does not know: {''.join(unknown)!r}")
-        lengths = np.array([len(t) for t in texts], np.int64)
+        lengths = np.array([max(len(row), 1) for row in rows], np.int64)
         tokens = np.zeros((len(texts), lengths.max()), np.int64)
-        for row, text in enumerate(texts):
-            tokens[row, : len(text)] = [index[c] for c in text]
-        decoded = greedy_decode(self.session, self.step_session, tokens, lengths, self.card)
-        vocab, eos = self.card["target_vocab"], self.card["eos"]
-        answers = []
-        for row in decoded.tolist():
-            row = row[: row.index(eos)] if eos in row else row
-            answers.append("".join(vocab[i] for i in row if i >= 3))
-        return answers
+        for i, row in enumerate(rows):
+            tokens[i, : len(row)] = text.to_ids(row, index)
+        return self._decode({"input": tokens, "lengths": lengths})
+
+    def caption(self, x: Any) -> list[str]:
+        """Vector → sequence models: the caption of each input (one, or a batch)."""
+        if self.kind != "vec2seq":
+            raise RuntimeInputError(f"caption needs a vec2seq export, not {self.kind}")
+        return self._decode({"input": self.check_input(x, sequence=False)})
+
+    def _decode(self, feeds: dict[str, np.ndarray]) -> list[str]:
+        decoded = greedy_decode(self.session, self.step_session, feeds, self.card)
+        vocab, tokens = self.card["target_vocab"], self.card["target_tokens"]
+        return [text.from_ids(row, vocab, tokens) for row in decoded.tolist()]
 
     def stream(self) -> Stream:
+        if self.encdec:
+            raise RuntimeInputError(f"a {self.kind} model decodes tokens; it does not stream")
         if self.step_session is None:
             raise RuntimeInputError(
                 "this model has no step graph (bidirectional models "
@@ -198,9 +223,12 @@ class Model:
         return Stream(self)
 
     def describe(self, prediction: np.ndarray) -> list[Any]:
-        """Human-readable answers: the class name for classifiers, else the values."""
+        """Human-readable answers: the class name for classifiers (at each step for per-step
+        classifiers), else the values."""
         if self.labels and prediction.ndim == 2:
             return [self.labels[i] for i in prediction.argmax(-1)]
+        if self.labels and prediction.ndim == 3:  # a class at every step
+            return [[self.labels[i] for i in row] for row in prediction.argmax(-1)]
         if prediction.shape[-1] == 1:
             prediction = prediction[..., 0]
         return prediction.tolist()
@@ -209,15 +237,14 @@ class Model:
 def greedy_decode(
     encoder: onnxruntime.InferenceSession,
     decoder: onnxruntime.InferenceSession,
-    tokens: np.ndarray,
-    lengths: np.ndarray,
+    feeds: dict[str, np.ndarray],
     card: dict[str, Any],
 ) -> np.ndarray:
-    """Token ids ``(batch, target_length)``: the encoder's state, then the decoder step fed its
-    own best token each time, starting from ``bos``."""
+    """Token ids ``(batch, target_length)``: the encoder's state for ``feeds``, then the decoder
+    step fed its own best token each time, starting from ``bos``."""
     names = card["state_names"]
-    state = run(encoder, {"input": tokens, "lengths": lengths}, names)
-    token = np.full(len(tokens), card["bos"], np.int64)
+    state = run(encoder, feeds, names)
+    token = np.full(len(feeds["input"]), card["bos"], np.int64)
     out = []
     for _ in range(card["target_length"]):
         scores, *state = run(decoder, {"token": token, **dict(zip(names, state))})

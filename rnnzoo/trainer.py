@@ -254,7 +254,7 @@ def train_step(
             if config.tbptt:
                 prediction, state = model(x[:, start:end], None, state, return_state=True)
                 state = tuple(s.detach() for s in state)
-            elif task.kind == "encdec":  # teacher forcing
+            elif task.kind in ("encdec", "vec2seq"):  # teacher forcing
                 prediction = model(x, lengths, target=y)
             else:
                 prediction = model(x, lengths)
@@ -297,6 +297,8 @@ def check_config(config: TrainConfig, task: Task) -> None:
         raise UserError(f"--dropout must be in [0, 1), not {config.dropout}")
     if config.tbptt and (task.kind != "seq2seq" or config.bidirectional):
         raise UserError("--tbptt needs a seq2seq task and a unidirectional model")
+    if config.bidirectional and task.kind == "vec2seq":
+        raise UserError("--bidirectional needs a sequence to read; a vec2seq model has none")
 
 
 def train(

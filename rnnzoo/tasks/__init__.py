@@ -50,3 +50,15 @@ def register_tasks(register):
         kind="encdec",
         description="Dates written by people → ISO 8601, an encoder–decoder.",
     )
+    register(
+        "rnnzoo.tasks.translate:Translate",
+        name="translate",
+        kind="encdec",
+        description="Translate sentences of a tab-separated parallel corpus (Tatoeba's fra.txt).",
+    )
+    register(
+        "rnnzoo.tasks.caption:Caption",
+        name="caption",
+        kind="vec2seq",
+        description="Caption Fashion-MNIST items side by side: 'sneaker left of bag'.",
+    )

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from rnnzoo import text
 from rnnzoo.errors import UserError
 
 
@@ -121,3 +122,62 @@ class ClassificationTask(Task):
         """Always predict the most frequent class of the training labels."""
         majority = torch.bincount(train.y, minlength=self.output_size).argmax()
         return {"accuracy": (split.y == majority).float().mean().item()}
+
+
+def pad_ids(rows: list[list[int]], length: int | None = None) -> tuple[Tensor, Tensor]:
+    """Token id lists as one ``(n, length)`` tensor padded with ``PAD``, and their lengths."""
+    lengths = torch.tensor([len(row) for row in rows])
+    padded = torch.full((len(rows), length or int(lengths.max())), text.PAD, dtype=torch.long)
+    for i, row in enumerate(rows):
+        padded[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return padded, lengths
+
+
+class TokenSequenceTask(Task):
+    """Shared parts of tasks whose target is a sequence of tokens (encdec, vec2seq).
+
+    Subclasses set ``target_vocab`` (starting with :data:`rnnzoo.text.SPECIALS`),
+    ``target_tokens`` ("char" or "word") and ``target_length`` (the most tokens decoded,
+    end token included); targets are ids ending with ``EOS``, padded with ``PAD``. A
+    prediction counts as an exact match when every token up to and including the end token
+    is right: what a decoder emits after its end token is never read.
+    """
+
+    kind = "encdec"
+    metrics = (Metric("exact_match", True), Metric("token_accuracy", True))
+    target_tokens: ClassVar[str] = "char"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target_vocab: list[str] = []
+        self.target_length = 0
+
+    def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
+        return nn.functional.cross_entropy(
+            prediction.flatten(0, 1), target.flatten(), ignore_index=text.PAD
+        )
+
+    def evaluate(self, prediction: Tensor, target: Tensor) -> dict[str, float]:
+        return {
+            **self.score(prediction.argmax(-1), target),
+            "loss": self.loss(prediction, target).item(),
+        }
+
+    def score(self, tokens: Tensor, target: Tensor) -> dict[str, float]:
+        valid = target != text.PAD
+        right = (tokens == target) & valid
+        return {
+            "exact_match": (right | ~valid).all(1).float().mean().item(),
+            "token_accuracy": (right.sum() / valid.sum()).item(),
+        }
+
+    def baseline(self, train: Split, split: Split) -> dict[str, float]:
+        """The most frequent token of the training targets at each position."""
+        counts = nn.functional.one_hot(train.y, len(self.target_vocab)).sum(0)
+        counts[:, text.PAD] = 0
+        guess = counts.argmax(-1).expand(len(split.y), -1)
+        return self.score(guess, split.y)
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of target ids (up to the end token)."""
+        return text.from_ids(ids, self.target_vocab, self.target_tokens)

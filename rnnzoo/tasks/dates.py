@@ -1,22 +1,28 @@
 """Dates written by people → ISO 8601 (encoder–decoder): "Monday 22nd of April 2019",
 "04/22/2019", "22 Apr 2019" … → "2019-04-22". Generated with ``datetime``; the test split holds
 dates that never occur in training. Character tokens on both sides.
+
+``architecture=seq2seq`` trains the same data as a plain aligned sequence → sequence RNN for
+comparison: the source characters one-hot, one per step, and the target's character ``t`` due
+at step ``t``, when the RNN has read only the first ``t + 1`` source characters. The year comes
+last in "04/22/2019" but first in "2019-04-22": a plain RNN must emit it before reading it,
+which is why translation wants an encoder that reads everything before a decoder writes.
 """
 
 from __future__ import annotations
 
 import datetime
+from typing import Literal
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from rnnzoo.tasks.base import Metric, Split, Task, require
+from rnnzoo import text
+from rnnzoo.tasks.base import Split, TokenSequenceTask, pad_ids, require
 
-PAD, BOS, EOS = 0, 1, 2
 SOURCE_CHARS = " ,./-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TARGET_CHARS = "-0123456789"
-SPECIALS = ["<pad>", "<bos>", "<eos>"]
 
 
 def ordinal(day: int) -> str:
@@ -37,40 +43,59 @@ FORMATS = [
     lambda d: d.strftime("%d %B %Y").lower(),  # 22 april 2019
 ]
 
+# Wednesday and September are the longest names, 27th the longest day
+LONGEST_SOURCE = max(len(written(datetime.date(2000, 9, 27))) for written in FORMATS)
 
-def encode(text: str, chars: str) -> list[int]:
-    return [len(SPECIALS) + chars.index(c) for c in text]
 
-
-class Dates(Task):
-    kind = "encdec"
-    metrics = (Metric("exact_match", True), Metric("token_accuracy", True))
+class Dates(TokenSequenceTask):
     smoke_params = {"n_train": 1000, "n_test": 200}
     defaults = {"hidden": 128, "epochs": 10, "batch_size": 64, "lr": 3e-3}
 
-    def __init__(self, n_train: int = 20000, n_test: int = 2000, seed: int = 42):
+    def __init__(
+        self,
+        n_train: int = 20000,
+        n_test: int = 2000,
+        architecture: Literal["encdec", "seq2seq"] = "encdec",
+        seed: int = 42,
+    ):
         super().__init__()
         require(min(n_train, n_test) >= 1, "n_train and n_test must be >= 1")
         self.n_train, self.n_test, self.seed = n_train, n_test, seed
-        self.source_vocab = SPECIALS + list(SOURCE_CHARS)
-        self.target_vocab = SPECIALS + list(TARGET_CHARS)
+        self.kind = architecture
+        self.source_vocab = text.SPECIALS + list(SOURCE_CHARS)
+        self.target_vocab = text.SPECIALS + list(TARGET_CHARS)
+        self.source_tokens = "char"
         self.target_length = len("2019-04-22") + 1  # and the end token
-        self.input_size = self.output_size = len(self.target_vocab)
-        self.preprocessing = "characters as token ids of source_vocab (0 pads), one per step"
+        if architecture == "encdec":
+            self.preprocessing = "characters as token ids of source_vocab (0 pads), one per step"
+        else:
+            self.input_size = len(self.source_vocab)
+            self.output_size = len(self.target_vocab)
+            self.labels = self.target_vocab  # each step scores a target character
+            self.preprocessing = (
+                "characters one-hot over source_vocab, one per step, then all-zero steps up to "
+                "the target's length; output step t scores target character t"
+            )
 
     def split(self, days: np.ndarray, rng: np.random.Generator) -> Split:
         first = datetime.date(1900, 1, 1)
+        source_index = {c: i for i, c in enumerate(self.source_vocab)}
+        target_index = {c: i for i, c in enumerate(self.target_vocab)}
         sources, targets = [], []
         for day in days:
             date = first + datetime.timedelta(days=int(day))
-            text = FORMATS[rng.integers(len(FORMATS))](date)
-            sources.append(encode(text, SOURCE_CHARS))
-            targets.append(encode(date.isoformat(), TARGET_CHARS) + [EOS])
-        lengths = torch.tensor([len(s) for s in sources])
-        x = torch.zeros(len(sources), int(lengths.max()), dtype=torch.long)
-        for row, tokens in enumerate(sources):
-            x[row, : len(tokens)] = torch.tensor(tokens)
-        return Split(x, torch.tensor(targets), lengths)
+            written = FORMATS[rng.integers(len(FORMATS))](date)
+            sources.append(text.to_ids(written, source_index))
+            targets.append(text.to_ids(date.isoformat(), target_index) + [text.EOS])
+        x, lengths = pad_ids(sources)
+        if self.kind == "encdec":
+            return Split(x, torch.tensor(targets), lengths)
+        steps = max(LONGEST_SOURCE, self.target_length)  # the same for every split
+        onehot = torch.zeros(len(x), steps, len(self.source_vocab))
+        onehot[:, : x.shape[1]] = nn.functional.one_hot(x, len(self.source_vocab)).float()
+        onehot[:, : x.shape[1], text.PAD] = 0  # padding steps are all zero
+        y, _ = pad_ids(targets, steps)
+        return Split(onehot, y)
 
     def load(self) -> dict[str, Split]:
         rng = np.random.default_rng(self.seed)
@@ -82,26 +107,4 @@ class Dates(Task):
             "train": self.split(days[:n_train], rng),
             "validation": self.split(days[n_train : n_train + n_test], rng),
             "test": self.split(days[n_train + n_test : n_train + 2 * n_test], rng),
-        }
-
-    def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
-        return nn.functional.cross_entropy(prediction.flatten(0, 1), target.flatten())
-
-    def evaluate(self, prediction: Tensor, target: Tensor) -> dict[str, float]:
-        tokens = prediction.argmax(-1)
-        correct = tokens == target
-        return {
-            "exact_match": correct.all(1).float().mean().item(),
-            "token_accuracy": correct.float().mean().item(),
-            "loss": self.loss(prediction, target).item(),
-        }
-
-    def baseline(self, train: Split, split: Split) -> dict[str, float]:
-        """The most frequent token of the training targets at each position."""
-        counts = torch.nn.functional.one_hot(train.y, len(self.target_vocab)).sum(0)
-        guess = counts.argmax(-1).expand(len(split.y), -1)
-        correct = guess == split.y
-        return {
-            "exact_match": correct.all(1).float().mean().item(),
-            "token_accuracy": correct.float().mean().item(),
         }

@@ -69,6 +69,26 @@ def find_file(data_dir: Path, stem: str) -> Path | None:
     return None
 
 
+def read_images(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``train`` or ``test`` images (n×28×28 uint8) and labels of an MNIST-format folder."""
+    paths = [find_file(data_dir, stem) for stem in FILES[split]]
+    if not data_dir.is_dir() or None in paths:
+        raise UserError(
+            f"no MNIST/Fashion-MNIST IDX files in {data_dir}: install them with "
+            "'apt-get install dataset-fashion-mnist', or put MNIST's four files "
+            "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+            "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in a folder and pass "
+            "--param data_dir=FOLDER"
+        )
+    images, labels = (read_idx(p) for p in paths)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+        raise UserError(
+            f"{paths[0]}: expected n×28×28 images matching {len(labels)} labels,"
+            f" got shape {images.shape}"
+        )
+    return images, labels
+
+
 class SeqMNIST(ClassificationTask):
     name = "seqmnist"
     smoke_params = {"limit": 600}
@@ -104,31 +124,13 @@ class SeqMNIST(ClassificationTask):
         self.labels = FASHION_LABELS if label_names == "fashion" else DIGIT_LABELS
         self.preprocessing = "rows of 28 pixels as 28 steps; pixel values / 255"
 
-    def read(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        paths = [find_file(self.data_dir, stem) for stem in FILES[split]]
-        if not self.data_dir.is_dir() or None in paths:
-            raise UserError(
-                f"no MNIST/Fashion-MNIST IDX files in {self.data_dir}: install them with "
-                "'apt-get install dataset-fashion-mnist', or put MNIST's four files "
-                "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-                "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in a folder and pass "
-                "--param data_dir=FOLDER"
-            )
-        images, labels = (read_idx(p) for p in paths)
-        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
-            raise UserError(
-                f"{paths[0]}: expected n×28×28 images matching {len(labels)} labels,"
-                f" got shape {images.shape}"
-            )
-        return images, labels
-
     def load(self) -> dict[str, Split]:
         def split(images: np.ndarray, labels: np.ndarray) -> Split:
             x = torch.from_numpy(images.astype(np.float32) / 255.0)
             return Split(x, torch.from_numpy(labels.astype(np.int64)))
 
-        images, labels = self.read("train")
-        test_images, test_labels = self.read("test")
+        images, labels = read_images(self.data_dir, "train")
+        test_images, test_labels = read_images(self.data_dir, "test")
         if self.limit:
             images, labels = images[: self.limit], labels[: self.limit]
             test_images, test_labels = test_images[: self.limit], test_labels[: self.limit]
