@@ -387,10 +387,17 @@ def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_j
     help="A .npy, .csv (one sequence) or .json file.",
 )
 @click.option("--output", type=click.Path(), help="Write predictions to .npy or .json.")
-@click.option("--int8", is_flag=True, help="Use model.int8.onnx from the export folder.")
+@click.option("--int8", is_flag=True, help="Use the int8 graphs from the export folder.")
+@click.option(
+    "--beam",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Beam width for models that decode tokens (1: greedy).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def predict(
-    model_path: str, input_path: str, output: str | None, int8: bool, as_json: bool
+    model_path: str, input_path: str, output: str | None, int8: bool, beam: int, as_json: bool
 ) -> None:
     """Run an exported MODEL on onnxruntime (no torch) and print its answers."""
     import numpy as np
@@ -401,7 +408,7 @@ def predict(
     model = Model(model_path, int8=int8)
     if model.kind == "encdec":
         texts = load_texts(input_path)
-        answers = model.translate(texts)
+        answers = model.translate(texts, beam)
         if output:
             Path(output).write_text(json.dumps(answers) + "\n")
         if as_json:
@@ -411,7 +418,7 @@ def predict(
                 click.echo(f"{text} → {answer}")
         return
     if model.kind == "vec2seq":
-        answers = model.caption(load_input(input_path)[0])
+        answers = model.caption(load_input(input_path)[0], beam)
         if output:
             Path(output).write_text(json.dumps(answers) + "\n")
         if as_json:

@@ -30,6 +30,7 @@ from rnnzoo.cells.base import Cell, State
 from rnnzoo.errors import UserError
 from rnnzoo.model import SequenceModel
 from rnnzoo.recurrent import unroll
+from rnnzoo.registry import task_entry
 from rnnzoo.runtime import open_session, zero_state
 
 DEFAULT_OPSET = 17
@@ -407,7 +408,7 @@ def card_basics(task, config: dict, summary: dict, opset: int) -> dict[str, Any]
         "task": config["task"],
         "task_params": config["task_params"],
         "kind": task.kind,
-        "description": task.description,
+        "description": task.description or task_entry(config["task"]).description,
         "cell": config["cell"],
         "cell_params": config["cell_params"],
         "hidden": config["hidden"],
@@ -497,12 +498,20 @@ def card_markdown(card: dict[str, Any], checks: list[Check]) -> str:
         "",
         "| file | what |",
         "|---|---|",
-        "| `model.onnx` | whole sequences, dynamic batch and time |",
     ]
+    if card["kind"] in ("encdec", "vec2seq"):
+        lines += [
+            "| `encoder.onnx` | the source → the decoder's first state |",
+            "| `decoder.step.onnx` | previous token and state → next-token scores and state |",
+        ]
+        int8_files = "`encoder.int8.onnx`, `decoder.step.int8.onnx`"
+    else:
+        lines.append("| `model.onnx` | whole sequences, dynamic batch and time |")
+        int8_files = "`model.int8.onnx`"
     if card["streaming"]:
         lines.append("| `model.step.onnx` | one time step, state in and out, for streaming |")
     if card.get("int8"):
-        lines.append(f"| `model.int8.onnx` | int8 weights: {card['int8']['note']} |")
+        lines.append(f"| {int8_files} | int8 weights: {card['int8']['note']} |")
     lines += ["", "## Inputs and outputs", "", "| name | shape | meaning |", "|---|---|---|"]
     for item in card["inputs"] + card["outputs"]:
         lines.append(f"| `{item['name']}` | {item['shape']} | {item['meaning']} |")

@@ -190,20 +190,11 @@ class VectorDecoder(TokenDecoder):
 
     kind = "vec2seq"
 
-    def __init__(
-        self,
-        task: Any,
-        cell: str,
-        hidden: int,
-        layers: int = 1,
-        dropout: float = 0.0,
-        cell_params: dict[str, Any] | None = None,
-        embedding: int = 32,
-    ):
-        super().__init__(task, cell, hidden, layers, dropout, cell_params, embedding)
+    def __init__(self, task: Any, *args: Any, **kwargs: Any):  # TokenDecoder's parameters
+        super().__init__(task, *args, **kwargs)
         self.encoder = task.encoder()
-        sizes = self.decoder.state_sizes
-        self.bridge = nn.Linear(task.input_size, layers * sum(sizes))
+        decoder = self.decoder
+        self.bridge = nn.Linear(task.input_size, decoder.num_layers * sum(decoder.state_sizes))
 
     def encode(self, source: Tensor, lengths: Tensor | None = None) -> State:
         vector = torch.tanh(self.bridge(self.encoder(source)))

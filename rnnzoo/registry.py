@@ -60,6 +60,9 @@ class Param:
 
     @property
     def type_name(self) -> str:
+        """``int``, ``str`` …; the choices of a ``Literal`` (``word | char``)."""
+        if typing.get_origin(self.type) is typing.Literal:
+            return " | ".join(str(choice) for choice in typing.get_args(self.type))
         return getattr(self.type, "__name__", str(self.type))
 
 

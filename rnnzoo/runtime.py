@@ -25,6 +25,14 @@ import onnxruntime
 from rnnzoo import text
 from rnnzoo.errors import UserError
 
+# what a model that decodes tokens needs from its card, by kind
+_DECODER = ("state_names", "target_vocab", "target_tokens", "bos", "eos", "target_length")
+DECODER_CARD_KEYS = {
+    "encdec": _DECODER + ("source_vocab", "source_tokens", "lowercase"),
+    "vec2seq": _DECODER,
+    None: ("kind",),
+}
+
 
 class RuntimeInputError(UserError):
     """A model file or an input that the runtime cannot use."""
@@ -110,10 +118,19 @@ class Model:
                 card = json.loads((folder / "card.json").read_text())
             else:
                 card = None
-            if card is not None and card["inputs"][0]["name"] == "input":
-                return card
+            if card is not None and card["inputs"][0]["name"] != "input":
+                card = None
         except (ValueError, KeyError, IndexError, TypeError):
-            pass
+            card = None
+        if card is not None:
+            needed = DECODER_CARD_KEYS[card.get("kind")] if self.encdec else ()
+            missing = [key for key in needed if key not in card]
+            if not missing:
+                return card
+            raise RuntimeInputError(
+                f"{folder}: the model card lacks {', '.join(missing)} (an export by an "
+                "older rnnzoo); export the run again with `rnnzoo export`"
+            )
         raise RuntimeInputError(
             f"{folder}: no valid rnnzoo model card (card.json or ONNX "
             "metadata); export the model with `rnnzoo export`"
@@ -181,10 +198,10 @@ class Model:
             feeds["lengths"] = lengths.astype(np.int64)
         return run(self.session, feeds, ["output"])[0]
 
-    def translate(self, texts: list[str]) -> list[str]:
-        """Encoder–decoder models: each source text to its greedy-decoded target text. With
-        word tokens, a word the model never saw reads as ``<unk>``; with characters, an unknown
-        character is refused."""
+    def translate(self, texts: list[str], beam: int = 1) -> list[str]:
+        """Encoder–decoder models: each source text to its decoded target text (greedy, or
+        beam search with ``beam`` > 1). With word tokens, a word the model never saw reads as
+        ``<unk>``; with characters, an unknown character is refused."""
         if self.kind != "encdec":
             raise RuntimeInputError(f"translate needs an encoder–decoder export, not {self.kind}")
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
@@ -199,16 +216,21 @@ class Model:
         tokens = np.zeros((len(texts), lengths.max()), np.int64)
         for i, row in enumerate(rows):
             tokens[i, : len(row)] = text.to_ids(row, index)
-        return self._decode({"input": tokens, "lengths": lengths})
+        return self._decode({"input": tokens, "lengths": lengths}, beam)
 
-    def caption(self, x: Any) -> list[str]:
+    def caption(self, x: Any, beam: int = 1) -> list[str]:
         """Vector → sequence models: the caption of each input (one, or a batch)."""
         if self.kind != "vec2seq":
             raise RuntimeInputError(f"caption needs a vec2seq export, not {self.kind}")
-        return self._decode({"input": self.check_input(x, sequence=False)})
+        return self._decode({"input": self.check_input(x, sequence=False)}, beam)
 
-    def _decode(self, feeds: dict[str, np.ndarray]) -> list[str]:
-        decoded = greedy_decode(self.session, self.step_session, feeds, self.card)
+    def _decode(self, feeds: dict[str, np.ndarray], beam: int) -> list[str]:
+        if not isinstance(beam, int) or beam < 1:
+            raise RuntimeInputError(f"beam must be a whole number >= 1, not {beam!r}")
+        if beam == 1:
+            decoded = greedy_decode(self.session, self.step_session, feeds, self.card)
+        else:
+            decoded, _ = beam_decode(self.session, self.step_session, feeds, self.card, beam)
         vocab, tokens = self.card["target_vocab"], self.card["target_tokens"]
         return [text.from_ids(row, vocab, tokens) for row in decoded.tolist()]
 
@@ -251,6 +273,53 @@ def greedy_decode(
         token = scores.argmax(-1).astype(np.int64)
         out.append(token)
     return np.stack(out, axis=1)
+
+
+def beam_decode(
+    encoder: onnxruntime.InferenceSession,
+    decoder: onnxruntime.InferenceSession,
+    feeds: dict[str, np.ndarray],
+    card: dict[str, Any],
+    beam: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Beam search: token ids ``(batch, target_length)`` of the most probable sequence found
+    keeping the ``beam`` best prefixes at each step, and its log-probability. A prefix that
+    has emitted ``eos`` stays finished: it can only be continued by ``eos`` at no cost, so
+    finished and unfinished prefixes compete on the same total."""
+    names, eos = card["state_names"], card["eos"]
+    batch = len(feeds["input"])
+    state = [np.repeat(s, beam, axis=1) for s in run(encoder, feeds, names)]  # (L, B·k, H)
+    token = np.full(batch * beam, card["bos"], np.int64)
+    total = np.full((batch, beam), -np.inf)
+    total[:, 0] = 0.0  # every beam starts as the same empty prefix: keep one
+    history = np.zeros((batch, beam, 0), np.int64)
+    finished = np.zeros((batch, beam), bool)
+    for _ in range(card["target_length"]):
+        scores, *state = run(decoder, {"token": token, **dict(zip(names, state))})
+        logp = scores - scores.max(-1, keepdims=True)
+        logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+        logp = logp.reshape(batch, beam, -1)
+        logp[finished] = -np.inf
+        logp[finished, eos] = 0.0
+        candidates = (total[..., None] + logp).reshape(batch, -1)
+        best = np.argsort(-candidates, axis=1, kind="stable")[:, :beam]
+        origin, token = np.divmod(best, logp.shape[-1])
+        total = np.take_along_axis(candidates, best, axis=1)
+        history = np.concatenate(
+            [np.take_along_axis(history, origin[..., None], axis=1), token[..., None]], axis=2
+        )
+        finished = np.take_along_axis(finished, origin, axis=1) | (token == eos)
+        rows = (origin + beam * np.arange(batch)[:, None]).reshape(-1)
+        state = [s[:, rows] for s in state]
+        token = token.reshape(-1).astype(np.int64)
+        if finished.all():
+            history = np.pad(
+                history,
+                ((0, 0), (0, 0), (0, card["target_length"] - history.shape[2])),
+                constant_values=eos,
+            )
+            break
+    return history[:, 0], total[:, 0]
 
 
 class Stream:

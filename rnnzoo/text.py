@@ -12,12 +12,13 @@ from collections.abc import Iterable, Sequence
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
-WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+WORD = re.compile(r"\w+(?:['’-]\w+)*|[^\w\s]")
 
 
 def tokenize(text: str, tokens: str, lowercase: bool = False) -> list[str]:
-    """``tokens="char"``: one token per character; ``"word"``: words and punctuation marks
-    (``"Don't go!"`` → ``["Don't", "go", "!"]``)."""
+    """``tokens="char"``: one token per character; ``"word"``: words (apostrophes and hyphens
+    inside a word keep it whole) and punctuation marks: ``"Don't go, T-Rex!"`` →
+    ``["Don't", "go", ",", "T-Rex", "!"]``."""
     if lowercase:
         text = text.lower()
     if tokens == "char":
