@@ -11,3 +11,4 @@ for name in sine mnist1d fashion reber rain video dates caption; do
   .venv/bin/rnnzoo export runs/bench-$name --out exports/$name --quantize int8 --json > /dev/null
 done
 $py benchmarks/runtime_speed.py
+$py benchmarks/decoding.py

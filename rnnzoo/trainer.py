@@ -272,6 +272,17 @@ def train_step(
     return sum(losses) / len(losses)
 
 
+def selection_key(task: Task, metrics: dict[str, float]) -> list[float]:
+    """What picks the best epoch: the task's metrics in order, each turned so that higher is
+    better. The first decides and the next break its ties — an exact match stuck at 0 early in
+    training still lets a better token accuracy choose the checkpoint."""
+    first, *rest = task.metrics
+    return [
+        metrics[m.name] * (1 if m.higher_is_better else -1)
+        for m in (first, *(m for m in rest if m.name in metrics))
+    ]
+
+
 def all_finite(loss: Tensor) -> bool:
     """Whether the loss is finite on every process (all must skip the step together, or the
     others would wait forever in DDP's gradient all-reduce)."""
@@ -358,7 +369,6 @@ def train(
     if config.amp and device.type != "cuda" and dist.is_main and not quiet:
         print("note: --amp applies on CUDA only; training in fp32 on the CPU", file=sys.stderr)
 
-    selector = task.metrics[0]
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": -1, "bad_epochs": 0}
     if resume:
         try:
@@ -413,10 +423,8 @@ def train(
                     break
             train_seconds = time.perf_counter() - epoch_start
             metrics = evaluate(model, task, splits["validation"], device)
-            value = metrics[selector.name]
-            improved = state["best"] is None or (
-                value > state["best"] if selector.higher_is_better else value < state["best"]
-            )
+            value = selection_key(task, metrics)
+            improved = state["best"] is None or value > state["best"]
             if improved:
                 state.update(best=value, best_epoch=epoch + 1, bad_epochs=0)
             else:

@@ -321,3 +321,17 @@ def test_tasks_and_info_show_kinds_and_choices(cli):
         "type": "encdec | seq2seq",
         "default": "encdec",
     }
+
+
+def test_best_epoch_ties_are_broken_by_the_next_metric():
+    from rnnzoo.trainer import selection_key
+
+    dates = create_task("dates", {"n_train": 10, "n_test": 10})
+    stuck = selection_key(dates, {"exact_match": 0.0, "token_accuracy": 0.5, "loss": 1.0})
+    better = selection_key(dates, {"exact_match": 0.0, "token_accuracy": 0.7, "loss": 2.0})
+    best = selection_key(dates, {"exact_match": 0.1, "token_accuracy": 0.2, "loss": 3.0})
+    assert stuck < better < best
+    reber = create_task("reber", {"n_train": 10, "n_test": 10})
+    assert selection_key(reber, {"accuracy": 0.9, "loss": 0.3}) < selection_key(
+        reber, {"accuracy": 0.9, "loss": 0.2}
+    )
