@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,46 @@ def create_task(name: str, params: dict[str, Any] | None = None):
     return cls(**params)
 
 
+DATA_RECORD = "data.json"
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_digests(task) -> dict[str, str]:
+    """``{path: sha256}`` of the task's data files (after ``task.load()``)."""
+    return {str(path): file_digest(Path(path)) for path in task.data_files()}
+
+
+def record_data(run_dir: str | Path, task) -> None:
+    """Write the digests of the files a run was trained on (``data.json``)."""
+    from rnnzoo.checkpoint import write_json
+
+    write_json(Path(run_dir) / DATA_RECORD, data_digests(task))
+
+
+def check_data(run_dir: str | Path, task) -> None:
+    """Refuse data files whose contents changed since the run recorded them."""
+    path = Path(run_dir) / DATA_RECORD
+    if not path.is_file():
+        return
+    try:
+        recorded = json.loads(path.read_text())
+    except ValueError as error:
+        raise UserError(f"{path}: not valid JSON ({error})") from None
+    for name, digest in data_digests(task).items():
+        if recorded.get(name, digest) != digest:
+            raise UserError(
+                f"{name} changed since {run_dir} was trained on it (its sha256 differs); "
+                "the model depends on its contents: use the same file, or train again"
+            )
+
+
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
@@ -53,6 +94,7 @@ def load_run(run_dir: str | Path, weights: str = "model.safetensors"):
         raise UserError(f"{run_dir}/config.json lacks {', '.join(missing)}; not an rnnzoo run")
     task = create_task(config["task"], config["task_params"])
     splits = task.load()
+    check_data(run_dir, task)
     model = build_model(
         task,
         config["cell"],

@@ -32,7 +32,7 @@ from rnnzoo.checkpoint import (
 )
 from rnnzoo.errors import UserError
 from rnnzoo.model import SequenceModel, build_model
-from rnnzoo.runs import create_task, read_run_config
+from rnnzoo.runs import DATA_RECORD, check_data, create_task, read_run_config, record_data
 from rnnzoo.tasks.base import Split, Task
 
 
@@ -64,6 +64,7 @@ class TrainConfig:
 
 RUN_FILES = (
     "config.json",
+    DATA_RECORD,
     "model.safetensors",
     "checkpoint.safetensors",
     "metrics.jsonl",
@@ -347,6 +348,8 @@ def train(
     task = create_task(config.task, config.task_params)
     check_config(config, task)
     splits = task.load()
+    if resume:
+        check_data(out, task)
     torch.manual_seed(config.seed)
     model = build_model(
         task,
@@ -387,6 +390,7 @@ def train(
         state = saved["counters"]
     if dist.is_main:
         write_json(out / "config.json", dataclasses.asdict(config))
+        record_data(out, task)
         keep_metrics_before(out / "metrics.jsonl", state["epoch"])
     train_model = model
     if dist.world_size > 1:

@@ -335,3 +335,27 @@ def test_best_epoch_ties_are_broken_by_the_next_metric():
     assert selection_key(reber, {"accuracy": 0.9, "loss": 0.3}) < selection_key(
         reber, {"accuracy": 0.9, "loss": 0.2}
     )
+
+
+def test_a_run_refuses_a_corpus_that_changed_since_training(tmp_path, cli):
+    corpus = write_corpus(tmp_path / "fra.txt")
+    run = tmp_path / "run"
+    params = {"data_file": str(corpus)}
+    rnnzoo.train("translate", "gru", out=str(run), task_params=params, hidden=8, epochs=1)
+    assert json.loads((run / "data.json").read_text()) == {str(corpus): text_digest(corpus)}
+    exporter.export_run(run, tmp_path / "export")  # the same file: fine
+    with open(corpus, "a") as f:
+        f.write("One more.\tUne de plus.\n")
+    for result in (
+        cli("export", str(run), "--out", str(tmp_path / "export2")),
+        cli("evaluate", str(run)),
+        cli("train", "--resume", "--out", str(run)),
+    ):
+        assert result.returncode == 2 and "changed since" in result.stderr, result.stderr
+    assert not (tmp_path / "export2").exists()
+
+
+def text_digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -11,6 +11,7 @@ takes), ``y`` the targets, ``lengths`` the valid steps of each sequence for vari
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -101,6 +102,12 @@ class Task:
     def baseline(self, train: Split, split: Split) -> dict[str, float]:
         """The metrics of a simple baseline (fitted on ``train`` if at all) on ``split``."""
         raise NotImplementedError
+
+    def data_files(self) -> list[Path]:
+        """The files the data is read from, whose contents the model depends on beyond their
+        format (a vocabulary, input statistics). A run records their digests, and evaluating,
+        exporting or resuming it refuses files that changed since."""
+        return []
 
 
 class ClassificationTask(Task):

@@ -228,6 +228,9 @@ class Rain(Task):
         except UnicodeDecodeError:
             raise UserError(f"{path}: not a text (UTF-8) CSV file") from None
 
+    def data_files(self) -> list[Path]:
+        return [Path(self.data_file)] if self.data_file else []  # the encoder's statistics
+
     def load(self) -> dict[str, Split]:
         sequences, targets = self.read()
         order = np.random.default_rng(self.seed).permutation(len(sequences))

@@ -84,6 +84,9 @@ class Translate(TokenSequenceTask):
         )
         self.source_vocab: list[str] = []
 
+    def data_files(self) -> list[Path]:
+        return [self.data_file]  # the vocabularies come from it
+
     def tokenized(self) -> list[tuple[list[str], list[str]]]:
         """The corpus's pairs as tokens, the long ones left out, shuffled, capped."""
         pairs = []
