@@ -359,3 +359,22 @@ def text_digest(path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "mgu", "rnn"])
+def test_caption_exports_with_every_kind_of_cell(images, tmp_path, cell):
+    """Two layers; the built-ins' decoder step is an ONNX LSTM / RNN operator, the MGU
+    plugin's is traced from its own step function."""
+    rnnzoo.train(
+        "caption",
+        cell,
+        out=str(tmp_path / "run"),
+        task_params={"data_dir": str(images), "n_train": 200, "n_test": 40},
+        hidden=16,
+        layers=2,
+        epochs=1,
+    )
+    result = exporter.export_run(tmp_path / "run", tmp_path / "export", quantize="int8")
+    assert all(c.ok for c in result.checks)
+    images_in = np.asarray(json.loads((tmp_path / "export/example.json").read_text())["input"])
+    assert len(Model(tmp_path / "export", int8=True).caption(images_in.astype(np.float32))) == 3
