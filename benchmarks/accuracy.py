@@ -29,7 +29,8 @@ RECIPES = {
         "reference": "textbook notebook ~0.042 training MSE after 1500 iterations",
     },
     "mnist1d": {
-        "args": "--task mnist1d --cell gru --hidden 128 --layers 2 --bidirectional --epochs 60",
+        "args": "--task mnist1d --cell gru --hidden 128 --layers 2 --bidirectional --epochs 60 "
+        "--dropout 0.3",
         "metric": "accuracy",
         "goal": ">= 0.99 (TARGETS), >= 0.95 (issue)",
         "reference": "MNIST-1D paper: GRU 0.91, CNN 0.94, human 0.96",

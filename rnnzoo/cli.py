@@ -359,10 +359,10 @@ def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_j
         )
         return
     print_table(
-        f"onnxruntime vs PyTorch (max |diff| <= {TOLERANCE:g})",
-        ["check", "batch", "steps", "max |diff|", "ok"],
+        f"onnxruntime vs PyTorch (max |diff| / (1 + |value|) <= {TOLERANCE:g})",
+        ["check", "batch", "steps", "max |diff| / (1 + |value|)", "ok"],
         [
-            [c.what, c.batch, c.steps, f"{c.max_abs_diff:.2e}", "yes" if c.ok else "NO"]
+            [c.what, c.batch, c.steps, f"{c.max_diff:.2e}", "yes" if c.ok else "NO"]
             for c in result.checks
         ],
     )

@@ -62,7 +62,7 @@ def test_every_cell_exports_and_matches_pytorch(tmp_path, cell, layers, bidirect
     result = exporter.export_run(run, tmp_path / "out")
     grid = {(c.batch, c.steps) for c in result.checks if c.what == "sequence"}
     assert grid == {(b, t) for b in (1, 3, 17) for t in (1, 7, 20, 80)}
-    assert all(c.max_abs_diff <= 1e-5 for c in result.checks)
+    assert all(c.max_diff <= 1e-5 for c in result.checks)
     assert any(c.what == "padded + initial state" for c in result.checks)
     assert (tmp_path / "out/model.step.onnx").exists() == (not bidirectional)
     ops = [n.op_type for n in onnx.load(tmp_path / "out/model.onnx").graph.node]
@@ -265,3 +265,12 @@ def test_encoder_decoder_exports_and_decodes_like_pytorch(tmp_path, cli, cell, b
     (tmp_path / "bad.json").write_text(json.dumps(["April 22, 2019 ☃"]))
     bad = cli("predict", str(out), "--input", str(tmp_path / "bad.json"))
     assert bad.returncode == 2 and "does not know" in bad.stderr
+
+
+def test_parity_is_absolute_for_small_values_and_relative_for_large_ones():
+    from rnnzoo.export import _diff
+
+    assert _diff(np.array([100.0]), np.array([100.0005])) < 1e-5  # 5e-6 of the value
+    assert _diff(np.array([0.0]), np.array([2e-5])) == pytest.approx(2e-5)
+    assert _diff(np.array([-3.0, 0.5]), np.array([-3.0, 0.5 + 4e-5])) > 1e-5
+    assert _diff(np.zeros(3), np.zeros(4)) == float("inf")
