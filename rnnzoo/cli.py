@@ -384,7 +384,8 @@ def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_j
     "input_path",
     required=True,
     type=click.Path(),
-    help="A .npy, .csv (one sequence) or .json file.",
+    help="A .npy, .csv (one sequence) or .json file; for translation models, texts "
+    "(one per line, or a JSON list).",
 )
 @click.option("--output", type=click.Path(), help="Write predictions to .npy or .json.")
 @click.option("--int8", is_flag=True, help="Use the int8 graphs from the export folder.")
@@ -406,26 +407,21 @@ def predict(
 
     check_writable(output)
     model = Model(model_path, int8=int8)
-    if model.kind == "encdec":
-        texts = load_texts(input_path)
-        answers = model.translate(texts, beam)
+    if model.encdec:  # answers are texts: translations, or captions
+        if model.kind == "encdec":
+            texts = load_texts(input_path)
+            answers, shown = model.translate(texts, beam), texts
+        else:
+            answers = model.caption(load_input(input_path)[0], beam)
+            texts, shown = None, range(len(answers))
         if output:
             Path(output).write_text(json.dumps(answers) + "\n")
         if as_json:
-            print_json({"inputs": texts, "answers": answers})
+            print_json({"inputs": texts, "answers": answers} if texts else {"answers": answers})
         else:
-            for text, answer in zip(texts, answers):
-                click.echo(f"{text} → {answer}")
-        return
-    if model.kind == "vec2seq":
-        answers = model.caption(load_input(input_path)[0], beam)
-        if output:
-            Path(output).write_text(json.dumps(answers) + "\n")
-        if as_json:
-            print_json({"answers": answers})
-        else:
-            for i, answer in enumerate(answers):
-                click.echo(f"{i}: {answer}")
+            separator = " →" if texts else ":"
+            for given, answer in zip(shown, answers):
+                click.echo(f"{given}{separator} {answer}")
         return
     x, lengths = load_input(input_path)
     prediction = model.predict(x, lengths)
