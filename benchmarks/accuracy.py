@@ -18,6 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 
+from rnnzoo.rundir import RunDir  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 
@@ -67,7 +69,7 @@ RECIPES = {
         "reference": "most frequent character per position",
     },
     "dates-seq2seq": {
-        "args": "--task dates --param architecture=seq2seq --cell gru --hidden 128 --epochs 12 "
+        "args": "--task dates-seq2seq --cell gru --hidden 128 --epochs 12 "
         "--lr 3e-3 --schedule onecycle",
         "metric": "exact_match",
         "goal": "the comparison: a plain aligned seq2seq RNN on the same split and budget",
@@ -90,7 +92,7 @@ RECIPES = {
 
 
 def first_epoch_at(out: Path, key: str, value: float) -> int | None:
-    for line in (out / "metrics.jsonl").read_text().splitlines():
+    for line in RunDir(out).metrics_path.read_text().splitlines():
         record = json.loads(line)
         if record[key] >= value:
             return record["epoch"]

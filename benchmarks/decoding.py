@@ -21,8 +21,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 
-from rnnzoo.export_encdec import encoder_feeds  # noqa: E402
-from rnnzoo.runs import create_task  # noqa: E402
+from rnnzoo.export.token_decoder import encoder_feeds  # noqa: E402
+from rnnzoo.registry import create_task  # noqa: E402
 from rnnzoo.runtime import Model, beam_decode, greedy_decode  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

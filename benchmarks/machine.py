@@ -5,6 +5,20 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import subprocess
+from pathlib import Path
+
+
+def commit() -> str:
+    """The git commit measured, with ``+changes`` when the work tree differs from it."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    head = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def machine() -> dict[str, str | int]:
@@ -19,6 +33,7 @@ def machine() -> dict[str, str | int]:
         pass
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit(),
         "cpu": cpu,
         "cores": os.cpu_count() or 0,
         "torch_threads": torch.get_num_threads(),

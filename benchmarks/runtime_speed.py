@@ -12,7 +12,6 @@ Writes benchmarks/results/runtime_speed.json.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import statistics
 import sys
@@ -27,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 
 import rnnzoo  # noqa: E402
-from rnnzoo.checkpoint import save_weights, write_json  # noqa: E402
+from rnnzoo.checkpoint import save_weights  # noqa: E402
 from rnnzoo.export import export_run  # noqa: E402
-from rnnzoo.model import build_model  # noqa: E402
-from rnnzoo.runs import create_task  # noqa: E402
+from rnnzoo.families.base import family_of  # noqa: E402
+from rnnzoo.registry import create_task  # noqa: E402
+from rnnzoo.rundir import RunDir, TrainConfig  # noqa: E402
 from rnnzoo.runtime import Model  # noqa: E402
-from rnnzoo.trainer import TrainConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "runtime_speed.json"
@@ -53,9 +52,11 @@ def random_run(folder: Path, cell: str) -> tuple[Path, torch.nn.Module]:
     params = {"limit": 600, "validation_size": 100}
     config = TrainConfig(task="seqmnist", cell=cell, task_params=params, hidden=128, layers=2)
     torch.manual_seed(0)
-    model = build_model(create_task("seqmnist", params), cell, 128, 2).eval()
-    write_json(folder / "config.json", dataclasses.asdict(config))
-    save_weights(folder / "model.safetensors", model)
+    task = create_task("seqmnist", params)
+    model = family_of(task).build(task, config).eval()
+    run = RunDir(folder)
+    run.write_config(config)
+    save_weights(run.weights_path, model)
     return folder, model
 
 

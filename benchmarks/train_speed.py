@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 
 import rnnzoo  # noqa: E402
-from rnnzoo.runs import create_task  # noqa: E402
-from rnnzoo.trainer import config_with_defaults, train  # noqa: E402
+from rnnzoo.registry import create_task  # noqa: E402
+from rnnzoo.rundir import RunDir, config_with_defaults  # noqa: E402
+from rnnzoo.trainer import train  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_speed.json"
 BATCH, HIDDEN, LAYERS, EXAMPLES, ROUNDS = 128, 128, 2, 128 * 40, 3
@@ -49,7 +50,7 @@ def rnnzoo_speed(cell: str) -> float:
             task_params={"limit": EXAMPLES + 1000, "validation_size": 1000},
         )
         train(config, tmp, quiet=True)
-        record = json.loads((Path(tmp) / "metrics.jsonl").read_text().splitlines()[-1])
+        record = json.loads(RunDir(tmp).metrics_path.read_text().splitlines()[-1])
         return record["sequences_per_second"]
 
 

@@ -5,6 +5,7 @@ The names below import torch only when used, so ``import rnnzoo`` and ``rnnzoo -
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rnnzoo.hookspecs import hookimpl
@@ -16,17 +17,19 @@ __all__ = [
     "list_tasks",
     "create_cell",
     "create_recurrent",
+    "create_task",
+    "train",
+    "load_run",
     "UnknownNameError",
 ]
 
 
-def create_cell(name: str, input_size: int, hidden_size: int, **params: Any):
-    """Build one registered cell by name, e.g. ``create_cell("lstm", 8, 32, peephole=True)``."""
-    from rnnzoo.registry import check_params, get_cell_class, params_of
+def create_cell(name: str | type, input_size: int, hidden_size: int, **params: Any):
+    """Build one registered cell by name, e.g. ``create_cell("lstm", 8, 32, peephole=True)``, or
+    from a ``Cell`` subclass; the cell is checked against the contract (``rnnzoo.cells.base``)."""
+    from rnnzoo.cells.contract import build_cell
 
-    cls = get_cell_class(name)
-    check_params("cell", name, params, params_of(cls, skip=("input_size", "hidden_size")))
-    return cls(input_size, hidden_size, **params)
+    return build_cell(name, input_size, hidden_size, **params)
 
 
 def create_recurrent(cell: str, input_size: int, hidden_size: int, **kwargs: Any):
@@ -39,7 +42,7 @@ def create_recurrent(cell: str, input_size: int, hidden_size: int, **kwargs: Any
 
 def create_task(name: str, **params: Any):
     """Build a registered task by name, e.g. ``create_task("sine", n_train=2000)``."""
-    from rnnzoo.runs import create_task as build
+    from rnnzoo.registry import create_task as build
 
     return build(name, params)
 
@@ -56,13 +59,28 @@ def train(
 ) -> dict[str, Any]:
     """Train a cell on a task into the run directory ``out``, as ``rnnzoo train`` does.
 
-    ``options`` are the fields of ``rnnzoo.trainer.TrainConfig`` (hidden, layers, epochs, lr, ...);
+    ``options`` are the fields of ``rnnzoo.rundir.TrainConfig`` (hidden, layers, epochs, lr, ...);
     unset ones take the task's recommended values. Returns the run's summary.
     """
-    from rnnzoo.trainer import config_with_defaults
+    from rnnzoo.rundir import config_with_defaults
     from rnnzoo.trainer import train as run_training
 
     config = config_with_defaults(
         task, cell, cell_params=cell_params or {}, task_params=task_params or {}, **options
     )
     return run_training(config, out, resume=resume, quiet=quiet)
+
+
+def load_run(path: str | os.PathLike[str]):
+    """A trained run directory, ready to use (``rnnzoo.rundir.LoadedRun``): its validated
+    ``config``, the ``task`` with its data loaded (``splits``, checked against the files it was
+    trained on), the model ``family`` and the best ``model`` in eval mode, and the ``summary``::
+
+        run = rnnzoo.load_run("runs/sine-lstm")
+        run.family.predict(run.model, run.splits["test"].x[:4], None)
+
+    Raises ``rnnzoo.errors.UserError`` (one line) for a directory that is not a finished run.
+    """
+    from rnnzoo.rundir import load_run as load
+
+    return load(path)

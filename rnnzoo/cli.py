@@ -144,10 +144,11 @@ def plugins(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def info(name: str, as_json: bool) -> None:
     """Describe a cell or a task and its parameters."""
-    from rnnzoo.registry import any_entry, params_of
+    from rnnzoo.params import CELL_ARGUMENTS, params_of
+    from rnnzoo.registry import any_entry
 
     entry, what = any_entry(name)
-    skip = ("input_size", "hidden_size") if what == "cell" else ()
+    skip = CELL_ARGUMENTS if what == "cell" else ()
     params = params_of(entry.load(), skip=skip)
     doc = {
         "name": entry.name,
@@ -168,15 +169,6 @@ def info(name: str, as_json: bool) -> None:
         ["name", "type", "default"],
         [[p.name, p.type_name, p.default] for p in params],
     )
-
-
-def unused_run_dir(task: str, cell: str) -> str:
-    base = f"runs/{task}-{cell}"
-    candidate, n = base, 1
-    while Path(candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
 
 
 def print_metrics(title: str, columns: dict[str, dict[str, float]]) -> None:
@@ -232,8 +224,9 @@ def train(
     **options: Any,
 ) -> None:
     """Train CELL on TASK; writes config, weights, checkpoints, metrics and plots to --out."""
-    from rnnzoo.registry import split_params
-    from rnnzoo.trainer import config_with_defaults
+    from rnnzoo.params import split_params
+    from rnnzoo.registry import get_cell_class, get_task_class
+    from rnnzoo.rundir import RunDir, config_with_defaults
     from rnnzoo.trainer import train as run_training
 
     if not resume and not (task and cell):
@@ -246,13 +239,15 @@ def train(
         )
     config = None
     if not resume:
-        cell_params, task_params = split_params(list(params), cell, task)
+        cell_params, task_params = split_params(
+            list(params), cell, get_cell_class(cell), task, get_task_class(task)
+        )
         config = config_with_defaults(
             task, cell, cell_params=cell_params, task_params=task_params, **options
         )
     summary = run_training(
         config,
-        out or unused_run_dir(task, cell),
+        out or RunDir.unused(task, cell).path,
         resume=resume,
         quiet=quiet or as_json,
         overwrite=overwrite,
@@ -277,17 +272,19 @@ def evaluate(run_dir: str, split: str, as_json: bool) -> None:
     """Every metric of a trained run on a split, beside the task's baseline."""
     import torch
 
-    from rnnzoo.runs import load_run
+    from rnnzoo.rundir import RunDir
     from rnnzoo.trainer import predict
 
-    task, splits, model, config = load_run(run_dir)
-    metrics = task.evaluate(predict(model, splits[split], torch.device("cpu")), splits[split].y)
-    baseline = task.baseline(splits["train"], splits[split])
+    run = RunDir(run_dir).load()
+    data = run.splits[split]
+    prediction = predict(run.family, run.model, data, torch.device("cpu"))
+    metrics = run.task.evaluate(prediction, data.y)
+    baseline = run.task.baseline(run.splits["train"], data)
     if as_json:
         print_json({"run": run_dir, "split": split, "metrics": metrics, "baseline": baseline})
     else:
         print_metrics(
-            f"{config['task']} / {config['cell']} on {split}",
+            f"{run.config.task} / {run.config.cell} on {split}",
             {"model": metrics, "baseline": baseline},
         )
 
@@ -305,18 +302,12 @@ def evaluate(run_dir: str, split: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the values as JSON.")
 def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
     """Roll a trained forecaster forward STEPS values from a test window (the creative RNN)."""
-    from rnnzoo.model import generate as roll_forward
-    from rnnzoo.runs import load_run
+    from rnnzoo.rundir import RunDir
 
     check_writable(plot)
-    task, splits, model, _ = load_run(run_dir)
-    if model.kind != "seq2seq" or task.input_size != task.output_size:
-        raise UserError(
-            f"{run_dir}: generation needs a forecasting (seq2seq) run whose output "
-            "feeds back as input"
-        )
-    seed = splits["test"].x[0]
-    values = roll_forward(model, seed, steps)
+    run = RunDir(run_dir).load()
+    seed = run.splits["test"].x[0]
+    values = run.family.generate(run.model, run.task, seed, steps)
     if plot:
         import matplotlib
 
@@ -341,18 +332,19 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
 @click.argument("run_dir", type=click.Path())
 @click.option("--out", required=True, help="Export folder, e.g. exports/NAME.")
 @click.option("--opset", type=int, help="ONNX opset (>= 14; default 17).")
-@click.option("--quantize", type=click.Choice(["int8"]), help="Also write model.int8.onnx.")
+@click.option("--quantize", type=click.Choice(["int8"]), help="Also write int8 graphs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_json: bool) -> None:
     """Export a trained run to ONNX (whole-sequence and step graphs), verified."""
     from rnnzoo.export import TOLERANCE, export_run
 
     result = export_run(run_dir, out, opset=opset, quantize=quantize)
+    files = sorted(p.name for p in result.out.iterdir())
     if as_json:
         print_json(
             {
                 "out": str(result.out),
-                "files": sorted(p.name for p in result.out.iterdir()),
+                "files": files,
                 "verification": result.card["verification"],
                 "int8": result.card.get("int8"),
             }
@@ -372,9 +364,9 @@ def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_j
             f"int8: {q['size_bytes']} bytes (fp32 {q['fp32_size_bytes']}); test "
             f"{q['test_metrics']} vs fp32 {q['fp32_test_metrics']}"
         )
-    click.echo(
-        f"exported to {result.out}: " + ", ".join(sorted(p.name for p in result.out.iterdir()))
-    )
+        if q["size_bytes"] >= q["fp32_size_bytes"]:
+            click.echo("note: int8 does not pay for a model this small; ship the fp32 files")
+    click.echo(f"exported to {result.out}: " + ", ".join(files))
 
 
 @cli.command()
@@ -384,8 +376,8 @@ def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_j
     "input_path",
     required=True,
     type=click.Path(),
-    help="A .npy, .csv (one sequence) or .json file; for translation models, texts "
-    "(one per line, or a JSON list).",
+    help="A .npy, .csv (one sequence) or .json file of arrays (sequences, or images for "
+    "captioning); for translation models, texts (one per line, or a JSON list).",
 )
 @click.option("--output", type=click.Path(), help="Write predictions to .npy or .json.")
 @click.option("--int8", is_flag=True, help="Use the int8 graphs from the export folder.")
@@ -403,41 +395,22 @@ def predict(
     """Run an exported MODEL on onnxruntime (no torch) and print its answers."""
     import numpy as np
 
-    from rnnzoo.runtime import Model, load_input, load_texts
+    from rnnzoo.runtime import Model
 
     check_writable(output)
-    model = Model(model_path, int8=int8)
-    if model.encdec:  # answers are texts: translations, or captions
-        if model.kind == "encdec":
-            texts = load_texts(input_path)
-            answers, shown = model.translate(texts, beam), texts
-        else:
-            answers = model.caption(load_input(input_path)[0], beam)
-            texts, shown = None, range(len(answers))
-        if output:
-            Path(output).write_text(json.dumps(answers) + "\n")
-        if as_json:
-            print_json({"inputs": texts, "answers": answers} if texts else {"answers": answers})
-        else:
-            separator = " →" if texts else ":"
-            for given, answer in zip(shown, answers):
-                click.echo(f"{given}{separator} {answer}")
-        return
-    x, lengths = load_input(input_path)
-    prediction = model.predict(x, lengths)
-    answers = model.describe(prediction)
+    result = Model(model_path, int8=int8).answer_file(input_path, beam)
     if output:
-        if output.endswith(".npy"):
-            np.save(output, prediction)
+        if output.endswith(".npy") and result.prediction is not None:
+            np.save(output, result.prediction)
         else:
-            with open(output, "w") as f:
-                json.dump({"prediction": prediction.tolist(), "answers": answers}, f)
+            Path(output).write_text(json.dumps(result.to_json()) + "\n")
     if as_json:
-        print_json({"prediction": prediction.tolist(), "answers": answers})
-    else:
-        for i, answer in enumerate(answers):
-            shown = answer if isinstance(answer, str) else np.round(np.asarray(answer), 4).tolist()
-            click.echo(f"{i}: {shown}")
+        print_json(result.to_json())
+        return
+    for shown, answer in zip(result.shown, result.answers):
+        if not isinstance(answer, str):
+            answer = np.round(np.asarray(answer), 4).tolist()
+        click.echo(f"{shown}{result.arrow} {answer}")
 
 
 def main() -> None:

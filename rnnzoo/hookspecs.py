@@ -38,3 +38,18 @@ def register_tasks(register: Callable[..., None]) -> None:
     ``register("package.module:TaskClass", name="mytask", description="one line", kind="seq2vec")``.
     The keyword arguments of the task's ``__init__`` are its parameters.
     """
+
+
+@hookspec
+def register_families(register: Callable[..., None]) -> None:
+    """Register model families: one per way of building, training, exporting and running a model.
+
+    A family serves one or more task kinds (the built-ins: ``sequence`` for seq2seq and
+    seq2vec, ``token_decoder`` for encdec and vec2seq). Call
+    ``register("package.module:FamilyClass", name="myfamily", kinds=("mykind",),
+    runtime="package.runtime_module:Runner", description="one line")``: the family class
+    (a subclass of ``rnnzoo.families.base.Family``; imported when a model is built, trained
+    or exported) and the runtime adapter (a torch-free subclass of
+    ``rnnzoo.runtime.base.Runner``; imported when an export of the family is loaded) are
+    given by import path. A task whose ``kind`` no family serves cannot be registered.
+    """

@@ -21,7 +21,7 @@ import pluggy
 from rnnzoo import hookspecs
 
 ENTRY_POINT_GROUP = "rnnzoo"
-BUILTIN_PLUGINS = ("rnnzoo.cells", "rnnzoo.tasks")
+BUILTIN_PLUGINS = ("rnnzoo.cells", "rnnzoo.families", "rnnzoo.tasks")
 
 
 class PluginError(RuntimeError):

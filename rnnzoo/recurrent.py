@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnzoo.cells.base import Cell, State
+from rnnzoo.cells.contract import build_cell
+from rnnzoo.errors import UserError
 
 SequenceRunner = Callable[[Cell, Tensor, State, "Tensor | None"], tuple[Tensor, State]]
 
@@ -66,19 +68,10 @@ class Recurrent(nn.Module):
         **cell_params: Any,
     ):
         super().__init__()
-        if isinstance(cell, str):
-            from rnnzoo.registry import check_params, get_cell_class, params_of
-
-            cell_class = get_cell_class(cell)
-            check_params(
-                "cell", cell, cell_params, params_of(cell_class, skip=("input_size", "hidden_size"))
-            )
-        else:
-            cell_class = cell
         if num_layers < 1:
-            raise ValueError(f"num_layers must be at least 1, not {num_layers}")
+            raise UserError(f"num_layers must be at least 1, not {num_layers}")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+            raise UserError(f"dropout must be in [0, 1), not {dropout}")
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
         self.fused = fused
@@ -88,7 +81,10 @@ class Recurrent(nn.Module):
         size = input_size
         for _ in range(num_layers):
             for _ in range(self.num_directions):
-                self.cells.append(cell_class(size, hidden_size, **cell_params))
+                if self.cells:  # the same class and parameters as the first cell
+                    self.cells.append(type(self.cells[0])(size, hidden_size, **cell_params))
+                else:  # resolved, and checked against the contract, once
+                    self.cells.append(build_cell(cell, size, hidden_size, **cell_params))
             size = self.num_directions * self.cells[-1].output_size
         self.dropout = nn.Dropout(dropout)
         self.proj = nn.Linear(size, proj_size) if proj_size else None

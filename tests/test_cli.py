@@ -57,13 +57,33 @@ def test_help_does_not_import_torch():
 
 
 def test_listing_cells_does_not_import_torch():
-    """Built-ins and the MGU plugin register lazily, by import path."""
+    """Built-ins and lazily registering plugins (by import path, as the MGU plugin does) list
+    without importing torch. An installed plugin that registers a class itself has imported
+    torch to define it, so it is left out: found by what it registered, in a first process."""
+    import os
+    from importlib import metadata
+
+    find_eager = (
+        "from rnnzoo.registry import tables\n"
+        "print(','.join(sorted({e.plugin for table in vars(tables()).values()"
+        " for e in table.values() if not isinstance(e.target, str)})))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", find_eager], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    eager = set(filter(None, found.stdout.strip().split(",")))
+    assert not eager & {"rnnzoo.cells", "rnnzoo.tasks", "mgu"}, f"registered eagerly: {eager}"
+    lazy = {ep.name for ep in metadata.entry_points(group="rnnzoo")} - eager
     code = (
         "import sys; from rnnzoo.cli import cli\n"
         "try:\n    cli(['cells', '--json'])\nexcept SystemExit:\n    pass\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RNNZOO_LOAD_PLUGINS": ",".join(sorted(lazy))},
+    )
     assert result.returncode == 0, result.stderr
     assert '"lstm"' in result.stdout and '"mgu"' in result.stdout
 

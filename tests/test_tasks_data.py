@@ -10,7 +10,7 @@ import torch
 import rnnzoo
 from rnnzoo import text
 from rnnzoo.errors import UserError
-from rnnzoo.runs import create_task
+from rnnzoo.registry import create_task
 from rnnzoo.tasks import rain, reber
 
 

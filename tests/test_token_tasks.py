@@ -11,7 +11,7 @@ import rnnzoo
 from rnnzoo import export as exporter
 from rnnzoo import text
 from rnnzoo.errors import UserError
-from rnnzoo.runs import create_task
+from rnnzoo.registry import create_task
 from rnnzoo.runtime import Model, beam_decode, greedy_decode, run
 from tests.corpus import ATTRIBUTION, pairs, write_corpus
 from tests.idx_files import write_idx
@@ -289,17 +289,17 @@ def test_caption_trains_exports_and_captions(images, tmp_path, cli):
 
 
 def test_dates_as_plain_seq2seq_trains_exports_and_reads_out(tmp_path, cli):
-    task = create_task("dates", {"architecture": "seq2seq", "n_train": 100, "n_test": 20})
+    task = create_task("dates-seq2seq", {"n_train": 100, "n_test": 20})
     splits = task.load()
     x, y = splits["train"].x, splits["train"].y
     assert task.kind == "seq2seq" and x.shape[1:] == (32, len(task.source_vocab))
     assert y.shape == (100, 32) and (x.sum(-1) <= 1).all()
     assert all(task.decode(row) for row in y.tolist())
     rnnzoo.train(
-        "dates",
+        "dates-seq2seq",
         "gru",
         out=str(tmp_path / "run"),
-        task_params={"architecture": "seq2seq", "n_train": 200, "n_test": 20},
+        task_params={"n_train": 200, "n_test": 20},
         hidden=16,
         epochs=1,
     )
@@ -314,13 +314,10 @@ def test_dates_as_plain_seq2seq_trains_exports_and_reads_out(tmp_path, cli):
 def test_tasks_and_info_show_kinds_and_choices(cli):
     listing = {t["name"]: t["kind"] for t in json.loads(cli("tasks", "--json").stdout)}
     assert listing["translate"] == listing["dates"] == "encdec"
-    assert listing["caption"] == "vec2seq"
-    params = {p["name"]: p for p in json.loads(cli("info", "dates", "--json").stdout)["params"]}
-    assert params["architecture"] == {
-        "name": "architecture",
-        "type": "encdec | seq2seq",
-        "default": "encdec",
-    }
+    assert listing["caption"] == "vec2seq" and listing["dates-seq2seq"] == "seq2seq"
+    info = json.loads(cli("info", "translate", "--json").stdout)["params"]
+    params = {p["name"]: p for p in info}
+    assert params["tokens"] == {"name": "tokens", "type": "word | char", "default": "word"}
 
 
 def test_best_epoch_ties_are_broken_by_the_next_metric():

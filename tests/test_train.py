@@ -3,6 +3,7 @@ kill, the NaN guard, reproducibility, torchrun, the seqmnist reader, and bad inp
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -297,3 +298,72 @@ def test_truncated_bptt(tmp_path, cli):
     assert summary["test"]["mse"] < summary["baseline_test"]["mse"]
     refused = cli(*SINE, "--tbptt", "5", "--bidirectional", "--out", str(tmp_path / "no"))
     assert refused.returncode == 2 and "unidirectional" in refused.stderr
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A short finished sine run, trained once for the tests that copy it."""
+    out = tmp_path_factory.mktemp("finished") / "run"
+    result = run_cli(*SINE, "--max-steps", "2", "--param", "n_train=100", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"hidden": "big"}, "--hidden must be int, not 'big'"),
+        ({"lr": -1}, "--lr must be positive"),
+        ({"dropout": 1.5}, "--dropout must be in [0, 1)"),
+        ({"colour": "blue"}, "unknown training option(s) colour"),
+    ],
+)
+def test_bad_config_json_exits_2_with_one_line(tmp_path, finished_run, change, message):
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, **change}))
+    for args in (["evaluate", str(out)], ["train", "--resume", "--out", str(out), "--quiet"]):
+        result = run_cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and "config.json" in result.stderr, args
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, args
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--hidden", "0"], "--hidden must be at least 1"),
+        (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
+        (["--lr", "0"], "--lr must be positive"),
+        (["--tbptt", "5", "--bidirectional"], "unidirectional"),
+    ],
+)
+def test_refused_options_leave_no_run_directory(tmp_path, args, message):
+    out = tmp_path / "runs" / "new"
+    result = run_cli(*SINE, *args, "--param", "n_train=100", "--out", str(out))
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_model_that_fails_to_build_leaves_runs_alone(tmp_path, finished_run, monkeypatch):
+    """Nothing is created or deleted before the model is built, --overwrite included."""
+    from rnnzoo.errors import UserError
+    from rnnzoo.families.sequence import SequenceFamily
+    from rnnzoo.trainer import config_with_defaults, train
+
+    def refuse(self, task, config):
+        raise UserError("this cell cannot be built")
+
+    monkeypatch.setattr(SequenceFamily, "build", refuse)
+    config = config_with_defaults("sine", "gru", hidden=8, task_params={"n_train": 100})
+    with pytest.raises(UserError, match="cannot be built"):
+        train(config, tmp_path / "runs" / "new", quiet=True)
+    assert not (tmp_path / "runs").exists()
+    old = tmp_path / "old"
+    shutil.copytree(finished_run, old)
+    before = {p.name: p.read_bytes() for p in old.iterdir()}
+    with pytest.raises(UserError, match="cannot be built"):
+        train(config, old, quiet=True, overwrite=True)
+    assert {p.name: p.read_bytes() for p in old.iterdir()} == before

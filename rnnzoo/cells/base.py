@@ -1,10 +1,24 @@
 """The cell contract: one time step of a recurrent layer.
 
-A cell declares the state it carries (``state_sizes``), may override its initial state, and
-implements one step ``step(x_t, state) -> (y_t, new_state)``. Everything else — unrolling over
+A cell declares the state it carries and implements one step. Everything else — unrolling over
 time, stacking layers, running backwards, dropout between layers, masking padded steps, output
 projection and export — is the library's job (``rnnzoo.recurrent``) and works for any cell that
-keeps this contract.
+keeps this contract:
+
+- a subclass of ``Cell`` whose ``__init__(input_size, hidden_size, **params)`` takes the two
+  sizes first; every further keyword with a type hint and a default is a parameter;
+- ``state_sizes``: a *property* returning a tuple of ints, one per state tensor — ``(hidden,)``
+  (the default) for ``h`` alone, ``(hidden, hidden)`` for an LSTM's ``(h, c)``;
+- ``output_size``: a property returning an int, the feature size of ``y`` (default: hidden);
+- ``initial_state(batch_size, device=None, dtype=None)``: a tuple with one ``(batch, size)``
+  tensor per entry of ``state_sizes``; zeros by default, and exports need zeros (an exported
+  graph starts from zero states unless its caller feeds them);
+- ``step(x, state) -> (y, new_state)``: ``x`` is ``(batch, input_size)``, ``state`` a tuple of
+  ``(batch, size)`` tensors; ``y`` is ``(batch, output_size)`` and ``new_state`` a tuple with
+  the same shapes as ``state`` (``return h, (h,)`` for one state, never a bare tensor).
+
+``rnnzoo.cells.contract`` checks all of this once, when a cell is built, by running one step on
+a batch of 2; a mistake is one error naming the cell, its plugin and the fix.
 
 A third-party cell, complete::
 
@@ -75,7 +89,8 @@ class Cell(nn.Module):
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
-        """The feature size of each state tensor; default: one hidden state."""
+        """The feature size of each state tensor, one int per tensor; default: one hidden state.
+        Override it as a property (``@property``), not a method."""
         return (self.hidden_size,)
 
     @property
@@ -90,7 +105,9 @@ class Cell(nn.Module):
         )
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """One time step: ``x`` is ``(batch, input_size)``; returns ``(y, new_state)``."""
+        """One time step: ``x`` is ``(batch, input_size)``, ``state`` a tuple of ``(batch, size)``
+        tensors; returns ``(y, new_state)``, ``y`` ``(batch, output_size)`` and ``new_state`` a
+        tuple shaped like ``state``."""
         raise NotImplementedError
 
     def onnx_operator(self) -> OnnxOperator | None:

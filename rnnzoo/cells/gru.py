@@ -12,8 +12,6 @@ from rnnzoo.cells.fused import FusedCell
 
 
 class GRU(FusedCell):
-    name = "gru"
-
     onnx_gate_order = [1, 0, 2]  # PyTorch r, z, n → ONNX z, r, h
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):

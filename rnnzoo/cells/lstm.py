@@ -15,8 +15,6 @@ from rnnzoo.cells.fused import FusedCell
 
 
 class LSTM(FusedCell):
-    name = "lstm"
-
     onnx_gate_order = [0, 3, 1, 2]  # PyTorch i, f, g, o → ONNX i, o, f, c
 
     def __init__(

@@ -12,8 +12,6 @@ from rnnzoo.cells.fused import FusedCell
 
 
 class RNN(FusedCell):
-    name = "rnn"
-
     def __init__(
         self,
         input_size: int,

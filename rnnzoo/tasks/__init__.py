@@ -51,6 +51,12 @@ def register_tasks(register):
         description="Dates written by people → ISO 8601, an encoder–decoder.",
     )
     register(
+        "rnnzoo.tasks.dates:DatesSeq2Seq",
+        name="dates-seq2seq",
+        kind="seq2seq",
+        description="The same dates as a plain aligned seq2seq RNN, to compare with `dates`.",
+    )
+    register(
         "rnnzoo.tasks.translate:Translate",
         name="translate",
         kind="encdec",

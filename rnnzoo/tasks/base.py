@@ -66,6 +66,9 @@ class Task:
     smoke_params: ClassVar[dict[str, Any]] = {}
     # How a seq2vec model reads the sequence out: the last valid step ("last") or the mean.
     readout: ClassVar[str] = "last"
+    # How raw data becomes the model's input, for the model card (set per instance if it
+    # depends on the parameters).
+    preprocessing: str = "none: feed the task's inputs as they are"
 
     def __init__(self) -> None:
         # the shape of one time step of raw input, where the encoder changes it (frames, ...)
@@ -73,6 +76,13 @@ class Task:
         self.input_size = 0  # features per step entering the recurrent stack
         self.output_size = 0  # features the head emits (per step, or once)
         self.labels: list[str] | None = None
+
+    @classmethod
+    def smoke_data(cls, folder: Path) -> dict[str, Any]:
+        """Parameters for a smoke test that trains in seconds: ``smoke_params``, plus whatever
+        a task that reads files needs — it writes small files of its format into ``folder``
+        and names them. The registry-wide tests call this for every installed task."""
+        return dict(cls.smoke_params)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -102,6 +112,11 @@ class Task:
     def baseline(self, train: Split, split: Split) -> dict[str, float]:
         """The metrics of a simple baseline (fitted on ``train`` if at all) on ``split``."""
         raise NotImplementedError
+
+    def plot_predictions(self, prediction: Tensor, split: Split, path: str) -> bool:
+        """Optionally draw predictions against the truth into ``path`` (a PNG); return
+        whether a plot was written. Forecasting tasks do; the default draws nothing."""
+        return False
 
     def data_files(self) -> list[Path]:
         """The files the data is read from, whose contents the model depends on beyond their
@@ -158,6 +173,11 @@ class TokenSequenceTask(Task):
         super().__init__()
         self.target_vocab: list[str] = []
         self.target_length = 0
+        # the source side of encdec tasks: its vocabulary, "char" or "word" tokens, and
+        # whether text is lower-cased before tokenizing (vec2seq tasks have no source text)
+        self.source_vocab: list[str] = []
+        self.source_tokens = "char"
+        self.lowercase = False
 
     def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
         return nn.functional.cross_entropy(

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from rnnzoo import text
 from rnnzoo.tasks.base import Split, TokenSequenceTask, pad_ids, require
-from rnnzoo.tasks.seqmnist import DEBIAN_FASHION_MNIST, read_images
+from rnnzoo.tasks.seqmnist import DEBIAN_FASHION_MNIST, read_images, write_bars
 
 NAMES = [
     "t-shirt",
@@ -68,6 +68,11 @@ class Caption(TokenSequenceTask):
     kind = "vec2seq"
     target_tokens = "word"
     smoke_params = {"n_train": 600, "n_test": 100}
+
+    @classmethod
+    def smoke_data(cls, folder: Path) -> dict:
+        return {**cls.smoke_params, "data_dir": str(write_bars(folder / "idx"))}
+
     defaults = {"hidden": 128, "epochs": 10, "batch_size": 64, "lr": 2e-3}
 
     def __init__(

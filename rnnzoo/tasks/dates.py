@@ -2,7 +2,7 @@
 "04/22/2019", "22 Apr 2019" … → "2019-04-22". Generated with ``datetime``; the test split holds
 dates that never occur in training. Character tokens on both sides.
 
-``architecture=seq2seq`` trains the same data as a plain aligned sequence → sequence RNN for
+``dates-seq2seq`` is the same data as a plain aligned sequence → sequence task for
 comparison: the source characters one-hot, one per step, and the target's character ``t`` due
 at step ``t``, when the RNN has read only the first ``t + 1`` source characters. The year comes
 last in "04/22/2019" but first in "2019-04-22": a plain RNN must emit it before reading it,
@@ -12,7 +12,6 @@ which is why translation wants an encoder that reads everything before a decoder
 from __future__ import annotations
 
 import datetime
-from typing import Literal
 
 import numpy as np
 import torch
@@ -50,34 +49,19 @@ LONGEST_SOURCE = max(len(written(datetime.date(2000, 9, 27))) for written in FOR
 class Dates(TokenSequenceTask):
     smoke_params = {"n_train": 1000, "n_test": 200}
     defaults = {"hidden": 128, "epochs": 10, "batch_size": 64, "lr": 3e-3}
+    preprocessing = "characters as token ids of source_vocab (0 pads), one per step"
 
-    def __init__(
-        self,
-        n_train: int = 20000,
-        n_test: int = 2000,
-        architecture: Literal["encdec", "seq2seq"] = "encdec",
-        seed: int = 42,
-    ):
+    def __init__(self, n_train: int = 20000, n_test: int = 2000, seed: int = 42):
         super().__init__()
         require(min(n_train, n_test) >= 1, "n_train and n_test must be >= 1")
         self.n_train, self.n_test, self.seed = n_train, n_test, seed
-        self.kind = architecture
         self.source_vocab = text.SPECIALS + list(SOURCE_CHARS)
         self.target_vocab = text.SPECIALS + list(TARGET_CHARS)
         self.source_tokens = "char"
         self.target_length = len("2019-04-22") + 1  # and the end token
-        if architecture == "encdec":
-            self.preprocessing = "characters as token ids of source_vocab (0 pads), one per step"
-        else:
-            self.input_size = len(self.source_vocab)
-            self.output_size = len(self.target_vocab)
-            self.labels = self.target_vocab  # each step scores a target character
-            self.preprocessing = (
-                "characters one-hot over source_vocab, one per step, then all-zero steps up to "
-                "the target's length; output step t scores target character t"
-            )
 
-    def split(self, days: np.ndarray, rng: np.random.Generator) -> Split:
+    def written(self, days: np.ndarray, rng: np.random.Generator) -> tuple[list, list]:
+        """Each day written in a random format, as source ids, and its ISO target ids."""
         first = datetime.date(1900, 1, 1)
         source_index = {c: i for i, c in enumerate(self.source_vocab)}
         target_index = {c: i for i, c in enumerate(self.target_vocab)}
@@ -87,15 +71,12 @@ class Dates(TokenSequenceTask):
             written = FORMATS[rng.integers(len(FORMATS))](date)
             sources.append(text.to_ids(written, source_index))
             targets.append(text.to_ids(date.isoformat(), target_index) + [text.EOS])
+        return sources, targets
+
+    def split(self, days: np.ndarray, rng: np.random.Generator) -> Split:
+        sources, targets = self.written(days, rng)
         x, lengths = pad_ids(sources)
-        if self.kind == "encdec":
-            return Split(x, torch.tensor(targets), lengths)
-        steps = max(LONGEST_SOURCE, self.target_length)  # the same for every split
-        onehot = torch.zeros(len(x), steps, len(self.source_vocab))
-        onehot[:, : x.shape[1]] = nn.functional.one_hot(x, len(self.source_vocab)).float()
-        onehot[:, : x.shape[1], text.PAD] = 0  # padding steps are all zero
-        y, _ = pad_ids(targets, steps)
-        return Split(onehot, y)
+        return Split(x, torch.tensor(targets), lengths)
 
     def load(self) -> dict[str, Split]:
         rng = np.random.default_rng(self.seed)
@@ -108,3 +89,30 @@ class Dates(TokenSequenceTask):
             "validation": self.split(days[n_train : n_train + n_test], rng),
             "test": self.split(days[n_train + n_test : n_train + 2 * n_test], rng),
         }
+
+
+class DatesSeq2Seq(Dates):
+    """The same dates as a plain aligned seq2seq task: one-hot source characters in, target
+    character ``t`` due at output step ``t``."""
+
+    kind = "seq2seq"
+    preprocessing = (
+        "characters one-hot over source_vocab, one per step, then all-zero steps up to "
+        "the target's length; output step t scores target character t"
+    )
+
+    def __init__(self, n_train: int = 20000, n_test: int = 2000, seed: int = 42):
+        super().__init__(n_train, n_test, seed)
+        self.input_size = len(self.source_vocab)
+        self.output_size = len(self.target_vocab)
+        self.labels = self.target_vocab  # each step scores a target character
+
+    def split(self, days: np.ndarray, rng: np.random.Generator) -> Split:
+        sources, targets = self.written(days, rng)
+        x, _ = pad_ids(sources)
+        steps = max(LONGEST_SOURCE, self.target_length)  # the same for every split
+        onehot = torch.zeros(len(x), steps, len(self.source_vocab))
+        onehot[:, : x.shape[1]] = nn.functional.one_hot(x, len(self.source_vocab)).float()
+        onehot[:, : x.shape[1], text.PAD] = 0  # padding steps are all zero
+        y, _ = pad_ids(targets, steps)
+        return Split(onehot, y)

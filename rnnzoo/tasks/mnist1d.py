@@ -43,7 +43,6 @@ def generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
 
 
 class MNIST1D(ClassificationTask):
-    name = "mnist1d"
     readout = "mean"
     smoke_params = {"num_samples": 600, "validation_size": 100}
     defaults = {

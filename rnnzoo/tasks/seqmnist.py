@@ -89,9 +89,39 @@ def read_images(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def write_idx(path: Path, array: np.ndarray, gzipped: bool = True) -> None:
+    """``array`` (uint8) as an IDX file, gzipped by default (``path`` gains ``.gz``)."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
+    data = header + array.astype(np.uint8).tobytes()
+    if gzipped:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+
+
+def write_bars(folder: Path, n_train: int = 600, n_test: int = 200, gzipped: bool = True) -> Path:
+    """A small, learnable MNIST-shaped set in the four IDX files: the label is the row where
+    a bright bar lies. For smoke tests of tasks that read IDX files."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n)
+        images = rng.integers(0, 60, (n, 28, 28))
+        images[np.arange(n), 2 + 2 * labels] = 255
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images, gzipped)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels, gzipped)
+    return folder
+
+
 class SeqMNIST(ClassificationTask):
-    name = "seqmnist"
     smoke_params = {"limit": 600}
+
+    @classmethod
+    def smoke_data(cls, folder: Path) -> dict:
+        return {**cls.smoke_params, "data_dir": str(write_bars(folder / "idx"))}
+
     defaults = {
         "hidden": 128,
         "layers": 2,

@@ -20,7 +20,6 @@ def series(t: np.ndarray) -> np.ndarray:
 
 
 class Sine(Task):
-    name = "sine"
     kind = "seq2seq"
     metrics = (Metric("mse", False), Metric("mse_from_step3", False))
     smoke_params = {"n_train": 256, "n_test": 64}
@@ -68,7 +67,7 @@ class Sine(Task):
         """Persistence: predict that the next value equals the current one."""
         return self.evaluate(split.x, split.y)
 
-    def plot_predictions(self, prediction: Tensor, split: Split, path: str) -> None:
+    def plot_predictions(self, prediction: Tensor, split: Split, path: str) -> bool:
         """Inputs, targets and predictions of the first few test windows."""
         import matplotlib
 
@@ -87,3 +86,4 @@ class Sine(Task):
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
+        return True

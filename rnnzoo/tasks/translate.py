@@ -10,6 +10,7 @@ from the training split only, so a word first seen in the test split reads as ``
 
 from __future__ import annotations
 
+from itertools import product
 from pathlib import Path
 from typing import Literal
 
@@ -48,8 +49,31 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+def write_example_corpus(path: Path) -> Path:
+    """A small corpus in this format for smoke tests: English → French phrases whose words
+    translate one by one, the adjective moving behind the noun (learnable from a few hundred
+    pairs)."""
+    colors = {"red": "rouge", "green": "vert", "black": "noir", "small": "petit", "big": "grand"}
+    nouns = {"cat": "chat", "dog": "chien", "car": "camion", "boat": "bateau", "horse": "cheval"}
+    verbs = {"sleeps": "dort", "runs": "court", "waits": "attend", "eats": "mange"}
+    attribution = "CC-BY 2.0 (France) Attribution: tatoeba.org #1 (test) & #2 (test)"
+    lines = [
+        f"The {c} {n} {v}.\tLe {nouns[n]} {colors[c]} {verbs[v]}.\t{attribution}"
+        for c, n, v in product(colors, nouns, verbs)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 class Translate(TokenSequenceTask):
     smoke_params = {"max_pairs": 300}
+
+    @classmethod
+    def smoke_data(cls, folder: Path) -> dict:
+        corpus = write_example_corpus(folder / "corpus.tsv")
+        return {**cls.smoke_params, "data_file": str(corpus)}
+
     defaults = {"hidden": 256, "epochs": 20, "batch_size": 64, "lr": 2e-3}
 
     def __init__(

@@ -13,9 +13,6 @@ from rnnzoo.cells.base import Cell
 
 
 class MGU(Cell):
-    name = "mgu"
-    description = "Minimal Gated Unit (Zhou et al. 2016): a GRU with a single forget gate."
-
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__(input_size, hidden_size)
         self.ih = nn.Linear(input_size, 2 * hidden_size, bias=bias)  # W_f, W_h

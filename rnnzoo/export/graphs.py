@@ -4,7 +4,6 @@
   from the data input (an empty initializer stands for "not fed").
 - ``loop_from_step``: replace a placeholder node by an ONNX ``Loop`` whose body is a cell's
   one-step graph, so any cell exports with dynamic sequence length.
-- ``quantize_weights``: store weight matrices as int8 with ``DequantizeLinear`` in front.
 """
 
 from __future__ import annotations
@@ -190,60 +189,3 @@ def loop_from_step(
         ),
         helper.make_node("Transpose", [scan], [node.output[0]], perm=[1, 0, 2]),
     ]
-
-
-def _weight_matrices(graph: onnx.GraphProto, min_elements: int) -> list[onnx.TensorProto]:
-    """Take the float weight matrices out of ``graph`` and its subgraphs. Biases stay, including
-    the ``(1, n)`` bias and peephole inputs of ONNX's recurrent operators."""
-    taken = []
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                taken += _weight_matrices(attribute.g, min_elements)
-    for tensor in list(graph.initializer):
-        dims = list(tensor.dims)
-        if (
-            tensor.data_type == TensorProto.FLOAT
-            and len(dims) >= 2
-            and np.prod(dims) >= min_elements
-            and not (len(dims) == 2 and dims[0] == 1)
-        ):
-            graph.initializer.remove(tensor)
-            taken.append(tensor)
-    return taken
-
-
-def quantize_weights(graph: onnx.GraphProto, min_elements: int = 64) -> int:
-    """Store every float weight matrix as int8 — symmetric, one scale per row of its 2-D view —
-    with a ``DequantizeLinear`` at the top of the main graph, where a ``Loop``'s step sees it as
-    an outer-scope value, so it runs once per call, not once per step. Compute stays in float32.
-    Returns how many tensors were converted."""
-    tensors = _weight_matrices(graph, min_elements)
-    new_nodes = []
-    for tensor in tensors:
-        weight = numpy_helper.to_array(tensor)
-        name = tensor.name
-        rows = weight.reshape(-1, weight.shape[-1])
-        scale = (np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0).astype(np.float32)
-        q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(q, f"{name}__int8"),
-                numpy_helper.from_array(scale, f"{name}__scale"),
-                numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}__zero"),
-                numpy_helper.from_array(np.array(weight.shape, np.int64), f"{name}__shape"),
-            ]
-        )
-        new_nodes += [
-            helper.make_node(
-                "DequantizeLinear",
-                [f"{name}__int8", f"{name}__scale", f"{name}__zero"],
-                [f"{name}__2d"],
-                axis=0,
-            ),
-            helper.make_node("Reshape", [f"{name}__2d", f"{name}__shape"], [name]),
-        ]
-    nodes = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(new_nodes + nodes)
-    return len(tensors)

@@ -1,7 +1,8 @@
-"""Models that decode tokens (encoder–decoder and vector → sequence) to ONNX: ``encoder.onnx``
-reads the source (token ids, or an image) into the decoder's first state, ``decoder.step.onnx``
-turns (previous token, state) into (next-token scores, state); the runtime decodes greedily
-with the two. Verified against PyTorch like every export."""
+"""Exporting the token-decoder family: ``encoder.onnx`` reads the source (token ids with
+optional lengths, or one input per example) into the decoder's first state;
+``decoder.step.onnx`` turns (previous token, state) into (next-token scores, state). The
+runtime decodes with the two. Verified against PyTorch like every export, down to whole greedy
+decodes token for token."""
 
 from __future__ import annotations
 
@@ -15,26 +16,31 @@ import onnx
 import torch
 from torch import Tensor, nn
 
-from rnnzoo import onnx_graph, text
-from rnnzoo.export import (
+from rnnzoo import text
+from rnnzoo.export import graphs, tracing
+from rnnzoo.export.quantization import quantized_copy
+from rnnzoo.export.staging import ExportResult, common_card, save_graph, write_staged
+from rnnzoo.export.verification import (
+    BATCH_SIZES,
     Check,
-    ExportResult,
-    _diff,
-    _ExportRunner,
-    _replace_cell_loops,
-    _save,
-    _session,
-    _to_onnx,
-    card_basics,
     check_results,
-    write_staged,
+    max_diff,
+    random_states,
+    session,
 )
-from rnnzoo.model import TokenDecoder
-from rnnzoo.runtime import greedy_decode
+from rnnzoo.runtime.decoding import greedy_decode
+
+FILES = {
+    "encoder.onnx": "the source → the decoder's first state",
+    "decoder.step.onnx": "previous token and state → next-token scores and state",
+    "encoder.int8.onnx": "int8 weights of the encoder (weight-only), compute in float32",
+    "decoder.step.int8.onnx": "int8 weights of the decoder step, compute in float32",
+    "example.json": "inputs for `rnnzoo predict --input`",
+}
 
 
-class _Encoder(nn.Module):
-    def __init__(self, model: TokenDecoder):
+class EncoderGraph(nn.Module):
+    def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
@@ -42,8 +48,8 @@ class _Encoder(nn.Module):
         return self.model.encode(*source)
 
 
-class _DecoderStep(nn.Module):
-    def __init__(self, model: TokenDecoder):
+class DecoderStepGraph(nn.Module):
+    def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
@@ -52,34 +58,38 @@ class _DecoderStep(nn.Module):
         return (logits, *state)
 
 
-def state_names(model: TokenDecoder) -> list[str]:
+def state_names(model: nn.Module) -> list[str]:
     return [f"state_{i}" for i in range(len(model.decoder.state_sizes))]
 
 
-def encoder_graph(model: TokenDecoder, example: Tensor, opset: int) -> onnx.ModelProto:
-    """Token ids and optional lengths (encdec) or one input per example (vec2seq) → states."""
+def encoder_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto:
+    """Token ids and optional lengths, or one input per example → the decoder's states."""
     model = copy.deepcopy(model).eval()
     names = state_names(model)
     states = {n: {1: "batch"} for n in names}
-    if model.kind == "vec2seq":
-        return _to_onnx(
-            _Encoder(model), (example,), ["input"], names, {"input": {0: "batch"}, **states}, opset
+    if not model.reads_tokens:
+        return tracing.to_onnx(
+            EncoderGraph(model),
+            (example,),
+            ["input"],
+            names,
+            {"input": {0: "batch"}, **states},
+            opset,
         )
-    runner = _ExportRunner()
-    model.encoder.sequence_runner = runner
+    runner = tracing.exporting(model.encoder)
     lengths = torch.full((example.shape[0],), example.shape[1], dtype=torch.long)
     dynamic = {"input": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, **states}
-    graph = _to_onnx(
-        _Encoder(model), (example, lengths), ["input", "lengths"], names, dynamic, opset
+    graph = tracing.to_onnx(
+        EncoderGraph(model), (example, lengths), ["input", "lengths"], names, dynamic, opset
     )
-    _replace_cell_loops(graph, runner, opset)
-    onnx_graph.make_optional(graph, "input", {"lengths": onnx_graph.full_lengths})
+    tracing.replace_cell_loops(graph, runner, opset)
+    graphs.make_optional(graph, "input", {"lengths": graphs.full_lengths})
     return graph
 
 
-def decoder_graph(model: TokenDecoder, opset: int) -> onnx.ModelProto:
+def decoder_graph(model: nn.Module, opset: int) -> onnx.ModelProto:
     model = copy.deepcopy(model).eval()
-    model.decoder.sequence_runner = _ExportRunner()  # built-in cells as ONNX operators
+    tracing.exporting(model.decoder)  # built-in cells as ONNX operators
     names = state_names(model)
     token = torch.full((2,), model.BOS, dtype=torch.long)
     dynamic = {
@@ -88,8 +98,8 @@ def decoder_graph(model: TokenDecoder, opset: int) -> onnx.ModelProto:
         **{n: {1: "batch"} for n in names},
         **{n + "_out": {1: "batch"} for n in names},
     }
-    return _to_onnx(
-        _DecoderStep(model),
+    return tracing.to_onnx(
+        DecoderStepGraph(model),
         (token, *model.decoder.initial_state(2)),
         ["token", *names],
         ["scores", *[n + "_out" for n in names]],
@@ -107,16 +117,16 @@ def encoder_feeds(test: Any, n: int) -> dict[str, np.ndarray]:
 
 
 def verify(
-    model: TokenDecoder, encoder: onnx.ModelProto, decoder: onnx.ModelProto, test: Any, card: dict
+    model: nn.Module, encoder: onnx.ModelProto, decoder: onnx.ModelProto, test: Any, card: dict
 ) -> list[Check]:
     """Encoder states for batches of 1, 3 and 17 (padded and unpadded token sequences), one
     decoder step from random states, and whole greedy decodes against PyTorch's tokens."""
-    enc, dec = _session(encoder), _session(decoder)
+    enc, dec = session(encoder), session(decoder)
     names = state_names(model)
     checks = []
     model = model.eval()
     with torch.no_grad():
-        for batch in (1, 3, 17):
+        for batch in BATCH_SIZES:
             feeds = encoder_feeds(test, batch)
             x = torch.from_numpy(feeds["input"])
             variants = [("encoder", feeds, None)]
@@ -128,20 +138,16 @@ def verify(
                 ]
             for what, inputs, lengths in variants:
                 expected = model.encode(x, lengths) if lengths is not None else model.encode(x)
-                got = enc.run(names, inputs)
-                diff = max(_diff(e.numpy(), g) for e, g in zip(expected, got))
+                diff = max_diff(list(expected), enc.run(names, inputs))
                 checks.append(Check(what, batch, x.shape[1] if x.ndim == 2 else 1, diff))
         generator = torch.Generator().manual_seed(0)
         token = torch.randint(0, model.head.out_features, (5,), generator=generator)
-        state = tuple(
-            0.5 * torch.randn(s.shape, generator=generator) for s in model.decoder.initial_state(5)
-        )
+        state = random_states(model.decoder, 5, generator)
         logits, new = model.decode_step(token, state)
         got = dec.run(
             None, {"token": token.numpy(), **{n: s.numpy() for n, s in zip(names, state)}}
         )
-        diff = max(_diff(e.numpy(), g) for e, g in zip((logits, *new), got))
-        checks.append(Check("decoder step", 5, 1, diff))
+        checks.append(Check("decoder step", 5, 1, max_diff([logits, *new], got)))
         n = min(64, len(test.x))
         lengths = None if test.lengths is None else test.lengths[:n]
         tokens = model(test.x[:n], lengths).argmax(-1).numpy()
@@ -154,35 +160,32 @@ def verify(
 
 
 def export_token_decoder(
-    task,
-    splits,
-    model: TokenDecoder,
-    config: dict,
-    summary: dict,
-    out: Path,
-    opset: int,
-    quantize: str | None = None,
+    run: Any, out: Path, opset: int, quantize: str | None = None
 ) -> ExportResult:
-    test = splits["test"]
+    """Export a loaded run of the token-decoder family to ``out``, verified."""
+    model, task, test = run.model, run.task, run.splits["test"]
     example = torch.from_numpy(encoder_feeds(test, 2)["input"])
     encoder, decoder = encoder_graph(model, example, opset), decoder_graph(model, opset)
-    card = build_card(task, model, config, summary, opset)
+    card = build_card(run, opset)
     checks = verify(model, encoder, decoder, test, card)
     check_results(checks)
-    card["verification"] = [c.__dict__ for c in checks]
+    int8 = {"encoder.int8.onnx", "decoder.step.int8.onnx"} if quantize else set()
+    card["files"] = {
+        name: what for name, what in FILES.items() if ".int8." not in name or name in int8
+    }
 
     def write(staging: Path) -> None:
         if quantize:
-            card["int8"] = quantize_int8(encoder, decoder, staging, task, test, card)
-        _save(encoder, staging / "encoder.onnx", card)
-        _save(decoder, staging / "decoder.step.onnx", card)
-        if model.kind == "vec2seq":
-            example = {"input": test.x[:3].tolist()}
-        else:
+            card["int8"] = quantize_int8(encoder, decoder, staging, run, card)
+        save_graph(encoder, staging / "encoder.onnx", card)
+        save_graph(decoder, staging / "decoder.step.onnx", card)
+        if model.reads_tokens:
             example = [
                 text.detokenize([task.source_vocab[i] for i in row[:length]], task.source_tokens)
                 for row, length in zip(test.x[:3].tolist(), test.lengths[:3].tolist())
             ]
+        else:
+            example = {"input": test.x[:3].tolist()}
         (staging / "example.json").write_text(json.dumps(example) + "\n")
 
     write_staged(out, card, checks, write)
@@ -190,54 +193,39 @@ def export_token_decoder(
 
 
 def quantize_int8(
-    encoder: onnx.ModelProto, decoder: onnx.ModelProto, folder: Path, task, test, card: dict
+    encoder: onnx.ModelProto, decoder: onnx.ModelProto, folder: Path, run: Any, card: dict
 ) -> dict[str, Any]:
-    """``encoder.int8.onnx`` and ``decoder.step.int8.onnx`` (weight-only int8, as for every
-    export), with the test metrics of greedy decoding in both precisions."""
-    graphs = {}
-    converted = 0
+    """``encoder.int8.onnx`` and ``decoder.step.int8.onnx``, with the test metrics of greedy
+    decoding in both precisions."""
+    pairs, converted = {}, 0
     for graph, name in ((encoder, "encoder"), (decoder, "decoder.step")):
-        quantized = onnx.ModelProto()
-        quantized.CopyFrom(graph)
-        converted += onnx_graph.quantize_weights(quantized.graph)
-        _save(quantized, folder / f"{name}.int8.onnx", card)
-        graphs[name] = (graph, quantized)
+        quantized, count = quantized_copy(graph)
+        converted += count
+        save_graph(quantized, folder / f"{name}.int8.onnx", card)
+        pairs[name] = (graph, quantized)
+    test = run.splits["test"]
     n = min(len(test.x), 2000)
     feeds = encoder_feeds(test, n)
     metrics = {}
     for precision, index in (("fp32", 0), ("int8", 1)):
-        sessions = [_session(graphs[name][index]) for name in ("encoder", "decoder.step")]
+        sessions = [session(pairs[name][index]) for name in ("encoder", "decoder.step")]
         tokens = greedy_decode(*sessions, feeds, card)
-        metrics[precision] = task.score(torch.from_numpy(tokens), test.y[:n])
-    sizes = {
-        "size_bytes": sum((folder / f"{n}.int8.onnx").stat().st_size for n in graphs),
-        "fp32_size_bytes": sum(len(g.SerializeToString()) for g, _ in graphs.values()),
-    }
+        metrics[precision] = run.task.score(torch.from_numpy(tokens), test.y[:n])
     return {
         "note": f"weight-only int8 (QDQ) for {converted} weight matrices; compute in float32",
-        **sizes,
+        "size_bytes": sum((folder / f"{name}.int8.onnx").stat().st_size for name in pairs),
+        "fp32_size_bytes": sum(len(g.SerializeToString()) for g, _ in pairs.values()),
         "test_examples": n,
         "test_metrics": metrics["int8"],
         "fp32_test_metrics": metrics["fp32"],
     }
 
 
-def build_card(
-    task, model: TokenDecoder, config: dict, summary: dict, opset: int
-) -> dict[str, Any]:
+def build_card(run: Any, opset: int) -> dict[str, Any]:
+    task, model = run.task, run.model
     names = state_names(model)
     layers = model.decoder.num_layers
-    if model.kind == "vec2seq":
-        source = [
-            {
-                "name": "input",
-                "shape": ["batch", *task.input_shape],
-                "dtype": "float32",
-                "meaning": f"encoder.onnx: {task.preprocessing}",
-            }
-        ]
-        tokenization = {}
-    else:
+    if model.reads_tokens:
         source = [
             {
                 "name": "input",
@@ -256,10 +244,20 @@ def build_card(
         tokenization = {
             "source_vocab": task.source_vocab,
             "source_tokens": task.source_tokens,
-            "lowercase": getattr(task, "lowercase", False),
+            "lowercase": task.lowercase,
         }
+    else:
+        source = [
+            {
+                "name": "input",
+                "shape": ["batch", *task.input_shape],
+                "dtype": "float32",
+                "meaning": f"encoder.onnx: {task.preprocessing}",
+            }
+        ]
+        tokenization = {}
     return {
-        **card_basics(task, config, summary, opset),
+        **common_card(run, "token_decoder", opset),
         "inputs": [
             *source,
             {
@@ -280,6 +278,7 @@ def build_card(
                 "meaning": "next-token scores (logits) over target_vocab",
             },
         ],
+        "reads_tokens": model.reads_tokens,
         "state_names": names,
         **tokenization,
         "target_vocab": task.target_vocab,

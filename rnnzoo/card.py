@@ -1,0 +1,185 @@
+"""The model card: what an export says about itself, and the contract between the exporter
+(which writes it into ``card.json`` and every ONNX file's ``metadata_props``) and the runtime
+(which validates it before using any of it). Torch-free.
+
+The schema is versioned (``format``). Every card has the common fields below; a family adds
+its own (``Runner.card_fields`` in ``rnnzoo.runtime``). A card that breaks the schema is one
+``RuntimeInputError`` line, never a ``KeyError`` deep in the runtime. Cards of format 1 (before
+families existed) are read by naming the family that serves their ``kind``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rnnzoo.errors import RuntimeInputError
+
+FORMAT = "rnnzoo-card/2"
+READABLE_FORMATS = ("rnnzoo-card/1", FORMAT)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the card: its name, the JSON types it may take, and what it means."""
+
+    name: str
+    types: tuple[type, ...]
+    meaning: str
+    required: bool = True
+
+
+def field(name: str, types: type | tuple[type, ...], meaning: str, required: bool = True) -> Field:
+    return Field(name, types if isinstance(types, tuple) else (types,), meaning, required)
+
+
+NONE = type(None)
+COMMON_FIELDS = (
+    field("format", str, f"the schema version, {FORMAT!r}"),
+    field("family", str, "the model family: which runtime adapter runs the files"),
+    field("kind", str, "the task's kind: seq2seq, seq2vec, encdec, vec2seq, …"),
+    field("task", str, "the registered task the model was trained on"),
+    field("task_params", dict, "the task's parameters"),
+    field("description", str, "what the task is"),
+    field("cell", str, "the registered cell"),
+    field("cell_params", dict, "the cell's parameters"),
+    field("hidden", int, "units per layer and direction"),
+    field("layers", int, "stacked recurrent layers"),
+    field("bidirectional", bool, "whether the stack reads both directions"),
+    field("preprocessing", str, "how raw data becomes the input"),
+    field("labels", (list, NONE), "class names, by output index (classifiers)"),
+    field("metrics", dict, "test metrics of the model and of the task's baseline"),
+    field("training", dict, "epochs, batch size, learning rate, seed"),
+    field("opset", int, "the ONNX opset"),
+    field("versions", dict, "versions of rnnzoo, torch, onnx and onnxruntime that made it"),
+    field("inputs", list, "each input: name, shape, dtype, meaning, optional"),
+    field("outputs", list, "each output: name, shape, meaning"),
+    field("streaming", bool, "whether a one-step graph for streaming is included"),
+    field("verification", list, "the checks against PyTorch the export passed", required=False),
+    field("int8", dict, "sizes and test metrics of the int8 files", required=False),
+)
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "a whole number",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "an object",
+        NONE: "null",
+    }
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False  # JSON's true is not a number here
+    if float in types and isinstance(value, int):
+        return True
+    return isinstance(value, types)
+
+
+def parse(text: str, source: str) -> dict[str, Any]:
+    """A card from JSON text; ``source`` names where it came from in errors."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise RuntimeInputError(f"{source}: the model card is not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise RuntimeInputError(f"{source}: the model card is not a JSON object")
+    return data
+
+
+def validate(
+    data: dict[str, Any], source: str, family_fields: tuple[Field, ...] = ()
+) -> dict[str, Any]:
+    """Check ``data`` against the common fields and a family's own; return it unchanged."""
+    fmt = data.get("format")
+    if fmt not in READABLE_FORMATS:
+        raise RuntimeInputError(
+            f"{source}: model card format {fmt!r} is not one this rnnzoo reads "
+            f"({', '.join(READABLE_FORMATS)}); export the run again with this version"
+        )
+    for spec in COMMON_FIELDS + family_fields:
+        if spec.name not in data:
+            if spec.required:
+                raise RuntimeInputError(
+                    f"{source}: the model card lacks {spec.name!r} ({spec.meaning}); "
+                    "export the run again with `rnnzoo export`"
+                )
+            continue
+        if not _has_type(data[spec.name], spec.types):
+            raise RuntimeInputError(
+                f"{source}: the model card's {spec.name!r} must be "
+                f"{_type_names(spec.types)}, not {json.dumps(data[spec.name])[:60]}"
+            )
+    for item in data["inputs"] + data["outputs"]:
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str)):
+            raise RuntimeInputError(f"{source}: the model card's inputs and outputs need names")
+        if not isinstance(item.get("shape"), list):
+            raise RuntimeInputError(f"{source}: the model card gives no shape for {item['name']}")
+    return data
+
+
+def upgrade(data: dict[str, Any], family_of_kind) -> dict[str, Any]:
+    """A format-1 card as format 2: the family is the one serving its kind
+    (``family_of_kind(kind) -> name``)."""
+    if data.get("format") != "rnnzoo-card/1":
+        return data
+    kind = data.get("kind")
+    if not isinstance(kind, str):
+        return data  # validate() names what is missing
+    return {**data, "format": FORMAT, "family": family_of_kind(kind)}
+
+
+def markdown(card: dict[str, Any], tolerance: float) -> str:
+    """The card as ``README.md`` for the export folder."""
+    params = ", ".join(f"{k}={v}" for k, v in card["cell_params"].items())
+    cell = f"`{card['cell']}`" + (f" ({params})" if params else "")
+    layers = f"{card['layers']} layer{'s' if card['layers'] != 1 else ''}"
+    lines = [
+        f"# {card['task']} / {card['cell']}",
+        "",
+        card["description"],
+        "",
+        f"- {card['kind']} model ({card['family']} family): cell {cell}, {layers} × "
+        f"{card['hidden']} units{', bidirectional' if card['bidirectional'] else ''}",
+        f"- preprocessing: {card['preprocessing']}",
+        f"- opset {card['opset']}; " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
+        "",
+        "| file | what |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {what} |" for name, what in card.get("files", {}).items()]
+    lines += ["", "## Inputs and outputs", "", "| name | shape | meaning |", "|---|---|---|"]
+    for item in card["inputs"] + card["outputs"]:
+        lines.append(f"| `{item['name']}` | {item['shape']} | {item.get('meaning', '')} |")
+    if card["labels"]:
+        lines += ["", "Labels: " + ", ".join(f"{i} {n}" for i, n in enumerate(card["labels"]))]
+    lines += ["", "## Metrics (test split)", "", "| metric | model | baseline |", "|---|---|---|"]
+    test, base = card["metrics"].get("test") or {}, card["metrics"].get("baseline_test") or {}
+    for key, value in test.items():
+        shown = f"{base[key]:.4f}" if key in base else "—"
+        lines.append(f"| {key} | {value:.4f} | {shown} |")
+    if card.get("int8"):
+        q = card["int8"]
+        lines += [
+            "",
+            f"int8: {q['size_bytes']} bytes against {q['fp32_size_bytes']} in fp32; test "
+            f"metrics {q['test_metrics']} against {q['fp32_test_metrics']}.",
+        ]
+    lines += [
+        "",
+        f"## Verification (onnxruntime vs PyTorch: max |diff| / (1 + |value|) ≤ {tolerance:g})",
+        "",
+        "| check | batch | steps | max |diff| / (1 + |value|) |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c['what']} | {c['batch']} | {c['steps']} | {c['max_diff']:.2e} |"
+        for c in card.get("verification", [])
+    ]
+    return "\n".join(lines) + "\n"

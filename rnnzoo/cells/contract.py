@@ -1,0 +1,227 @@
+"""Checking a cell against the contract of ``rnnzoo.cells.base``, once, when it is built.
+
+A cell that breaks the contract usually fails much later, deep inside unrolling, training or
+export, with a traceback that names neither the cell nor the fix. ``build_cell`` checks the
+class, builds one cell and runs one step on a batch of 2; each mistake becomes one
+``CellContractError`` (a ``UserError``: the CLI prints it as one line) that names the cell, its
+plugin and the fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rnnzoo.cells.base import Cell
+from rnnzoo.errors import UserError
+
+BATCH = 2  # the batch size of the check's one step
+
+# Configurations that passed the check in this process (class, sizes, parameters), so building
+# the same stack again (a model per run, per evaluation, per export) does not repeat the step.
+_checked: set[tuple[Any, ...]] = set()
+
+
+class CellContractError(UserError):
+    """A cell breaks the cell contract; the message names the cell, its plugin and the fix."""
+
+
+def describe(cls: Any, name: str | None) -> str:
+    """``cell 'x' (plugin 'p')`` for a registered name, ``cell class module.X`` otherwise."""
+    if name is not None:
+        from rnnzoo.params import UnknownNameError
+        from rnnzoo.registry import cell_entry
+
+        try:
+            return f"cell {name!r} (plugin {cell_entry(name).plugin!r})"
+        except UnknownNameError:
+            return f"cell {name!r}"
+    qualname = getattr(cls, "__qualname__", None) or type(cls).__qualname__
+    return f"cell class {getattr(cls, '__module__', '?')}.{qualname}"
+
+
+def _short(value: Any) -> str:
+    """A one-line, bounded description of any value, for messages."""
+    if isinstance(value, type):
+        return f"class {value.__module__}.{value.__qualname__}"
+    if inspect.isroutine(value):
+        return f"function {getattr(value, '__module__', '?')}.{value.__qualname__}"
+    text = (repr(value).splitlines() or [""])[0]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_cell_class(cls: Any, name: str | None = None) -> None:
+    """What can be checked without building a cell: a ``Cell`` subclass with ``step`` and with
+    ``state_sizes`` and ``output_size`` as properties (a plugin may register any object)."""
+    who = describe(cls, name)
+    if not (isinstance(cls, type) and issubclass(cls, Cell)):
+        what = f" is registered as {_short(cls)}, which" if name is not None else ""
+        raise CellContractError(
+            f"{who}{what} is not a subclass of rnnzoo.cells.base.Cell; a cell must subclass "
+            "rnnzoo.cells.base.Cell"
+        )
+    if inspect.isfunction(inspect.getattr_static(cls, "state_sizes", None)):
+        raise CellContractError(
+            f"{who} defines state_sizes as a method; state_sizes must be a property returning "
+            "a tuple of ints, one per state tensor (put @property above it)"
+        )
+    if inspect.isfunction(inspect.getattr_static(cls, "output_size", None)):
+        raise CellContractError(
+            f"{who} defines output_size as a method; output_size must be a property returning "
+            "an int (put @property above it)"
+        )
+    if cls.step is Cell.step:
+        raise CellContractError(f"{who} does not implement step(x, state) -> (y, new_state)")
+
+
+def _check_states(who: str, what: str, states: Any, sizes: tuple[int, ...], fix: str) -> None:
+    """``states`` must be a tuple (else ``fix``) with one ``(BATCH, size)`` tensor per entry of
+    ``sizes``."""
+    if not isinstance(states, tuple):
+        raise CellContractError(f"{who}: {what} is a {type(states).__name__}, not a tuple; {fix}")
+    in_order = "state_sizes must list the size of each state tensor, in order"
+    if len(states) != len(sizes):
+        raise CellContractError(
+            f"{who}: {what} has {len(states)} tensor(s) but state_sizes {sizes} declares "
+            f"{len(sizes)}; {in_order}"
+        )
+    for i, (state, size) in enumerate(zip(states, sizes)):
+        shape = tuple(state.shape) if isinstance(state, Tensor) else type(state).__name__
+        if shape != (BATCH, size):
+            raise CellContractError(
+                f"{who}: {what}[{i}] is {shape}, expected (batch, {size}) = {(BATCH, size)} "
+                f"from state_sizes {sizes}; {in_order}"
+            )
+
+
+def check_cell(cell: Cell, name: str | None = None) -> None:
+    """Check a built cell's sizes, ``initial_state`` and one ``step`` on a batch of 2.
+
+    The step runs on zeros, in eval mode, without gradients and with the random number
+    generator saved and restored, so checking changes neither the cell nor a seeded run.
+    """
+    who = describe(type(cell), name)
+    try:
+        sizes, output_size = cell.state_sizes, cell.output_size
+    except Exception as error:
+        raise CellContractError(
+            f"{who}: reading state_sizes or output_size raised {_first_line(error)}"
+        ) from error
+    if not (isinstance(sizes, (tuple, list)) and sizes and all(_is_size(size) for size in sizes)):
+        raise CellContractError(
+            f"{who}: state_sizes is {_short(sizes)}; state_sizes must be a property returning "
+            "a tuple of ints, one per state tensor, e.g. (hidden_size,) for h alone"
+        )
+    sizes = tuple(sizes)
+    if not _is_size(output_size):
+        raise CellContractError(
+            f"{who}: output_size is {_short(output_size)}; it must be a property returning a "
+            "positive int, the feature size of y"
+        )
+    parameter = next(cell.parameters(), None)
+    device = parameter.device if parameter is not None else None
+    dtype = parameter.dtype if parameter is not None else torch.get_default_dtype()
+    training = cell.training
+    cell.eval()
+    try:
+        cuda = [device] if device is not None and device.type == "cuda" else []
+        with torch.no_grad(), torch.random.fork_rng(devices=cuda):
+            stage = f"initial_state({BATCH}, device, dtype)"
+            try:
+                state = cell.initial_state(BATCH, device, dtype)
+            except Exception as error:
+                raise CellContractError(f"{who}: {stage} raised {_first_line(error)}") from error
+            _check_states(
+                who,
+                stage,
+                state,
+                sizes,
+                "it must return a tuple of (batch, size) tensors, one per entry of state_sizes",
+            )
+            x = torch.zeros(BATCH, cell.input_size, device=device, dtype=dtype)
+            try:
+                result = cell.step(x, state)
+            except Exception as error:
+                raise CellContractError(
+                    f"{who}: step(x, state) raised {_first_line(error)} on x of shape "
+                    f"{tuple(x.shape)} and state shapes {[tuple(s.shape) for s in state]}"
+                ) from error
+    finally:
+        cell.train(training)
+    returns = (
+        "step must return (y, new_state) with new_state a tuple of tensors, e.g. `return h, (h,)`"
+    )
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise CellContractError(f"{who}: step returned a {type(result).__name__}; {returns}")
+    y, new_state = result
+    _check_states(who, "step's new_state", new_state, sizes, returns)
+    expected = (BATCH, output_size)
+    shape = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
+    if shape != expected:
+        raise CellContractError(
+            f"{who}: step returned y of shape {shape}, expected (batch, output_size) = "
+            f"{expected}; {returns}"
+        )
+
+
+def check_zero_initial_state(cell: Cell, name: str | None = None) -> None:
+    """Refuse a cell whose ``initial_state`` is not all zeros, for export.
+
+    An exported graph starts from zero states unless its caller feeds ``state_i``, so such a
+    cell would compute something else once exported.
+    """
+    with torch.no_grad():
+        state = cell.initial_state(BATCH)
+    if any(bool(s.ne(0).any()) for s in state):
+        raise CellContractError(
+            f"{describe(type(cell), name)} has a non-zero initial_state; exported graphs start "
+            "from zero states unless the caller feeds state_i, so it cannot be exported as is: "
+            "start from zeros and fold the offset into step"
+        )
+
+
+def build_cell(cell: str | type[Cell], input_size: int, hidden_size: int, **params: Any) -> Cell:
+    """Build one cell from a registered name or a class, checking it against the contract.
+
+    Unknown parameters are refused with the valid ones listed; the class, the constructor and
+    one step are checked once per configuration in a process.
+    """
+    from rnnzoo.params import CELL_ARGUMENTS, check_params, params_of
+    from rnnzoo.registry import get_cell_class
+
+    name = cell if isinstance(cell, str) else None
+    cls = get_cell_class(cell) if isinstance(cell, str) else cell
+    check_cell_class(cls, name)
+    takes_any = any(
+        p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
+    )
+    if not takes_any:  # a constructor with **kwargs takes anything; the class checks them
+        label = name or cls.__qualname__
+        check_params("cell", label, params, params_of(cls, skip=CELL_ARGUMENTS))
+    try:
+        built = cls(input_size, hidden_size, **params)
+    except Exception as error:
+        given = ", ".join(
+            [f"input_size={input_size}", f"hidden_size={hidden_size}"]
+            + [f"{key}={_short(value)}" for key, value in params.items()]
+        )
+        raise CellContractError(
+            f"{describe(cls, name)} could not be built with {given}: {_first_line(error)}"
+        ) from error
+    key = (cls, input_size, hidden_size, repr(sorted(params.items())))
+    if key not in _checked:
+        check_cell(built, name)
+        _checked.add(key)
+    return built

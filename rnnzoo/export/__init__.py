@@ -1,0 +1,46 @@
+"""torch → ONNX for every model family, verified against PyTorch before anything is written.
+
+One job per module: ``tracing`` (cells as ONNX's recurrent operators or a ``Loop`` around their
+step, never unrolled), ``graphs`` (surgery on ONNX graphs), ``sequence`` and ``token_decoder``
+(each family's graphs, checks and files), ``verification`` (the tolerance and the checks),
+``quantization`` (weight-only int8) and ``staging`` (cards, files, the atomic rename). Each
+family's ``export`` method picks its exporter; ``export_run`` is the way in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rnnzoo.errors import UserError
+from rnnzoo.export.staging import ExportResult
+from rnnzoo.export.verification import TOLERANCE, Check, ExportError
+
+__all__ = ["DEFAULT_OPSET", "TOLERANCE", "Check", "ExportError", "ExportResult", "export_run"]
+
+DEFAULT_OPSET = 17
+
+
+def export_run(
+    run_dir: str | Path, out: str | Path, opset: int | None = None, quantize: str | None = None
+) -> ExportResult:
+    """Export a trained run to ``out``; raises ``ExportError`` (writing nothing) when
+    onnxruntime and PyTorch disagree anywhere on the verification grid."""
+    from rnnzoo.cells.base import Cell
+    from rnnzoo.cells.contract import check_zero_initial_state
+    from rnnzoo.rundir import RunDir
+
+    opset = opset or DEFAULT_OPSET
+    if opset < 14:
+        raise UserError(f"--opset {opset}: rnnzoo needs opset 14 or newer")
+    if quantize not in (None, "int8"):
+        raise UserError(f"--quantize takes int8, not {quantize!r}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; --out names the export folder")
+    if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
+        raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
+    run = RunDir(run_dir).load()
+    for module in run.model.modules():
+        if isinstance(module, Cell):
+            check_zero_initial_state(module, run.config.cell)
+    return run.family.export(run, out, opset, quantize)

@@ -1,0 +1,79 @@
+"""Weight-only int8: every float weight matrix stored as int8 behind ``DequantizeLinear``,
+compute in float32.
+
+Chosen over onnxruntime's dynamic quantization, which also quantizes activations: on a trained
+sine LSTM that raised the test MSE from 0.057 to 0.69, and it fuses only LSTM (GRU and RNN
+weights would stay float). Small models gain nothing — the scales and the extra nodes outweigh
+the saved bytes (a 30-unit GRU's int8 file is slightly larger than its fp32 one) — so the card
+records both sizes and the exporter says when int8 does not pay.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def quantized_copy(graph: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """A copy of ``graph`` with its weight matrices in int8, and how many were converted."""
+    quantized = onnx.ModelProto()
+    quantized.CopyFrom(graph)
+    return quantized, quantize_weights(quantized.graph)
+
+
+def _weight_matrices(graph: onnx.GraphProto, min_elements: int) -> list[onnx.TensorProto]:
+    """Take the float weight matrices out of ``graph`` and its subgraphs. Biases stay, including
+    the ``(1, n)`` bias and peephole inputs of ONNX's recurrent operators."""
+    taken = []
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                taken += _weight_matrices(attribute.g, min_elements)
+    for tensor in list(graph.initializer):
+        dims = list(tensor.dims)
+        if (
+            tensor.data_type == TensorProto.FLOAT
+            and len(dims) >= 2
+            and np.prod(dims) >= min_elements
+            and not (len(dims) == 2 and dims[0] == 1)
+        ):
+            graph.initializer.remove(tensor)
+            taken.append(tensor)
+    return taken
+
+
+def quantize_weights(graph: onnx.GraphProto, min_elements: int = 64) -> int:
+    """Store every float weight matrix as int8 — symmetric, one scale per row of its 2-D view —
+    with a ``DequantizeLinear`` at the top of the main graph, where a ``Loop``'s step sees it as
+    an outer-scope value, so it runs once per call, not once per step. Compute stays in float32.
+    Returns how many tensors were converted."""
+    tensors = _weight_matrices(graph, min_elements)
+    new_nodes = []
+    for tensor in tensors:
+        weight = numpy_helper.to_array(tensor)
+        name = tensor.name
+        rows = weight.reshape(-1, weight.shape[-1])
+        scale = (np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0).astype(np.float32)
+        q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(q, f"{name}__int8"),
+                numpy_helper.from_array(scale, f"{name}__scale"),
+                numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}__zero"),
+                numpy_helper.from_array(np.array(weight.shape, np.int64), f"{name}__shape"),
+            ]
+        )
+        new_nodes += [
+            helper.make_node(
+                "DequantizeLinear",
+                [f"{name}__int8", f"{name}__scale", f"{name}__zero"],
+                [f"{name}__2d"],
+                axis=0,
+            ),
+            helper.make_node("Reshape", [f"{name}__2d", f"{name}__shape"], [name]),
+        ]
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(new_nodes + nodes)
+    return len(tensors)

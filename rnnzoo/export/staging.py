@@ -1,0 +1,101 @@
+"""Writing an export: the card's common fields, ONNX files with the card in their metadata, and
+a staging folder renamed into place only when everything is written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+
+from rnnzoo import card as cards
+from rnnzoo.export.verification import TOLERANCE, Check
+
+
+@dataclass
+class ExportResult:
+    """Where an export went, its card, and the verification it passed."""
+
+    out: Path
+    card: dict[str, Any]
+    checks: list[Check] = field(default_factory=list)
+
+
+def versions() -> dict[str, str]:
+    import onnxruntime
+
+    return {
+        "rnnzoo": metadata.version("rnnzoo"),
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def common_card(run: Any, family: str, opset: int) -> dict[str, Any]:
+    """What every model card says, whatever the family (``run`` is a ``LoadedRun``)."""
+    from rnnzoo.registry import task_entry
+
+    task, config, summary = run.task, run.config, run.summary
+    return {
+        "format": cards.FORMAT,
+        "family": family,
+        "kind": task.kind,
+        "task": config.task,
+        "task_params": config.task_params,
+        "description": task_entry(config.task).description,
+        "cell": config.cell,
+        "cell_params": config.cell_params,
+        "hidden": config.hidden,
+        "layers": config.layers,
+        "bidirectional": config.bidirectional,
+        "preprocessing": task.preprocessing,
+        "labels": task.labels,
+        "metrics": {"test": summary.get("test"), "baseline_test": summary.get("baseline_test")},
+        "training": {
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            "seed": config.seed,
+        },
+        "opset": opset,
+        "versions": versions(),
+    }
+
+
+def save_graph(graph: onnx.ModelProto, path: Path, card: dict[str, Any]) -> None:
+    """Write ``graph`` with the card in its metadata, then check the file as written."""
+    onnx.helper.set_model_props(
+        graph, {"rnnzoo_card": json.dumps(card), "task": card["task"], "cell": card["cell"]}
+    )
+    graph.producer_name, graph.producer_version = "rnnzoo", card["versions"]["rnnzoo"]
+    onnx.save(graph, str(path))
+    onnx.checker.check_model(str(path), full_check=True)
+
+
+def write_staged(
+    out: Path, card: dict[str, Any], checks: list[Check], write: Callable[[Path], None]
+) -> None:
+    """``write(folder)`` into a staging folder beside ``out``, add the card, then rename it
+    into place: a failure leaves nothing half-written."""
+    card["verification"] = [c.to_dict() for c in checks]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write(staging)
+        cards.validate(card, "the new card", ())
+        (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        (staging / "README.md").write_text(cards.markdown(card, TOLERANCE))
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,83 @@
+"""Comparing exported graphs with PyTorch: one tolerance, one measure of difference, one
+record per check. A single failed check stops the export before anything is written."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+from torch import Tensor
+
+from rnnzoo.errors import UserError
+from rnnzoo.runtime.session import open_session
+
+TOLERANCE = 1e-5
+BATCH_SIZES = (1, 3, 17)
+
+
+class ExportError(UserError):
+    """The export failed its verification; nothing was written."""
+
+
+@dataclass
+class Check:
+    what: str
+    batch: int
+    steps: int
+    max_diff: float
+
+    @property
+    def ok(self) -> bool:
+        return self.max_diff <= TOLERANCE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def diff(expected: np.ndarray, got: np.ndarray) -> float:
+    """max |expected − got| / (1 + |expected|): the absolute difference for values up to
+    about 1, the relative one for larger values (a classifier's logits over 4× the training
+    length reach 1e-5 in absolute terms from float32 rounding alone)."""
+    if expected.shape != got.shape:
+        return float("inf")
+    if not expected.size:
+        return 0.0
+    return float((np.abs(expected - got) / (1 + np.abs(expected))).max())
+
+
+def max_diff(expected: list[Tensor], got: list[np.ndarray]) -> float:
+    """The largest ``diff`` over pairs of PyTorch tensors and onnxruntime arrays."""
+    return max(diff(e.detach().numpy(), g) for e, g in zip(expected, got))
+
+
+def session(graph: onnx.ModelProto) -> onnxruntime.InferenceSession:
+    return open_session(graph.SerializeToString())
+
+
+def sample_inputs(data: Tensor, batch: int, steps: int) -> Tensor:
+    """Real examples, cut or tiled along time to ``steps``, repeated to ``batch``."""
+    index = torch.arange(batch) % len(data)
+    rows = data[index]
+    reps = -(-steps // rows.shape[1])
+    return rows.repeat(1, reps, *([1] * (rows.ndim - 2)))[:, :steps].contiguous()
+
+
+def random_states(stack: torch.nn.Module, batch: int, generator: torch.Generator) -> tuple:
+    """Non-zero states of a recurrent stack's shape, to check that fed states are used."""
+    return tuple(
+        0.5 * torch.randn(s.shape, generator=generator) for s in stack.initial_state(batch)
+    )
+
+
+def check_results(checks: list[Check]) -> None:
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        worst = max(bad, key=lambda c: c.max_diff)
+        raise ExportError(
+            f"onnxruntime disagrees with PyTorch ({worst.what}, batch "
+            f"{worst.batch}, {worst.steps} steps: max |diff| / (1 + |value|) "
+            f"{worst.max_diff:.2e} > {TOLERANCE:g}); nothing was written"
+        )

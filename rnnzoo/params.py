@@ -1,0 +1,134 @@
+"""Typed parameters of cells and tasks: read from ``__init__`` signatures, checked, and parsed
+from ``--param KEY=VALUE`` text. Torch-free."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from rnnzoo.errors import UserError
+
+# the positional arguments every cell takes before its parameters
+CELL_ARGUMENTS = ("input_size", "hidden_size")
+
+
+class UnknownNameError(UserError, LookupError):
+    """An unknown cell, task or parameter name; the message suggests the closest ones."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One keyword parameter of a cell or task, read from its ``__init__`` signature."""
+
+    name: str
+    type: Any
+    default: Any
+
+    @property
+    def type_name(self) -> str:
+        """``int``, ``str`` …; the choices of a ``Literal`` (``word | char``)."""
+        if typing.get_origin(self.type) is typing.Literal:
+            return " | ".join(str(choice) for choice in typing.get_args(self.type))
+        return getattr(self.type, "__name__", str(self.type))
+
+
+def params_of(cls: type, skip: tuple[str, ...] = ()) -> list[Param]:
+    """The keyword parameters of ``cls.__init__`` with their types and defaults."""
+    hints = typing.get_type_hints(cls.__init__)
+    params = []
+    for p in inspect.signature(cls.__init__).parameters.values():
+        if p.name == "self" or p.name in skip or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            continue
+        default = None if p.default is inspect.Parameter.empty else p.default
+        params.append(
+            Param(p.name, hints.get(p.name, type(default) if default is not None else str), default)
+        )
+    return params
+
+
+def check_params(what: str, name: str, given: dict[str, Any], params: list[Param]) -> None:
+    """Refuse keyword arguments a cell or task does not declare, suggesting the valid ones."""
+    valid = [p.name for p in params]
+    for key in given:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise UnknownNameError(
+                f"{what} {name!r} has no parameter {key!r}; {hint}"
+                f"valid: {', '.join(valid) or '(none)'}"
+            )
+
+
+def parse_value(param: Param, text: str) -> Any:
+    """Convert ``--param KEY=VALUE`` text to the parameter's declared type."""
+    kind = param.type
+    if typing.get_origin(kind) is typing.Literal:
+        choices = typing.get_args(kind)
+        if text not in choices:
+            raise UserError(
+                f"parameter {param.name!r} must be one of {', '.join(choices)}, not {text!r}"
+            )
+        return text
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise UserError(f"parameter {param.name!r} takes true or false, not {text!r}")
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        choices = [t for t in typing.get_args(kind) if t is not type(None)]
+        if len(choices) == 1:
+            return parse_value(Param(param.name, choices[0], param.default), text)
+    if kind in (int, float, str):
+        try:
+            return kind(text)
+        except ValueError:
+            raise UserError(
+                f"parameter {param.name!r} takes a {kind.__name__}, not {text!r}"
+            ) from None
+    raise UserError(
+        f"parameter {param.name!r} ({param.type_name}) cannot be set from the "
+        "command line; set it from Python"
+    )
+
+
+def split_params(
+    pairs: list[str], cell: str, cell_class: type, task: str, task_class: type
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Sort ``KEY=VALUE`` pairs into cell and task parameters (``cell.KEY`` / ``task.KEY``
+    when a name belongs to both), typed; unknown keys list the valid ones."""
+    cell_params = {p.name: p for p in params_of(cell_class, skip=CELL_ARGUMENTS)}
+    task_params = {p.name: p for p in params_of(task_class)}
+    chosen: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--param takes KEY=VALUE, not {pair!r}")
+        scope, _, bare = key.rpartition(".")
+        if scope not in ("", "cell", "task"):
+            raise UserError(f"--param {key}: the prefix must be cell. or task.")
+        in_cell = bare in cell_params and scope in ("", "cell")
+        in_task = bare in task_params and scope in ("", "task")
+        if in_cell and in_task:
+            raise UserError(
+                f"--param {bare} belongs to both cell {cell!r} and task {task!r}; "
+                f"write cell.{bare}=... or task.{bare}=..."
+            )
+        if not (in_cell or in_task):
+            valid = [f"cell.{n}" for n in cell_params] + [f"task.{n}" for n in task_params]
+            close = difflib.get_close_matches(
+                bare, list(cell_params) + list(task_params), n=3, cutoff=0.5
+            )
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise UserError(
+                f"--param {key}: cell {cell!r} and task {task!r} have no such "
+                f"parameter; {hint}valid: {', '.join(valid)}"
+            )
+        table, target = (cell_params, chosen[0]) if in_cell else (task_params, chosen[1])
+        target[bare] = parse_value(table[bare], text)
+    return chosen

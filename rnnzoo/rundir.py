@@ -1,0 +1,295 @@
+"""The run directory: its files, the training config type, and loading a trained run.
+
+``runs/NAME/`` holds, each written atomically (``rnnzoo.checkpoint``):
+
+- ``config.json``: the ``TrainConfig`` — everything needed to rebuild the model and continue;
+- ``data.json``: the sha256 of each data file the model depends on;
+- ``model.safetensors``: the best weights so far (what evaluate and export use);
+- ``checkpoint.safetensors``: the last epoch's weights, optimizer, scheduler and RNG state;
+- ``metrics.jsonl``: one line per epoch; ``summary.json``: the final metrics;
+- ``curve.png``, ``predictions.png``: plots.
+
+In Python::
+
+    run = rnnzoo.load_run("runs/sine-lstm")   # validated config, task, data, trained model
+    run.model(run.splits["test"].x[:4])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnnzoo.errors import UserError
+
+SCHEDULES = ("constant", "onecycle")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; saved as ``config.json``."""
+
+    task: str
+    cell: str
+    task_params: dict[str, Any] = field(default_factory=dict)
+    cell_params: dict[str, Any] = field(default_factory=dict)
+    hidden: int = 128
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # or "onecycle"
+    clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    tbptt: int = 0  # truncated BPTT window in steps (seq2seq tasks); 0 = full BPTT
+    patience: int = 0  # early stopping: epochs without improvement; 0 = never stop early
+    max_steps: int = 0  # stop after this many optimizer steps; 0 = no limit
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse a wrong type or value with one line naming the option."""
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            wanted = {"int": int, "float": float, "bool": bool, "str": str}.get(str(spec.type))
+            if spec.name in ("task_params", "cell_params"):
+                wanted = dict
+            ok = isinstance(value, wanted) and not (wanted is int and isinstance(value, bool))
+            if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if not ok:
+                raise UserError(f"{option(spec.name)} must be {wanted.__name__}, not {value!r}")
+            if wanted is float and not math.isfinite(value):
+                raise UserError(f"{option(spec.name)} must be a finite number, not {value}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"--schedule must be constant or onecycle, not {self.schedule!r}")
+        for name in ("hidden", "layers", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{option(name)} must be at least 1")
+        if self.lr <= 0:
+            raise UserError("--lr must be positive")
+        for name in ("weight_decay", "clip", "tbptt", "patience", "max_steps"):
+            if getattr(self, name) < 0:
+                raise UserError(f"{option(name)} must be zero or more")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"--dropout must be in [0, 1), not {self.dropout}")
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "config") -> TrainConfig:
+        """A config from ``config.json``'s contents: unknown or missing keys, wrong types
+        and values are one line naming ``source``."""
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: expected a JSON object of training options")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UserError(f"{source}: unknown training option(s) {', '.join(unknown)}")
+        missing = [n for n in ("task", "cell") if n not in data]
+        if missing:
+            raise UserError(f"{source}: lacks {', '.join(missing)}; not an rnnzoo run")
+        try:
+            return cls(**data)
+        except UserError as error:
+            raise UserError(f"{source}: {error}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def option(name: str) -> str:
+    """The command-line spelling of a config field."""
+    return "--" + name.replace("_", "-")
+
+
+def config_with_defaults(task: str, cell: str, **given: Any) -> TrainConfig:
+    """A config from the given values, else the task's recommended ones, else the defaults.
+
+    ``given`` values that are ``None`` count as not given.
+    """
+    from rnnzoo.registry import get_task_class
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(given) - fields
+    if unknown:
+        raise UserError(f"unknown training option(s) {sorted(unknown)}; valid: {sorted(fields)}")
+    values = dict(get_task_class(task).defaults)
+    values.update({k: v for k, v in given.items() if v is not None})
+    return TrainConfig(task=task, cell=cell, **values)
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class LoadedRun:
+    """A trained run in memory: its config, task, data, family and model (eval mode)."""
+
+    path: Path
+    config: TrainConfig
+    task: Any
+    splits: dict[str, Any]
+    family: Any
+    model: Any
+    summary: dict[str, Any]
+
+
+class RunDir:
+    """One run directory and the names of its files."""
+
+    CONFIG = "config.json"
+    DATA = "data.json"
+    WEIGHTS = "model.safetensors"
+    CHECKPOINT = "checkpoint.safetensors"
+    METRICS = "metrics.jsonl"
+    SUMMARY = "summary.json"
+    CURVE = "curve.png"
+    PREDICTIONS = "predictions.png"
+    FILES = (CONFIG, DATA, WEIGHTS, CHECKPOINT, METRICS, SUMMARY, CURVE, PREDICTIONS)
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / self.WEIGHTS
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / self.METRICS
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / self.SUMMARY
+
+    @classmethod
+    def unused(cls, task: str, cell: str, root: str | Path = "runs") -> RunDir:
+        """``runs/TASK-CELL``, or the first free ``runs/TASK-CELL-N``."""
+        base = Path(root) / f"{task}-{cell}"
+        candidate, n = base, 1
+        while candidate.exists():
+            n += 1
+            candidate = base.with_name(f"{base.name}-{n}")
+        return cls(candidate)
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.is_file()
+
+    def remove_files(self) -> None:
+        """Delete the files a run writes (and only those)."""
+        for name in self.FILES:
+            self.file(name).unlink(missing_ok=True)
+
+    def read_config(self) -> TrainConfig:
+        if not self.config_path.is_file():
+            raise UserError(
+                f"{self.path}: not a run directory (no config.json); train one with "
+                "'rnnzoo train --task T --cell C --out DIR'"
+            )
+        try:
+            data = json.loads(self.config_path.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            raise UserError(f"{self.config_path}: not valid JSON ({error})") from None
+        return TrainConfig.from_dict(data, str(self.config_path))
+
+    def write_config(self, config: TrainConfig) -> None:
+        from rnnzoo.checkpoint import write_json
+
+        write_json(self.config_path, config.to_dict())
+
+    def read_summary(self) -> dict[str, Any]:
+        """``summary.json``, or ``{}`` when missing or unreadable (the metrics are optional
+        wherever it is read; the weights are what matter)."""
+        try:
+            summary = json.loads(self.summary_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return summary if isinstance(summary, dict) else {}
+
+    def record_data(self, task: Any) -> None:
+        """Write the digests of the files the run is trained on (``data.json``)."""
+        from rnnzoo.checkpoint import write_json
+
+        write_json(self.file(self.DATA), _data_digests(task))
+
+    def check_data(self, task: Any) -> None:
+        """Refuse data files whose contents changed since the run recorded them."""
+        path = self.file(self.DATA)
+        if not path.is_file():
+            return
+        try:
+            recorded = json.loads(path.read_text())
+        except ValueError as error:
+            raise UserError(f"{path}: not valid JSON ({error})") from None
+        if not isinstance(recorded, dict):
+            raise UserError(f"{path}: expected a JSON object of file digests")
+        for name, digest in _data_digests(task).items():
+            if recorded.get(name, digest) != digest:
+                raise UserError(
+                    f"{name} changed since {self.path} was trained on it (its sha256 differs); "
+                    "the model depends on its contents: use the same file, or train again"
+                )
+
+    def load(self, weights: str = WEIGHTS) -> LoadedRun:
+        """The run's task (data loaded and checked), its trained model in eval mode, and the
+        rest of what export, evaluate and generate need."""
+        from rnnzoo.checkpoint import load_weights
+        from rnnzoo.families.base import family_of
+        from rnnzoo.registry import create_task
+
+        config = self.read_config()
+        task = create_task(config.task, config.task_params)
+        splits = task.load()
+        self.check_data(task)
+        family = family_of(task)
+        model = family.build(task, config)
+        path = self.file(weights)
+        if not path.is_file():
+            raise UserError(f"{path}: no weights yet; the run has not finished an epoch")
+        try:
+            load_weights(path, model)
+        except Exception as error:  # a corrupt file, or weights of another model
+            raise UserError(
+                f"{path}: cannot load these weights into the model that config.json "
+                f"describes ({str(error).splitlines()[0][:200]})"
+            ) from None
+        return LoadedRun(self.path, config, task, splits, family, model.eval(), self.read_summary())
+
+
+def _data_digests(task: Any) -> dict[str, str]:
+    """``{path: sha256}`` of the task's data files (after ``task.load()``)."""
+    return {str(path): file_digest(Path(path)) for path in task.data_files()}
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """A trained run, ready to use: ``load_run("runs/sine-lstm").model``."""
+    return RunDir(path).load()

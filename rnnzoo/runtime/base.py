@@ -1,0 +1,100 @@
+"""What a family's runtime adapter is: the torch-free half of a model family.
+
+A ``Runner`` names the graph files of its family, the card fields it needs (validated before
+use), and implements the operations its models support; the others say in one line what to
+use instead. ``rnnzoo.runtime.Model`` picks the runner from the card's ``family``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import onnxruntime
+
+from rnnzoo.card import Field
+from rnnzoo.errors import RuntimeInputError
+
+
+@dataclass
+class Answers:
+    """Readable answers to a file of inputs, as ``rnnzoo predict`` prints them."""
+
+    shown: list[str]  # what each answer is for: an index, or the input text
+    answers: list[Any]
+    arrow: str = ":"  # between ``shown`` and the answer
+    prediction: np.ndarray | None = None  # the raw output, where there is one
+    inputs: list[str] | None = None  # the input texts, where there are some
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        if self.prediction is not None:
+            result["prediction"] = self.prediction.tolist()
+        if self.inputs is not None:
+            result["inputs"] = self.inputs
+        result["answers"] = self.answers
+        return result
+
+
+class Runner:
+    """Base class of runtime adapters. ``graph`` and ``step_graph`` are file stems in an
+    export folder (``model`` → ``model.onnx``); ``int8_step`` says whether the step graph has
+    an int8 twin."""
+
+    graph: ClassVar[str] = "model"
+    step_graph: ClassVar[str | None] = None
+    int8_step: ClassVar[bool] = False
+    card_fields: ClassVar[tuple[Field, ...]] = ()
+
+    def __init__(
+        self,
+        card: dict[str, Any],
+        session: onnxruntime.InferenceSession,
+        step_session: onnxruntime.InferenceSession | None,
+    ):
+        self.card = card
+        self.session = session
+        self.step_session = step_session
+
+    @classmethod
+    def upgrade(cls, card: dict[str, Any]) -> dict[str, Any]:
+        """The family's fields of an older card in the current format (format 1 had none of
+        its own); the default keeps the card as it is."""
+        return card
+
+    @classmethod
+    def files(cls, folder: Path, int8: bool) -> tuple[Path, Path | None]:
+        """The graph and step-graph files to open in an export folder."""
+        suffix = ".int8" if int8 else ""
+        step = None
+        if cls.step_graph:
+            step = folder / f"{cls.step_graph}{suffix if cls.int8_step else ''}.onnx"
+        return folder / f"{cls.graph}{suffix}.onnx", step
+
+    def unsupported(self, operation: str, instead: str) -> RuntimeInputError:
+        return RuntimeInputError(f"a {self.card['kind']} model cannot {operation}; use {instead}")
+
+    def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
+        raise self.unsupported("predict on arrays", self.instead())
+
+    def stream(self) -> Any:
+        raise self.unsupported("stream", self.instead())
+
+    def translate(self, texts: list[str], beam: int = 1) -> list[str]:
+        raise self.unsupported("translate texts", self.instead())
+
+    def caption(self, x: Any, beam: int = 1) -> list[str]:
+        raise self.unsupported("caption inputs", self.instead())
+
+    def describe(self, prediction: np.ndarray) -> list[Any]:
+        raise self.unsupported("describe a prediction", self.instead())
+
+    def answer_file(self, path: str | Path, beam: int = 1) -> Answers:
+        """Read a file of inputs in this family's format and answer each one."""
+        raise NotImplementedError
+
+    def instead(self) -> str:
+        """The operation this family's models do support, for error messages."""
+        return "rnnzoo predict"

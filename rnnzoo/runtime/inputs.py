@@ -1,0 +1,116 @@
+"""Reading model inputs from files, and checking arrays against a model's step shape."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnzoo.errors import RuntimeInputError
+
+
+def check_array(
+    x: Any, step: tuple[int, ...], sequence: bool = True, name: str = "input", hint: str = ""
+) -> np.ndarray:
+    """``x`` as float32 ``(batch, time, *step)`` (``(batch, *step)`` when not a sequence: one
+    step of a stream, or one input of a vec2seq model); a missing batch axis is added."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise RuntimeInputError(
+            f"{name}: expected floating-point values, got {x.dtype}"
+            + (f" ({hint})" if hint else "")
+        )
+    rank = len(step) + (2 if sequence else 1)
+    if x.ndim == rank - 1:
+        x = x[None]
+    layout = "(batch, time, " if sequence else "(batch, "
+    if x.ndim != rank:
+        raise RuntimeInputError(
+            f"{name}: expected {layout}{', '.join(map(str, step))}) or "
+            f"without the batch axis, got shape {x.shape}"
+        )
+    if x.shape[rank - len(step) :] != step:
+        what = f"{step[0]} features per step" if len(step) == 1 else f"steps of shape {step}"
+        got = x.shape[-1] if len(step) == 1 else x.shape[rank - len(step) :]
+        raise RuntimeInputError(f"{name}: this model takes {what}, got {got}")
+    if x.shape[0] == 0:
+        raise RuntimeInputError(f"{name}: the batch is empty")
+    if sequence and x.shape[1] == 0:
+        raise RuntimeInputError(f"{name}: sequences need at least one step")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read model input from ``.npy``, ``.csv`` (one sequence: a row per step, a column per
+    feature) or ``.json`` (a nested list, or ``{"input": ..., "lengths": ...}``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RuntimeInputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False), None
+        if suffix == ".csv":
+            return _read_csv(path), None
+        if suffix == ".json":
+            data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                lengths = data.get("lengths")
+                return (
+                    np.asarray(data["input"], np.float32),
+                    None if lengths is None else np.asarray(lengths),
+                )
+            return np.asarray(data, np.float32), None
+    except RuntimeInputError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise RuntimeInputError(f"{path}: cannot read it as {suffix[1:]} ({error})") from None
+    raise RuntimeInputError(f"{path}: unknown input format {suffix!r}; use .npy, .csv or .json")
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    """One sequence: a row per time step, a column per feature (empty: missing, NaN); an
+    optional header line."""
+    rows = []
+    with open(path, newline="") as f:
+        for number, row in enumerate(csv.reader(f), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            try:
+                rows.append([float(v) if v.strip() else float("nan") for v in row])
+            except ValueError:
+                if number == 1:
+                    continue  # a header
+                raise RuntimeInputError(
+                    f"{path}, line {number}: non-numeric value in {row}"
+                ) from None
+            if len(rows[-1]) != len(rows[0]):
+                raise RuntimeInputError(
+                    f"{path}, line {number}: {len(rows[-1])} columns, expected {len(rows[0])}"
+                )
+    if not rows:
+        raise RuntimeInputError(f"{path}: no rows of numbers")
+    return np.asarray(rows, np.float32)
+
+
+def load_texts(path: str | Path) -> list[str]:
+    """Source texts for an encoder–decoder model: a JSON list of strings, or one per line."""
+    path = Path(path)
+    if not path.is_file():
+        raise RuntimeInputError(f"{path}: no such file")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise RuntimeInputError(f"{path}: cannot read it ({error})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise RuntimeInputError(f"{path}: not valid JSON ({error})") from None
+        if not isinstance(data, list) or not all(isinstance(t, str) for t in data):
+            raise RuntimeInputError(f"{path}: expected a JSON list of strings")
+        return data
+    return [line for line in text.splitlines() if line.strip()]

@@ -1,0 +1,133 @@
+"""``Model``: an export folder (or one ``.onnx`` file) opened with onnxruntime; its card,
+validated, says which family's runner uses the files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnzoo import card as cards
+from rnnzoo.errors import RuntimeInputError
+from rnnzoo.runtime.base import Answers, Runner
+from rnnzoo.runtime.session import open_session
+
+
+def runner_class(card: dict[str, Any], source: str) -> type[Runner]:
+    """The runtime adapter of the card's family, from the registry."""
+    from rnnzoo.params import UnknownNameError
+    from rnnzoo.plugins import PluginError
+    from rnnzoo.registry import family_entry
+
+    try:
+        return family_entry(card["family"]).load_runtime()
+    except (UnknownNameError, PluginError) as error:
+        raise RuntimeInputError(f"{source}: {error}") from None
+
+
+def read_card(text: str, source: str) -> dict[str, Any]:
+    """A card from JSON text, upgraded to the current format and validated."""
+    from rnnzoo.params import UnknownNameError
+    from rnnzoo.registry import family_for_kind
+
+    def family_of_kind(kind: str) -> str:
+        try:
+            return family_for_kind(kind).name
+        except UnknownNameError as error:
+            raise RuntimeInputError(f"{source}: {error}") from None
+
+    card = cards.upgrade(cards.parse(text, source), family_of_kind)
+    cards.validate(card, source)
+    runner = runner_class(card, source)
+    return cards.validate(runner.upgrade(card), source, runner.card_fields)
+
+
+class Model:
+    """An exported rnnzoo model: its card, and the runner of its family.
+
+    ``path`` is an export folder from ``rnnzoo export`` or one ``.onnx`` file (its card is in
+    its metadata); ``int8`` opens the int8 graphs of a folder exported with ``--quantize int8``.
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None, int8: bool = False):
+        path = Path(path)
+        if not path.exists():
+            raise RuntimeInputError(
+                f"{path}: no such file or folder (expected an export "
+                "folder from `rnnzoo export` or a .onnx file)"
+            )
+        if path.is_dir():
+            card_file = path / "card.json"
+            if not card_file.is_file():
+                raise RuntimeInputError(
+                    f"{path}: no card.json, so not an rnnzoo export; export a run with "
+                    "`rnnzoo export RUN --out DIR`"
+                )
+            try:
+                text = card_file.read_text()
+            except (OSError, UnicodeDecodeError) as error:
+                raise RuntimeInputError(f"{card_file}: cannot read it ({error})") from None
+            self.card = read_card(text, str(card_file))
+            runner = runner_class(self.card, str(path))
+            graph, step = runner.files(path, int8)
+            if not graph.is_file():
+                hint = " (export with --quantize int8)" if int8 else ""
+                raise RuntimeInputError(f"{path}: no {graph.name} in this folder{hint}")
+            session = open_session(graph, threads)
+            step_session = open_session(step, threads) if step and step.is_file() else None
+        else:
+            session = open_session(path, threads)
+            props = session.get_modelmeta().custom_metadata_map
+            if "rnnzoo_card" not in props:
+                raise RuntimeInputError(
+                    f"{path}: no rnnzoo model card in its metadata; export the model "
+                    "with `rnnzoo export`"
+                )
+            self.card = read_card(props["rnnzoo_card"], str(path))
+            runner, step_session = runner_class(self.card, str(path)), None
+        self.runner: Runner = runner(self.card, session, step_session)
+
+    def __repr__(self) -> str:
+        c = self.card
+        return f"Model(task={c['task']!r}, cell={c['cell']!r}, kind={c['kind']!r})"
+
+    @property
+    def kind(self) -> str:
+        return self.card["kind"]
+
+    @property
+    def labels(self) -> list[str] | None:
+        return self.card["labels"]
+
+    @property
+    def session(self):
+        return self.runner.session
+
+    @property
+    def step_session(self):
+        return self.runner.step_session
+
+    def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
+        """Whole sequences ``(batch, time, *step)`` → the output (sequence family)."""
+        return self.runner.predict(x, lengths)
+
+    def stream(self) -> Any:
+        """A ``Stream`` that takes one time step per call (unidirectional sequence models)."""
+        return self.runner.stream()
+
+    def describe(self, prediction: np.ndarray) -> list[Any]:
+        """Class names for classifiers, else the values."""
+        return self.runner.describe(prediction)
+
+    def translate(self, texts: list[str], beam: int = 1) -> list[str]:
+        """Texts → texts (encoder–decoder models)."""
+        return self.runner.translate(texts, beam)
+
+    def caption(self, x: Any, beam: int = 1) -> list[str]:
+        """Arrays → texts (vector → sequence models)."""
+        return self.runner.caption(x, beam)
+
+    def answer_file(self, path: str | Path, beam: int = 1) -> Answers:
+        """Answers to a file of inputs in whatever format the model's family reads."""
+        return self.runner.answer_file(path, beam)

@@ -1,0 +1,105 @@
+"""The sequence family at run time: whole sequences through ``model.onnx``, one step at a time
+through ``model.step.onnx``, and readable answers (class names, values)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnzoo.card import field
+from rnnzoo.errors import RuntimeInputError
+from rnnzoo.runtime.base import Answers, Runner
+from rnnzoo.runtime.inputs import check_array, load_input
+from rnnzoo.runtime.session import run, zero_state
+
+
+class SequenceRunner(Runner):
+    graph = "model"
+    step_graph = "model.step"
+    card_fields = (
+        field("per_step", bool, "whether the model answers at every step", required=False),
+        field("state_sizes", list, "the feature size of each state tensor"),
+    )
+
+    @property
+    def step_shape(self) -> tuple[int, ...]:
+        """The shape of one time step: ``(features,)``, or e.g. ``(height, width, channels)``."""
+        return tuple(int(d) for d in self.card["inputs"][0]["shape"][2:])
+
+    def check_input(self, x: Any, sequence: bool = True, name: str = "input") -> np.ndarray:
+        hint = f"preprocessing: {self.card['preprocessing']}"
+        return check_array(x, self.step_shape, sequence, name, hint)
+
+    def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
+        """Run whole sequences; ``lengths`` gives each sequence's valid steps (padded batch)."""
+        x = self.check_input(x)
+        feeds = {"input": x}
+        if lengths is not None:
+            lengths = np.asarray(lengths)
+            if lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
+                raise RuntimeInputError(
+                    f"lengths: expected {x.shape[0]} integers, got "
+                    f"{lengths.dtype} of shape {lengths.shape}"
+                )
+            if lengths.min() < 1 or lengths.max() > x.shape[1]:
+                raise RuntimeInputError(f"lengths must lie in 1..{x.shape[1]}")
+            feeds["lengths"] = lengths.astype(np.int64)
+        return run(self.session, feeds, ["output"])[0]
+
+    def stream(self) -> Stream:
+        if self.step_session is None:
+            raise RuntimeInputError(
+                "this model has no step graph (bidirectional models "
+                "cannot stream); use predict on whole sequences"
+            )
+        return Stream(self)
+
+    def describe(self, prediction: np.ndarray) -> list[Any]:
+        """Human-readable answers: the class name for classifiers (at each step for per-step
+        classifiers), else the values."""
+        labels = self.card["labels"]
+        if labels and prediction.ndim == 2:
+            return [labels[i] for i in prediction.argmax(-1)]
+        if labels and prediction.ndim == 3:  # a class at every step
+            return [[labels[i] for i in row] for row in prediction.argmax(-1)]
+        if prediction.shape[-1] == 1:
+            prediction = prediction[..., 0]
+        return prediction.tolist()
+
+    def answer_file(self, path: str | Path, beam: int = 1) -> Answers:
+        x, lengths = load_input(path)
+        prediction = self.predict(x, lengths)
+        answers = self.describe(prediction)
+        return Answers([str(i) for i in range(len(answers))], answers, ":", prediction)
+
+    def instead(self) -> str:
+        return "predict (and stream, for unidirectional models)"
+
+
+class Stream:
+    """Feeds one time step at a time through ``model.step.onnx``, keeping the state."""
+
+    def __init__(self, runner: SequenceRunner):
+        self.runner = runner
+        self.session = runner.step_session
+        self.state: dict[str, np.ndarray] | None = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def step(self, x: Any) -> np.ndarray:
+        """``x``: ``(batch, features)`` or ``(features,)``; returns the prediction so far."""
+        x = self.runner.check_input(x, sequence=False)
+        if self.state is None:
+            self.state = zero_state(self.session, x.shape[0])
+            self.batch = x.shape[0]
+        if x.shape[0] != self.batch:
+            raise RuntimeInputError(
+                f"this stream carries {self.batch} sequences; got a step "
+                f"for {x.shape[0]} (call reset() to start another)"
+            )
+        y, *new = run(self.session, {"input": x, **self.state})
+        self.state = dict(zip(self.state, new))
+        return y

@@ -1,0 +1,54 @@
+"""onnxruntime sessions with its failures turned into one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+from rnnzoo.errors import RuntimeInputError
+
+
+def first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def open_session(
+    model: str | Path | bytes, threads: int | None = None
+) -> onnxruntime.InferenceSession:
+    """An onnxruntime CPU session for a model file or serialized model."""
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    source = model if isinstance(model, bytes) else str(model)
+    try:
+        return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types
+        name = "the model" if isinstance(model, bytes) else model
+        raise RuntimeInputError(
+            f"{name}: not a model onnxruntime can load ({first_line(error)})"
+        ) from None
+
+
+def zero_state(session: onnxruntime.InferenceSession, batch: int) -> dict[str, np.ndarray]:
+    """Zeros for every input of a step graph after the first (the state it carries)."""
+    return {
+        i.name: np.zeros([batch if not isinstance(d, int) else d for d in i.shape], np.float32)
+        for i in session.get_inputs()[1:]
+    }
+
+
+def run(
+    session: onnxruntime.InferenceSession,
+    feeds: dict[str, np.ndarray],
+    outputs: list[str] | None = None,
+) -> list[np.ndarray]:
+    """``session.run`` with onnxruntime's failures turned into one-line errors."""
+    try:
+        return session.run(outputs, feeds)
+    except Exception as error:
+        raise RuntimeInputError(
+            f"onnxruntime could not run the model: {first_line(error)}"
+        ) from None

@@ -1,0 +1,468 @@
+"""The training loop: backpropagation through time with Adam, gradient clipping, optional
+truncated BPTT, evaluation every epoch, early stopping, checkpoints and resume, CPU or CUDA
+(with mixed precision), and distributed data parallel under ``torchrun``.
+
+Everything that depends on the kind of model is asked of the task's family
+(``rnnzoo.families``): which options it honours, the model, the prediction trained on and the
+one scored. Every file lives in a ``RunDir``, and nothing is written there before the config
+is validated, the data loaded and the model built.
+
+Reproducible: the data order of each epoch comes from ``(seed, epoch)`` alone and the RNG state
+is saved with every checkpoint, so a run killed mid-epoch and resumed ends with the same
+weights as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, TensorDataset
+
+from rnnzoo.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    save_weights,
+    write_json,
+)
+from rnnzoo.errors import UserError
+from rnnzoo.families.base import Family, family_of
+from rnnzoo.registry import create_task
+from rnnzoo.rundir import RunDir, TrainConfig
+from rnnzoo.tasks.base import Split, Task
+from rnnzoo.trainer.distributed import Distributed, resolve_device
+from rnnzoo.trainer.progress import Progress, format_record, plot_curves
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+# ---------------------------------------------------------------- predictions and scores
+
+
+def batches(split: Split, batch_size: int, device: torch.device):
+    """The split in order, a batch at a time, as ``(x, y, lengths)`` on ``device``."""
+    for start in range(0, len(split), batch_size):
+        end = start + batch_size
+        lengths = None if split.lengths is None else split.lengths[start:end].to(device)
+        yield split.x[start:end].to(device), split.y[start:end].to(device), lengths
+
+
+@torch.no_grad()
+def predict(
+    family: Family, model: nn.Module, split: Split, device: torch.device, batch_size: int = 512
+) -> Tensor:
+    """The family's prediction for a whole split (what ``task.evaluate`` scores), on the CPU."""
+    model.eval()
+    return torch.cat(
+        [
+            family.predict(model, x, lengths).float().cpu()
+            for x, _, lengths in batches(split, batch_size, device)
+        ]
+    )
+
+
+def evaluate(
+    family: Family, model: nn.Module, task: Task, split: Split, device: torch.device
+) -> dict[str, float]:
+    """Every metric of the task on a split."""
+    return task.evaluate(predict(family, model, split, device), split.y)
+
+
+def selection_key(task: Task, metrics: dict[str, float]) -> list[float]:
+    """What picks the best epoch: the task's metrics in order, each turned so that higher is
+    better. The first decides and the next break its ties — an exact match stuck at 0 early in
+    training still lets a better token accuracy choose the checkpoint."""
+    first, *rest = task.metrics
+    return [
+        metrics[m.name] * (1 if m.higher_is_better else -1)
+        for m in (first, *(m for m in rest if m.name in metrics))
+    ]
+
+
+# ---------------------------------------------------------------- one step
+
+
+def make_loader(split: Split, config: TrainConfig, dist: Distributed) -> DataLoader:
+    """Batches of this process's share of the split, in an order that depends only on
+    ``(seed, epoch)`` (a ``DistributedSampler`` serves a single process too). Each batch is
+    one indexing of the tensors, not a collation of single examples."""
+    dataset = TensorDataset(*split.tensors())
+    sampler = DistributedSampler(
+        dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=config.seed
+    )
+    return DataLoader(
+        dataset, sampler=BatchSampler(sampler, config.batch_size, False), batch_size=None
+    )
+
+
+def windows(
+    x: Tensor, y: Tensor, lengths: Tensor | None, tbptt: int
+) -> list[tuple[Tensor, Tensor, Tensor | None]]:
+    """What one batch trains on, piece after piece: the whole batch, or with truncated BPTT
+    windows of ``tbptt`` steps (the lengths do not apply to a window)."""
+    if not tbptt:
+        return [(x, y, lengths)]
+    return [(x[:, s : s + tbptt], y[:, s : s + tbptt], None) for s in range(0, x.shape[1], tbptt)]
+
+
+def all_finite(loss: Tensor) -> bool:
+    """Whether the loss is finite on every process (all must skip the step together, or the
+    others would wait forever in DDP's gradient all-reduce)."""
+    finite = torch.isfinite(loss.detach()).float()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    return bool(finite.item())
+
+
+def train_step(
+    family: Family,
+    model: nn.Module,
+    task: Task,
+    batch: list[Tensor],
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+) -> float:
+    """One optimizer step (one per window with truncated BPTT, the family's state carried
+    from window to window, detached); returns the mean loss, or the first non-finite one."""
+    x, y, *rest = (t.to(device, non_blocking=True) for t in batch)
+    state, losses = None, []
+    for x_part, y_part, lengths in windows(x, y, rest[0] if rest else None, config.tbptt):
+        with torch.autocast(device.type, enabled=config.amp and device.type == "cuda"):
+            prediction, state = family.train_forward(model, x_part, y_part, lengths, state)
+            loss = task.loss(prediction.float(), y_part)
+        state = tuple(s.detach() for s in state) if config.tbptt and state else None
+        if not all_finite(loss):
+            return loss.item()
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if config.clip:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        scaler.step(optimizer)
+        scaler.update()
+        losses.append(loss.item())
+    return sum(losses) / len(losses)
+
+
+# ---------------------------------------------------------------- a run
+
+
+@dataclass
+class Counters:
+    """Where a run stands; saved in every checkpoint (``counters``)."""
+
+    epoch: int = 0  # epochs finished
+    step: int = 0  # batches trained on (each one optimizer step per window)
+    best: list[float] | None = None  # the selection key of the best epoch
+    best_epoch: int = -1
+    bad_epochs: int = 0  # epochs since the best one
+
+    def end_epoch(self, key: list[float]) -> bool:
+        """Count a finished epoch that scored ``key``; whether it is the best so far."""
+        improved = self.best is None or key > self.best
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs = key, self.epoch + 1, 0
+        else:
+            self.bad_epochs += 1
+        self.epoch += 1
+        return improved
+
+    def reached(self, max_steps: int) -> bool:
+        return bool(max_steps) and self.step >= max_steps
+
+
+@dataclass
+class Setup:
+    """A validated run: where it goes, what it trains on, and where."""
+
+    run: RunDir
+    config: TrainConfig
+    task: Task
+    splits: dict[str, Split]
+    family: Family
+    device: torch.device
+    dist: Distributed
+
+
+@dataclass
+class Parts:
+    """The model and what trains it."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    scaler: torch.amp.GradScaler
+    loader: DataLoader
+
+
+def train(
+    config: TrainConfig | None,
+    out: str | Path,
+    resume: bool = False,
+    quiet: bool = False,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Train ``config.cell`` on ``config.task`` into the run directory ``out``; with ``resume``,
+    continue the run in ``out`` with its saved config (``config`` is then ignored); with
+    ``overwrite``, replace the run in ``out``.
+
+    Returns the summary (best validation metrics, test metrics, baseline, timings).
+    """
+    dist = Distributed.from_environment()
+    run = RunDir(out)
+    config = run_config(run, config, resume, overwrite)
+    device = dist.start(resolve_device(config.device))
+    try:
+        setup = prepare(run, config, resume, device, dist)
+        parts = build(setup, quiet)  # the last step that may refuse the run
+        counters = restore_checkpoint(run, parts) if resume else Counters()
+        if dist.is_main:
+            start_files(setup, counters.epoch, replace=overwrite and not resume)
+        started = time.perf_counter()
+        train_epochs(setup, parts, counters, quiet)
+        wall_seconds = time.perf_counter() - started
+    finally:
+        dist.stop()
+    return finish(setup, parts.model, counters, wall_seconds)
+
+
+def run_config(
+    run: RunDir, config: TrainConfig | None, resume: bool, overwrite: bool
+) -> TrainConfig:
+    """The config to train with: the run's saved one on resume, else ``config``, checked; a
+    new run refuses a directory that holds one unless ``overwrite``. Writes nothing."""
+    if resume:
+        if not run.has_checkpoint():
+            raise UserError(f"--resume: {run} holds no checkpoint to resume from")
+        return run.read_config()
+    if config is None:
+        raise ValueError("train() needs a TrainConfig unless it resumes a run")
+    config.check()
+    if not overwrite and run.checkpoint_path.exists():
+        raise UserError(
+            f"{run} already holds a run; pass --resume to continue it or choose another --out"
+        )
+    return config
+
+
+def prepare(
+    run: RunDir, config: TrainConfig, resume: bool, device: torch.device, dist: Distributed
+) -> Setup:
+    """The task with its data loaded (on resume, checked against the run's record) and its
+    family, which refuses options it cannot honour. Writes nothing."""
+    task = create_task(config.task, config.task_params)
+    splits = task.load()
+    if resume:
+        run.check_data(task)
+    family = family_of(task)
+    family.check(config, task)
+    return Setup(run, config, task, splits, family, device, dist)
+
+
+def build(setup: Setup, quiet: bool) -> Parts:
+    """The model (from the seed), its optimizer, LR schedule, gradient scaler and the data
+    loader. Writes nothing."""
+    config, device = setup.config, setup.device
+    torch.manual_seed(config.seed)
+    model = setup.family.build(setup.task, config).to(device)
+    loader = make_loader(setup.splits["train"], config, setup.dist)
+    optimizer_class = torch.optim.AdamW if config.weight_decay else torch.optim.Adam
+    optimizer = optimizer_class(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = None
+    if config.schedule == "onecycle":
+        # stepped once per batch (a batch makes several optimizer steps with --tbptt)
+        steps = config.epochs * len(loader)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
+    amp = config.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    if config.amp and not amp and setup.dist.is_main and not quiet:
+        print("note: --amp applies on CUDA only; training in fp32 on the CPU", file=sys.stderr)
+    return Parts(model, optimizer, scheduler, scaler, loader)
+
+
+def restore_checkpoint(run: RunDir, parts: Parts) -> Counters:
+    """Put back the weights, optimizer, schedule, scaler and RNG state of the run's checkpoint;
+    returns its counters."""
+    try:
+        saved = load_checkpoint(run.checkpoint_path)
+        parts.model.load_state_dict(saved["model"])
+        parts.optimizer.load_state_dict(saved["optimizer"])
+        if parts.scheduler is not None:
+            parts.scheduler.load_state_dict(saved["scheduler"])
+        if saved.get("scaler"):
+            parts.scaler.load_state_dict(saved["scaler"])
+        counters = Counters(**saved["counters"])
+        torch.set_rng_state(saved["rng"]["torch"])
+    except Exception as error:  # safetensors, JSON, key and shape errors alike
+        raise UserError(
+            f"{run.checkpoint_path} cannot be resumed from: {str(error).splitlines()[0]}"
+        ) from None
+    return counters
+
+
+def start_files(setup: Setup, epoch: int, replace: bool) -> None:
+    """Write the config and the data record (first deleting an old run's files when
+    ``replace``); drop the metrics lines of epochs past ``epoch``, the checkpoint's."""
+    run = setup.run
+    if replace:
+        run.remove_files()
+    run.write_config(setup.config)
+    run.record_data(setup.task)
+    keep_metrics_before(run.metrics_path, epoch)
+
+
+def keep_metrics_before(path: Path, epoch: int) -> None:
+    """On resume, drop lines of epochs that the checkpoint does not include."""
+    if not path.exists():
+        return
+    lines = [
+        line
+        for line in path.read_text().splitlines()
+        if line.strip() and json.loads(line)["epoch"] <= epoch
+    ]
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) -> None:
+    """Epoch after epoch from the counters' one, each scored on the validation split and
+    recorded, until the last, ``max_steps`` or ``patience`` ends the run."""
+    config, dist = setup.config, setup.dist
+    trained = dist.wrap(parts.model, setup.device)
+    progress = Progress(dist.is_main and not quiet and sys.stdout.isatty(), config.epochs)
+    try:
+        for epoch in range(counters.epoch, config.epochs):
+            loss, seen, seconds = run_epoch(setup, parts, trained, counters, epoch, progress)
+            metrics = evaluate(
+                setup.family, parts.model, setup.task, setup.splits["validation"], setup.device
+            )
+            improved = counters.end_epoch(selection_key(setup.task, metrics))
+            record = {
+                "epoch": counters.epoch,
+                "step": counters.step,
+                "train_loss": loss,
+                **{f"validation_{k}": v for k, v in metrics.items()},
+                "lr": parts.optimizer.param_groups[0]["lr"],
+                "seconds": round(seconds, 3),
+                "sequences_per_second": round(seen / seconds, 1),
+            }
+            if dist.is_main:
+                save_epoch(setup.run, parts, counters, record, improved)
+                if not quiet:
+                    progress.log(format_record(record))
+            if counters.reached(config.max_steps):
+                break
+            if config.patience and counters.bad_epochs >= config.patience:
+                break
+    finally:
+        progress.close()
+
+
+def run_epoch(
+    setup: Setup,
+    parts: Parts,
+    trained: nn.Module,
+    counters: Counters,
+    epoch: int,
+    progress: Progress,
+) -> tuple[float, int, float]:
+    """Train ``trained`` (the model, or its DDP wrapper) on one epoch of batches; returns the
+    mean loss, the sequences seen by all processes and the seconds taken."""
+    config = setup.config
+    parts.loader.sampler.sampler.set_epoch(epoch)
+    progress.new_epoch(epoch, len(parts.loader))
+    parts.model.train()
+    start, seen, losses = time.perf_counter(), 0, []
+    for batch in parts.loader:
+        loss = train_step(
+            setup.family,
+            trained,
+            setup.task,
+            batch,
+            config,
+            parts.optimizer,
+            parts.scaler,
+            setup.device,
+        )
+        if not math.isfinite(loss):
+            raise diverged(setup.run, loss, epoch, counters)
+        if parts.scheduler is not None:
+            parts.scheduler.step()
+        counters.step += 1
+        seen += len(batch[0]) * setup.dist.world_size
+        losses.append(loss)
+        progress.advance(loss, seen / (time.perf_counter() - start))
+        if counters.reached(config.max_steps):
+            break
+    return sum(losses) / max(1, len(losses)), seen, time.perf_counter() - start
+
+
+def diverged(run: RunDir, loss: float, epoch: int, counters: Counters) -> TrainingDiverged:
+    kept = (
+        f"{run} keeps the last good checkpoint (epoch {counters.epoch})"
+        if counters.epoch
+        else "no epoch had finished, so nothing was kept"
+    )
+    return TrainingDiverged(
+        f"the loss became {loss} at epoch {epoch + 1}, step {counters.step + 1};"
+        f" {kept}; lower --lr or keep --clip on, and train again"
+    )
+
+
+def save_epoch(
+    run: RunDir, parts: Parts, counters: Counters, record: dict[str, Any], improved: bool
+) -> None:
+    """The epoch's metrics line, the weights when best so far, and the checkpoint — the line
+    first: on resume, lines past the checkpoint are dropped."""
+    with open(run.metrics_path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    if improved:
+        save_weights(run.weights_path, parts.model)
+    save_checkpoint(
+        run.checkpoint_path,
+        {
+            "model": parts.model.state_dict(),
+            "optimizer": parts.optimizer.state_dict(),
+            "scheduler": parts.scheduler.state_dict() if parts.scheduler else {},
+            "scaler": parts.scaler.state_dict(),
+            "rng": {"torch": torch.get_rng_state()},
+            "counters": asdict(counters),
+        },
+    )
+
+
+def finish(
+    setup: Setup, model: nn.Module, counters: Counters, wall_seconds: float
+) -> dict[str, Any]:
+    """The summary; the main process adds the best weights' validation and test metrics and
+    the baseline, and writes it with the plots."""
+    run, task, splits = setup.run, setup.task, setup.splits
+    summary: dict[str, Any] = {
+        "run": str(run),
+        "epochs": counters.epoch,
+        "steps": counters.step,
+        "best_epoch": counters.best_epoch,
+        "wall_seconds": round(wall_seconds, 2),
+    }
+    if not setup.dist.is_main:
+        return summary
+    load_weights(run.weights_path, model)
+    summary["validation"] = evaluate(setup.family, model, task, splits["validation"], setup.device)
+    test_prediction = predict(setup.family, model, splits["test"], setup.device)
+    summary["test"] = task.evaluate(test_prediction, splits["test"].y)
+    summary["baseline_test"] = task.baseline(splits["train"], splits["test"])
+    write_json(run.summary_path, summary)
+    plot_curves(run)
+    task.plot_predictions(test_prediction, splits["test"], str(run.file(RunDir.PREDICTIONS)))
+    return summary

@@ -1,0 +1,67 @@
+"""The model card's schema: validated by the runtime before use, one line for each way a card
+can be wrong; cards of the previous format still read."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rnnzoo import card as cards
+from rnnzoo.runtime import Model
+
+SHELF = Path(__file__).resolve().parents[1] / "exports"
+
+
+@pytest.fixture
+def sine_export(tmp_path):
+    folder = tmp_path / "sine"
+    shutil.copytree(SHELF / "sine", folder)
+    return folder
+
+
+def edit_card(folder: Path, change) -> None:
+    card = json.loads((folder / "card.json").read_text())
+    change(card)
+    (folder / "card.json").write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda c: c.update(hidden="big"), "'hidden' must be a whole number, not \"big\""),
+        (lambda c: c.pop("inputs"), "lacks 'inputs'"),
+        (lambda c: c.update(format="rnnzoo-card/9"), "format 'rnnzoo-card/9' is not one"),
+        (lambda c: c.update(family="nosuch", format=cards.FORMAT), "unknown family 'nosuch'"),
+        (lambda c: c.update(inputs=[{"shape": [1]}]), "inputs and outputs need names"),
+        (lambda c: c.update(state_sizes=3, format=cards.FORMAT, family="sequence"), "state_sizes"),
+        (lambda c: c.update(kind="nokind"), "unknown task kind 'nokind'"),
+    ],
+)
+def test_a_broken_card_is_one_line(sine_export, tmp_path, cli, change, message):
+    edit_card(sine_export, change)
+    result = cli("predict", str(sine_export), "--input", str(sine_export / "example.json"))
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_a_card_that_is_not_json_is_one_line(sine_export, cli):
+    (sine_export / "card.json").write_text("{not json")
+    result = cli("predict", str(sine_export), "--input", str(sine_export / "example.json"))
+    assert result.returncode == 2 and "not valid JSON" in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(p.parent.name for p in SHELF.glob("*/card.json")))
+def test_every_card_on_the_shelf_reads(name):
+    """Shelf cards of format 1 are upgraded: the family is the one serving their kind."""
+    model = Model(SHELF / name)
+    assert model.card["format"] == cards.FORMAT
+    assert model.card["family"] in ("sequence", "token_decoder")
+    assert name in repr(model) or model.card["task"] in repr(model)
+
+
+def test_the_schema_documents_every_common_field():
+    assert all(f.meaning for f in cards.COMMON_FIELDS)
+    names = [f.name for f in cards.COMMON_FIELDS]
+    assert len(names) == len(set(names)) and "family" in names and "format" in names
