@@ -66,3 +66,23 @@ def test_splits_and_baseline(loaded_tasks, task_name):
         assert split.x.shape[-1] == task.input_size or task.kind != "seq2seq"
     baseline = task.baseline(splits["train"], splits["test"])
     assert task.metrics[0].name in baseline
+
+
+@pytest.mark.parametrize("task_name", rnnzoo.list_tasks())
+def test_the_model_is_known_before_load_and_load_changes_nothing(tmp_path, task_name):
+    """What the data decides (vocabularies, statistics, classes) is computed from the data on
+    first use, so a model built before ``load()`` equals one built after, and ``load()`` sets
+    nothing on the task."""
+    task = create_task(task_name, get_task_class(task_name).smoke_data(tmp_path))
+    family = family_of(task)
+    config = TrainConfig(task=task_name, cell="gru", hidden=8)
+    torch.manual_seed(0)
+    before = family.build(task, config).state_dict()
+    attributes = {k: v for k, v in vars(task).items() if not k.startswith("_")}
+    task.load()
+    assert {k: v for k, v in vars(task).items() if not k.startswith("_")} == attributes
+    torch.manual_seed(0)
+    after = family.build(task, config).state_dict()
+    assert before.keys() == after.keys()
+    for key in before:
+        torch.testing.assert_close(before[key], after[key], rtol=0, atol=0)

@@ -107,6 +107,11 @@ class SequenceFamily(Family):
             raise UserError("--tbptt needs a seq2seq task and a unidirectional model")
 
     def build(self, task: Task, config: Any) -> SequenceModel:
+        if task.input_size < 1 or task.output_size < 1:
+            raise UserError(
+                f"task {type(task).__name__} has input_size {task.input_size} and output_size "
+                f"{task.output_size}; a {task.kind} task sets both (see rnnzoo/tasks/base.py)"
+            )
         rnn = Recurrent(
             config.cell,
             task.input_size,

@@ -10,6 +10,7 @@ takes), ``y`` the targets, ``lengths`` the valid steps of each sequence for vari
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -53,7 +54,8 @@ class Metric:
 class Task:
     """Base class of every task. Subclasses set the class attributes, declare their parameters
     as typed keyword arguments of ``__init__`` (calling ``super().__init__()``), and set
-    ``input_size``, ``output_size`` and, for classifiers, ``labels``."""
+    ``input_size``, ``output_size`` and, for classifiers, ``labels``. ``load()`` returns the
+    splits and changes nothing on the task."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -70,12 +72,17 @@ class Task:
     # depends on the parameters).
     preprocessing: str = "none: feed the task's inputs as they are"
 
+    # What the model is built from. A task sets them in ``__init__`` from its parameters or,
+    # when the data decides them (a vocabulary, input statistics, a folder's classes), defines
+    # them as properties computed from the data on first use — never as a side effect of
+    # ``load()``, so they are valid before and after it.
+    step_shape: tuple[int, ...] = ()  # one raw time step, where the encoder changes it
+    input_size: int = 0  # features per step entering the recurrent stack
+    output_size: int = 0  # features the head emits (per step, or once)
+    labels: list[str] | None = None  # class names by output index (classifiers)
+
     def __init__(self) -> None:
-        # the shape of one time step of raw input, where the encoder changes it (frames, ...)
-        self.step_shape: tuple[int, ...] = ()
-        self.input_size = 0  # features per step entering the recurrent stack
-        self.output_size = 0  # features the head emits (per step, or once)
-        self.labels: list[str] | None = None
+        """Subclasses call it first; the parameters are theirs."""
 
     @classmethod
     def smoke_data(cls, folder: Path) -> dict[str, Any]:
@@ -167,17 +174,15 @@ class TokenSequenceTask(Task):
 
     kind = "encdec"
     metrics = (Metric("exact_match", True), Metric("token_accuracy", True))
-    target_tokens: ClassVar[str] = "char"
+    target_tokens: str = "char"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.target_vocab: list[str] = []
-        self.target_length = 0
-        # the source side of encdec tasks: its vocabulary, "char" or "word" tokens, and
-        # whether text is lower-cased before tokenizing (vec2seq tasks have no source text)
-        self.source_vocab: list[str] = []
-        self.source_tokens = "char"
-        self.lowercase = False
+    target_vocab: Sequence[str] = ()  # starting with text.SPECIALS
+    target_length: int = 0  # the most tokens decoded, end token included
+    # the source side of encdec tasks: its vocabulary, "char" or "word" tokens, and whether
+    # text is lower-cased before tokenizing (vec2seq tasks have no source text)
+    source_vocab: Sequence[str] = ()
+    source_tokens: str = "char"
+    lowercase: bool = False
 
     def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
         return nn.functional.cross_entropy(

@@ -21,6 +21,7 @@ Without ``data_file``, data in the same CSV format comes from a documented physi
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from pathlib import Path
 
@@ -231,7 +232,9 @@ class Rain(Task):
     def data_files(self) -> list[Path]:
         return [Path(self.data_file)] if self.data_file else []  # the encoder's statistics
 
-    def load(self) -> dict[str, Split]:
+    @functools.cached_property
+    def _splits(self) -> dict[str, Split]:
+        """The data, read once per task object; ``load`` and the statistics share it."""
         sequences, targets = self.read()
         order = np.random.default_rng(self.seed).permutation(len(sequences))
         n_test = n_val = max(1, len(order) // 10)
@@ -247,17 +250,24 @@ class Rain(Task):
             x, lengths = pad([sequences[i] for i in ids])
             y = torch.tensor([targets[i] for i in ids], dtype=torch.float32).unsqueeze(1)
             splits[name] = Split(x, y, lengths)
-        train = splits["train"]
-        steps = torch.arange(train.x.shape[1]).unsqueeze(0) < train.lengths.unsqueeze(1)
-        rows = train.x[steps]
-        self.mean = torch.nanmean(rows, dim=0).nan_to_num(0.0)
-        centred = torch.where(torch.isnan(rows), torch.zeros_like(rows), rows - self.mean)
-        count = (~torch.isnan(rows)).sum(0).clamp(min=1)
-        self.std = (centred.square().sum(0) / count).sqrt().clamp(min=1e-3)
         return splits
 
+    def load(self) -> dict[str, Split]:
+        return dict(self._splits)
+
+    def statistics(self) -> tuple[Tensor, Tensor]:
+        """Mean and standard deviation of each radar column over the training split's valid
+        steps, NaN left out: what the encoder standardises with."""
+        train = self._splits["train"]
+        steps = torch.arange(train.x.shape[1]).unsqueeze(0) < train.lengths.unsqueeze(1)
+        rows = train.x[steps]
+        mean = torch.nanmean(rows, dim=0).nan_to_num(0.0)
+        centred = torch.where(torch.isnan(rows), torch.zeros_like(rows), rows - mean)
+        count = (~torch.isnan(rows)).sum(0).clamp(min=1)
+        return mean, (centred.square().sum(0) / count).sqrt().clamp(min=1e-3)
+
     def encoder(self) -> nn.Module:
-        return RainEncoder(self.mean, self.std)
+        return RainEncoder(*self.statistics())
 
     def head(self, rnn_output_size: int) -> nn.Module:
         return nn.Sequential(nn.Linear(rnn_output_size, 1), nn.Softplus())  # mm are >= 0

@@ -10,6 +10,7 @@ from the training split only, so a word first seen in the test split reads as ``
 
 from __future__ import annotations
 
+import functools
 from itertools import product
 from pathlib import Path
 from typing import Literal
@@ -106,7 +107,6 @@ class Translate(TokenSequenceTask):
             f"{'lower-cased ' if lowercase else ''}{tokens} tokens as ids of source_vocab "
             "(0 pads, 3 is <unk>)"
         )
-        self.source_vocab: list[str] = []
 
     def data_files(self) -> list[Path]:
         return [self.data_file]  # the vocabularies come from it
@@ -131,7 +131,9 @@ class Translate(TokenSequenceTask):
             order = order[: self.max_pairs]
         return [pairs[i] for i in order]
 
-    def load(self) -> dict[str, Split]:
+    @functools.cached_property
+    def _parts(self) -> dict[str, list[tuple[list[str], list[str]]]]:
+        """The tokenized pairs of each split, read once per task object."""
         pairs = self.tokenized()
         n_test = max(1, round(len(pairs) * self.test_fraction))
         parts = {
@@ -140,13 +142,27 @@ class Translate(TokenSequenceTask):
             "train": pairs[2 * n_test :],
         }
         require(len(parts["train"]) >= 1, f"{self.data_file}: too few pairs for a training split")
-        self.source_vocab = text.build_vocab((s for s, _ in parts["train"]), self.min_count)
-        self.target_vocab = text.build_vocab((t for _, t in parts["train"]), self.min_count)
-        self.target_length = max(len(t) for _, t in pairs) + 1  # and the end token
+        return parts
+
+    @functools.cached_property
+    def source_vocab(self) -> list[str]:
+        """From the training split only: a word first seen in the test split reads as <unk>."""
+        return text.build_vocab((s for s, _ in self._parts["train"]), self.min_count)
+
+    @functools.cached_property
+    def target_vocab(self) -> list[str]:
+        return text.build_vocab((t for _, t in self._parts["train"]), self.min_count)
+
+    @functools.cached_property
+    def target_length(self) -> int:
+        """The longest target of any split, and the end token."""
+        return max(len(t) for part in self._parts.values() for _, t in part) + 1
+
+    def load(self) -> dict[str, Split]:
         source_index = {t: i for i, t in enumerate(self.source_vocab)}
         target_index = {t: i for i, t in enumerate(self.target_vocab)}
         splits = {}
-        for name, part in parts.items():
+        for name, part in self._parts.items():
             x, lengths = pad_ids([text.to_ids(s, source_index) for s, _ in part])
             targets = [text.to_ids(t, target_index) + [text.EOS] for _, t in part]
             y, _ = pad_ids(targets, self.target_length)

@@ -12,6 +12,7 @@ the same CNN trained on one frame of each clip, which stays near chance.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +57,13 @@ def make_clip(label: int, frames: int, side: int, rng: np.random.Generator) -> n
     return clip[..., None].astype(np.float32)  # T × H × W × 1
 
 
+FEATURES = 64  # what the CNN makes of each frame
+
+
 class FrameCNN(nn.Module):
     """Per-frame features: ``(batch, time, H, W, C)`` → ``(batch, time, features)``."""
 
-    def __init__(self, height: int, width: int, channels: int, features: int = 64):
+    def __init__(self, height: int, width: int, channels: int, features: int = FEATURES):
         super().__init__()
         self.conv = nn.Sequential(
             nn.Conv2d(channels, 8, 3, stride=2, padding=1),
@@ -93,18 +97,34 @@ class Video(ClassificationTask):
         super().__init__()
         self.data_dir, self.n_train, self.n_test = data_dir, n_train, n_test
         self.frames, self.side, self.seed = frames, side, seed
-        self.labels = list(DIRECTIONS)
+        self.input_size = FEATURES  # the CNN's features per frame
         require(min(n_train, n_test) >= 1 and frames >= 2, "need n_train, n_test >= 1, frames >= 2")
         require(
             side >= 6 + 4 * (frames // 2 + 1),
             f"side must be at least {6 + 4 * (frames // 2 + 1)} for {frames} frames",
         )
-        self.step_shape = (side, side, 1)
         self.preprocessing = "frames as (time, height, width, channels), values in [0, 1]"
 
-    def _configure(self, frame_shape: tuple[int, ...]) -> None:
-        self.step_shape = frame_shape
-        self.input_size, self.output_size = 64, len(self.labels)
+    @functools.cached_property
+    def _data(self) -> tuple[dict[str, Split], list[str]]:
+        """The splits and the class names, read or generated once per task object."""
+        return self.read_folder() if self.data_dir else (self.generated(), list(DIRECTIONS))
+
+    @property
+    def labels(self) -> list[str]:
+        """The directions, or the sub-folders of ``data_dir``."""
+        return self._data[1] if self.data_dir else list(DIRECTIONS)
+
+    @property
+    def output_size(self) -> int:
+        return len(self.labels)
+
+    @property
+    def step_shape(self) -> tuple[int, ...]:
+        """One frame: ``(height, width, channels)``."""
+        if self.data_dir:
+            return tuple(self._data[0]["train"].x.shape[2:])
+        return (self.side, self.side, 1)
 
     def generated(self) -> dict[str, Split]:
         rng = np.random.default_rng(self.seed)
@@ -120,7 +140,7 @@ class Video(ClassificationTask):
             "test": split(self.n_test),
         }
 
-    def read_folder(self) -> dict[str, Split]:
+    def read_folder(self) -> tuple[dict[str, Split], list[str]]:
         root = Path(self.data_dir)
         classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         if not classes:
@@ -145,7 +165,6 @@ class Video(ClassificationTask):
                 labels.append(label)
         if len(clips) < 3:
             raise UserError(f"{root}: found {len(clips)} clips; need at least 3")
-        self.labels = classes
         order = np.random.default_rng(self.seed).permutation(len(clips))
         n_test = max(1, len(clips) // 10)
         parts = {
@@ -160,16 +179,14 @@ class Video(ClassificationTask):
             for row, i in enumerate(ids):
                 x[row, : len(clips[i])] = torch.from_numpy(clips[i])
             splits[name] = Split(x, torch.tensor([labels[i] for i in ids]), lengths)
-        return splits
+        return splits, classes
 
     def load(self) -> dict[str, Split]:
-        splits = self.read_folder() if self.data_dir else self.generated()
-        self._configure(tuple(splits["train"].x.shape[2:]))
-        return splits
+        return dict(self._data[0])
 
     def encoder(self) -> nn.Module:
         height, width, channels = self.step_shape
-        return FrameCNN(height, width, channels)
+        return FrameCNN(height, width, channels, self.input_size)
 
     def baseline(self, train: Split, split: Split) -> dict[str, float]:
         """The same CNN and a linear layer trained on the middle frame of each clip."""
@@ -179,7 +196,9 @@ class Video(ClassificationTask):
 
     def _single_frame_baseline(self, train: Split, split: Split) -> dict[str, float]:
         generator = torch.Generator().manual_seed(0)
-        model = nn.Sequential(self.encoder(), nn.Flatten(), nn.Linear(64, self.output_size))
+        model = nn.Sequential(
+            self.encoder(), nn.Flatten(), nn.Linear(self.input_size, self.output_size)
+        )
         optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
         frames = train.x[:, train.x.shape[1] // 2].unsqueeze(1)
         for _ in range(150):
