@@ -99,9 +99,11 @@ def validate(
     """Check ``data`` against the common fields and a family's own; return it unchanged."""
     fmt = data.get("format")
     if fmt not in READABLE_FORMATS:
+        newer = isinstance(fmt, str) and fmt.startswith("rnnzoo-card/") and fmt > FORMAT
+        fix = "upgrade rnnzoo to read it" if newer else "export the run again"
         raise RuntimeInputError(
             f"{source}: model card format {fmt!r} is not one this rnnzoo reads "
-            f"({', '.join(READABLE_FORMATS)}); export the run again with this version"
+            f"({', '.join(READABLE_FORMATS)}); {fix}"
         )
     for spec in COMMON_FIELDS + family_fields:
         if spec.name not in data:
@@ -116,22 +118,41 @@ def validate(
                 f"{source}: the model card's {spec.name!r} must be "
                 f"{_type_names(spec.types)}, not {json.dumps(data[spec.name])[:60]}"
             )
+    if not data["inputs"] or not data["outputs"]:
+        raise RuntimeInputError(f"{source}: the model card lists no inputs or no outputs")
     for item in data["inputs"] + data["outputs"]:
         if not (isinstance(item, dict) and isinstance(item.get("name"), str)):
             raise RuntimeInputError(f"{source}: the model card's inputs and outputs need names")
-        if not isinstance(item.get("shape"), list):
-            raise RuntimeInputError(f"{source}: the model card gives no shape for {item['name']}")
+        shape = item.get("shape")
+        if not isinstance(shape, list) or not all(is_axis(d) for d in shape):
+            raise RuntimeInputError(
+                f"{source}: the model card's shape of {item['name']!r} must be a list of sizes "
+                f"(positive whole numbers) and axis names, not {json.dumps(shape)[:60]}"
+            )
+    labels = data["labels"]
+    if labels is not None and not all(isinstance(label, str) for label in labels):
+        raise RuntimeInputError(f"{source}: the model card's labels must be strings")
     return data
 
 
-def upgrade(data: dict[str, Any], family_of_kind) -> dict[str, Any]:
+def is_axis(value: Any) -> bool:
+    """A dimension in a card's shape: a size, or the name of a dynamic axis."""
+    if isinstance(value, str):
+        return bool(value)
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def upgrade(data: dict[str, Any], family_of_kind, source: str) -> dict[str, Any]:
     """A format-1 card as format 2: the family is the one serving its kind
     (``family_of_kind(kind) -> name``)."""
     if data.get("format") != "rnnzoo-card/1":
         return data
     kind = data.get("kind")
     if not isinstance(kind, str):
-        return data  # validate() names what is missing
+        raise RuntimeInputError(
+            f"{source}: the model card (format 1) lacks 'kind', which names its family; "
+            "export the run again with `rnnzoo export`"
+        )
     return {**data, "format": FORMAT, "family": family_of_kind(kind)}
 
 

@@ -1,11 +1,7 @@
-"""Run-directory files, written atomically (temporary file + rename), never as pickles.
-
-- ``config.json``: everything needed to rebuild the model;
-- ``model.safetensors``: the best weights so far (what evaluate and export use);
-- ``checkpoint.safetensors``: the last epoch's weights, optimizer state and RNG state for
-  ``--resume``, with the JSON-able rest of the training state in the file's metadata, so one
-  rename makes the whole checkpoint visible at once.
-"""
+"""Writing run files atomically (temporary file + rename), never as pickles: JSON, weights as
+safetensors, and checkpoints — weights, optimizer, scheduler and RNG state in one safetensors
+file, with the JSON-able rest of the training state in its metadata, so one rename makes the
+whole checkpoint visible at once. Which files a run has is ``rnnzoo.rundir.RunDir``'s business."""
 
 from __future__ import annotations
 
@@ -35,10 +31,6 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
 
 def write_json(path: Path, value: Any) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(value, indent=2) + "\n"))
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
 
 
 def save_weights(

@@ -63,6 +63,38 @@ def check_params(what: str, name: str, given: dict[str, Any], params: list[Param
             )
 
 
+def accepts(kind: Any, value: Any) -> bool:
+    """Whether ``value`` fits a parameter's declared type (an int for a float, not a bool for
+    an int; a type it cannot check, such as a class of the task's own, accepts anything)."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Literal:
+        return value in typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return any(accepts(choice, value) for choice in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str)
+    return True
+
+
+def check_values(what: str, name: str, given: dict[str, Any], params: list[Param]) -> None:
+    """Refuse a parameter value of the wrong type (from Python or a run's config.json)."""
+    declared = {p.name: p for p in params}
+    for key, value in given.items():
+        param = declared.get(key)
+        if param is not None and not accepts(param.type, value):
+            raise UserError(
+                f"{what} {name!r}: parameter {key!r} takes {param.type_name}, not {value!r}"
+            )
+
+
 def parse_value(param: Param, text: str) -> Any:
     """Convert ``--param KEY=VALUE`` text to the parameter's declared type."""
     kind = param.type

@@ -16,7 +16,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnzoo.params import UnknownNameError, check_params, params_of
+from rnnzoo.errors import UserError
+from rnnzoo.params import UnknownNameError, check_params, check_values, params_of
 from rnnzoo.plugins import PluginError, PluginInfo, plugin_manager, record_error
 
 __all__ = ["UnknownNameError", "Entry", "FamilyEntry", "list_cells", "list_tasks"]
@@ -47,7 +48,22 @@ class Entry:
     kind: str = ""
 
     def load(self) -> type:
-        self.target = load_path(self.target, self.plugin, self.name)
+        """The class; a lazily registered one learns its registered name and description
+        here (the registration is where they are written), and must have the kind it was
+        registered with."""
+        if isinstance(self.target, str):
+            cls = load_path(self.target, self.plugin, self.name)
+            if self.kind and getattr(cls, "kind", self.kind) != self.kind:
+                raise PluginError(
+                    f"plugin {self.plugin!r} registered task {self.name!r} as {self.kind}, but "
+                    f"its class says kind = {cls.kind!r}; make them agree"
+                )
+            if isinstance(cls, type):  # its own, not inherited from a registered parent
+                if not vars(cls).get("name"):
+                    cls.name = self.name
+                if not vars(cls).get("description"):
+                    cls.description = self.description
+            self.target = cls
         return self.target
 
 
@@ -64,9 +80,11 @@ class FamilyEntry:
     runtime: Any
 
     def load(self) -> Any:
-        """An instance of the family (families carry no state)."""
+        """An instance of the family (families carry no state but their registered name)."""
         self.target = load_path(self.target, self.plugin, self.name)
-        return self.target()
+        family = self.target()
+        family.name = self.name
+        return family
 
     def load_runtime(self) -> type:
         self.runtime = load_path(self.runtime, self.plugin, self.name)
@@ -91,7 +109,8 @@ def _one_line(description: str | None) -> str:
 def _claim(table: dict, what: str, name: Any, info: PluginInfo) -> bool:
     """Whether ``name`` is free in ``table``; a taken one is that plugin's error."""
     if not name or not isinstance(name, str):
-        raise ValueError(f"a {what} needs a name: set the class attribute `name` or pass name=")
+        record_error(info, f"a {what} needs a name: set the class attribute `name` or pass name=")
+        return False
     if name in table:
         record_error(
             info,
@@ -109,6 +128,7 @@ def _registrar(tables: Tables, what: str, info: PluginInfo):
     def register(
         target: Any, name: str | None = None, description: str | None = None, kind: str = ""
     ) -> None:
+        """One registration; a bad one is this plugin's error, and its others still count."""
         name = name or getattr(target, "name", None)
         if description is None:
             description = getattr(target, "description", "")
@@ -116,10 +136,12 @@ def _registrar(tables: Tables, what: str, info: PluginInfo):
             kind = kind or getattr(target, "kind", "")
             served = tables.kinds()
             if kind not in served:
-                raise ValueError(
+                record_error(
+                    info,
                     f"task {name!r} has kind {kind!r}; the registered families serve "
-                    f"{', '.join(sorted(served))}"
+                    f"{', '.join(sorted(served))}",
                 )
+                return
         if _claim(table, what, name, info):
             table[name] = Entry(name, info.name, _one_line(description), target, kind)
 
@@ -134,9 +156,12 @@ def _family_registrar(tables: Tables, info: PluginInfo):
         runtime: Any,
         description: str = "",
     ) -> None:
-        taken = set(kinds) & set(tables.kinds())
+        served = tables.kinds()
+        taken = sorted(set(kinds) & set(served))
         if taken:
-            raise ValueError(f"family {name!r}: kinds {sorted(taken)} are served already")
+            owners = ", ".join(f"{kind} by {served[kind].name!r}" for kind in taken)
+            record_error(info, f"family {name!r} was ignored: {owners} are served already")
+            return
         if _claim(tables.families, "family", name, info):
             tables.families[name] = FamilyEntry(
                 name, info.name, _one_line(description), target, tuple(kinds), runtime
@@ -165,6 +190,17 @@ def tables() -> Tables:
     return result
 
 
+@functools.cache
+def builtin_families() -> dict[str, FamilyEntry]:
+    """The built-in families alone, without loading installed plugins: the runtime looks here
+    first, so a plugin that imports torch cannot pull torch into inference."""
+    from rnnzoo.families import register_families
+
+    result = Tables()
+    register_families(register=_family_registrar(result, PluginInfo("rnnzoo.families", "", True)))
+    return result.families
+
+
 def plugins() -> list[PluginInfo]:
     """Every loaded plugin with what it registered and its errors."""
     tables()
@@ -191,11 +227,6 @@ def list_cells(pattern: str = "*") -> list[str]:
 def list_tasks(pattern: str = "*") -> list[str]:
     """Names of registered tasks matching an ``fnmatch`` pattern."""
     return sorted(n for n in tables().tasks if fnmatch.fnmatch(n, pattern))
-
-
-def list_families(pattern: str = "*") -> list[str]:
-    """Names of registered model families matching an ``fnmatch`` pattern."""
-    return sorted(n for n in tables().families if fnmatch.fnmatch(n, pattern))
 
 
 def cell_entry(name: str) -> Entry:
@@ -236,6 +267,14 @@ def get_task_class(name: str) -> type:
 def create_task(name: str, params: dict[str, Any] | None = None) -> Any:
     """Build a registered task by name, refusing parameters it does not declare."""
     cls = get_task_class(name)
+    if not hasattr(cls, "check_contract"):
+        raise UserError(
+            f"task {name!r} (plugin {task_entry(name).plugin!r}) is not a subclass of "
+            "rnnzoo.tasks.base.Task"
+        )
+    cls.check_contract(name)
     params = params or {}
-    check_params("task", name, params, params_of(cls))
+    declared = params_of(cls)
+    check_params("task", name, params, declared)
+    check_values("task", name, params, declared)
     return cls(**params)

@@ -278,9 +278,11 @@ class RunDir:
         try:
             load_weights(path, model)
         except Exception as error:  # a corrupt file, or weights of another model
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            detail = " ".join(lines[1:2] or lines[:1])[:200]  # the first mismatch, not a header
             raise UserError(
                 f"{path}: cannot load these weights into the model that config.json "
-                f"describes ({str(error).splitlines()[0][:200]})"
+                f"describes ({detail})"
             ) from None
         return LoadedRun(self.path, config, task, splits, family, model.eval(), self.read_summary())
 

@@ -36,11 +36,37 @@ def edit_card(folder: Path, change) -> None:
         (lambda c: c.update(inputs=[{"shape": [1]}]), "inputs and outputs need names"),
         (lambda c: c.update(state_sizes=3, format=cards.FORMAT, family="sequence"), "state_sizes"),
         (lambda c: c.update(kind="nokind"), "unknown task kind 'nokind'"),
+        (lambda c: c.pop("kind"), "lacks 'kind', which names its family"),
+        (lambda c: c.update(inputs=[]), "lists no inputs"),
+        (lambda c: c["inputs"][0].update(shape="x"), "shape of 'input' must be a list"),
+        (lambda c: c["inputs"][0].update(shape=["batch", "time", "x"]), "input shape must be"),
+        (lambda c: c.update(format="rnnzoo-card/3"), "upgrade rnnzoo to read it"),
     ],
 )
 def test_a_broken_card_is_one_line(sine_export, tmp_path, cli, change, message):
     edit_card(sine_export, change)
     result = cli("predict", str(sine_export), "--input", str(sine_export / "example.json"))
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda c: c.update(source_tokens="bogus"), "source_tokens must be char or word"),
+        (lambda c: c.update(target_length=-1), "target_length must be at least 1"),
+        (lambda c: c.update(target_vocab=[1, 2]), "target_vocab must be a list of strings"),
+        (lambda c: c.update(eos=99), "bos and eos must be ids in target_vocab"),
+        (lambda c: c.update(state_names=[]), "state_names must be a non-empty list"),
+    ],
+)
+def test_a_broken_decoder_card_is_one_line(tmp_path, cli, change, message):
+    folder = tmp_path / "dates"
+    shutil.copytree(SHELF / "dates", folder)
+    edit_card(folder, change)
+    (tmp_path / "in.txt").write_text("April 22, 2019\n")
+    result = cli("predict", str(folder), "--input", str(tmp_path / "in.txt"))
     assert result.returncode == 2, result.stdout
     assert message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -58,10 +84,44 @@ def test_every_card_on_the_shelf_reads(name):
     model = Model(SHELF / name)
     assert model.card["format"] == cards.FORMAT
     assert model.card["family"] in ("sequence", "token_decoder")
-    assert name in repr(model) or model.card["task"] in repr(model)
+    assert repr(model).startswith(f"Model(task={model.card['task']!r}, cell=")
 
 
 def test_the_schema_documents_every_common_field():
     assert all(f.meaning for f in cards.COMMON_FIELDS)
     names = [f.name for f in cards.COMMON_FIELDS]
     assert len(names) == len(set(names)) and "family" in names and "format" in names
+
+
+def test_the_runtime_stays_torch_free_with_an_eager_plugin_installed(tmp_path):
+    """Built-in families' runners are found without loading plugins, so a plugin that imports
+    torch at the top cannot pull torch into inference."""
+    import subprocess
+    import sys
+
+    from tests.test_plugins import make_distribution
+
+    make_distribution(
+        tmp_path,
+        "zz_eager_torch",
+        """
+        import torch  # what an eager plugin does
+        import rnnzoo
+
+        @rnnzoo.hookimpl
+        def register_cells(register):
+            pass
+        """,
+    )
+    code = f"""
+import sys
+import numpy as np
+from rnnzoo.runtime import Model
+model = Model({str(SHELF / "sine")!r})
+print(model.predict(np.zeros((1, 5, 1), np.float32)).shape)
+print("torch" in sys.modules)
+"""
+    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["(1,", "5,", "1)", "False"]

@@ -109,3 +109,91 @@ def test_wildcards():
     assert rnnzoo.list_cells("*ru*") == ["gru"]
     assert "lstm" in rnnzoo.list_cells("l*")
     assert rnnzoo.list_cells("nothing*") == []
+
+
+@pytest.fixture
+def family_plugin(tmp_path):
+    """A plugin that adds a family (a new kind of model), a task of that kind, a task whose
+    registration is refused, and a task that lacks a method."""
+    make_distribution(
+        tmp_path,
+        "zz_family",
+        """
+        import rnnzoo
+
+        @rnnzoo.hookimpl
+        def register_families(register):
+            register("zz_family_impl:Graphy", name="graphy", kinds=("seq2graph",),
+                     runtime="rnnzoo.runtime.sequence:SequenceRunner", description="a test")
+
+        @rnnzoo.hookimpl
+        def register_tasks(register):
+            register("zz_family_impl:NoKind", name="nokind", kind="nosuchkind")
+            register("zz_family_impl:GraphSine", name="graphsine", kind="seq2graph")
+            register("zz_family_impl:NoBaseline", name="nobaseline", kind="seq2seq")
+        """,
+    )
+    (tmp_path / "zz_family_impl.py").write_text(
+        textwrap.dedent(
+            """
+            from rnnzoo.families.sequence import SequenceFamily, SequenceModel
+            from rnnzoo.tasks.base import Task
+            from rnnzoo.tasks.sine import Sine
+
+            class Graphy(SequenceFamily):
+                def build(self, task, config):
+                    model = super().build(task, config)
+                    return SequenceModel(model.encoder, model.rnn, model.head, None)
+
+            class GraphSine(Sine):
+                kind = "seq2graph"
+
+            class NoKind(Sine):
+                pass
+
+            class NoBaseline(Sine):
+                baseline = Task.baseline
+            """
+        )
+    )
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+def test_a_plugin_family_trains_exports_and_predicts_under_its_own_name(
+    tmp_path, cli, family_plugin
+):
+    plugins = {p["name"]: p for p in json.loads(cli("plugins", "--json", env=family_plugin).stdout)}
+    info = plugins["zz_family"]
+    assert "family:graphy" in info["registered"] and "task:graphsine" in info["registered"]
+    assert any("'nokind' has kind 'nosuchkind'" in e for e in info["errors"])
+    run, out = tmp_path / "run", tmp_path / "export"
+    small = ["--param", "n_train=64", "--param", "n_test=16", "--hidden", "8", "--epochs", "1"]
+    trained = cli(
+        "train",
+        "--task",
+        "graphsine",
+        "--cell",
+        "gru",
+        *small,
+        "--out",
+        str(run),
+        "--quiet",
+        env=family_plugin,
+    )
+    assert trained.returncode == 0, trained.stderr
+    exported = cli("export", str(run), "--out", str(out), env=family_plugin)
+    assert exported.returncode == 0, exported.stderr
+    card = json.loads((out / "card.json").read_text())
+    assert card["family"] == "graphy" and card["kind"] == "seq2graph"
+    predicted = cli("predict", str(out), "--input", str(out / "example.json"), env=family_plugin)
+    assert predicted.returncode == 0, predicted.stderr
+
+
+def test_a_task_that_lacks_a_method_is_refused_before_any_work(tmp_path, cli, family_plugin):
+    out = tmp_path / "run"
+    result = cli(
+        "train", "--task", "nobaseline", "--cell", "gru", "--out", str(out), env=family_plugin
+    )
+    assert result.returncode == 2
+    assert "'nobaseline'" in result.stderr and "does not implement baseline()" in result.stderr
+    assert result.stderr.count("\n") == 1 and not out.exists()

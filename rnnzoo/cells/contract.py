@@ -170,10 +170,21 @@ def check_cell(cell: Cell, name: str | None = None) -> None:
     expected = (BATCH, output_size)
     shape = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
     if shape != expected:
+        fix = (
+            f"make output_size return {shape[1]}, the feature size of y"
+            if isinstance(y, Tensor) and y.ndim == 2 and y.shape[0] == BATCH
+            else returns
+        )
         raise CellContractError(
             f"{who}: step returned y of shape {shape}, expected (batch, output_size) = "
-            f"{expected}; {returns}"
+            f"{expected}; {fix}"
         )
+    for what, tensor in [("y", y), *((f"new_state[{i}]", t) for i, t in enumerate(new_state))]:
+        if tensor.dtype != x.dtype or tensor.device != x.device:
+            raise CellContractError(
+                f"{who}: step returned {what} as {tensor.dtype} on {tensor.device} for x of "
+                f"{x.dtype} on {x.device}; compute in the dtype and on the device of x and state"
+            )
 
 
 def check_zero_initial_state(cell: Cell, name: str | None = None) -> None:
@@ -198,7 +209,7 @@ def build_cell(cell: str | type[Cell], input_size: int, hidden_size: int, **para
     Unknown parameters are refused with the valid ones listed; the class, the constructor and
     one step are checked once per configuration in a process.
     """
-    from rnnzoo.params import CELL_ARGUMENTS, check_params, params_of
+    from rnnzoo.params import CELL_ARGUMENTS, check_params, check_values, params_of
     from rnnzoo.registry import get_cell_class
 
     name = cell if isinstance(cell, str) else None
@@ -209,7 +220,9 @@ def build_cell(cell: str | type[Cell], input_size: int, hidden_size: int, **para
     )
     if not takes_any:  # a constructor with **kwargs takes anything; the class checks them
         label = name or cls.__qualname__
-        check_params("cell", label, params, params_of(cls, skip=CELL_ARGUMENTS))
+        declared = params_of(cls, skip=CELL_ARGUMENTS)
+        check_params("cell", label, params, declared)
+        check_values("cell", label, params, declared)
     try:
         built = cls(input_size, hidden_size, **params)
     except Exception as error:
@@ -217,8 +230,11 @@ def build_cell(cell: str | type[Cell], input_size: int, hidden_size: int, **para
             [f"input_size={input_size}", f"hidden_size={hidden_size}"]
             + [f"{key}={_short(value)}" for key, value in params.items()]
         )
+        hint = ""
+        if "Module.__init__() call" in str(error):
+            hint = "; call super().__init__(input_size, hidden_size) first in __init__"
         raise CellContractError(
-            f"{describe(cls, name)} could not be built with {given}: {_first_line(error)}"
+            f"{describe(cls, name)} could not be built with {given}: {_first_line(error)}{hint}"
         ) from error
     key = (cls, input_size, hidden_size, repr(sorted(params.items())))
     if key not in _checked:

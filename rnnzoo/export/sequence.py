@@ -16,7 +16,7 @@ from onnx import numpy_helper
 from torch import Tensor, nn
 
 from rnnzoo.export import graphs, tracing
-from rnnzoo.export.quantization import quantized_copy
+from rnnzoo.export.quantization import graph_sizes, quantized_copy
 from rnnzoo.export.staging import ExportResult, common_card, save_graph, write_staged
 from rnnzoo.export.verification import (
     BATCH_SIZES,
@@ -178,7 +178,7 @@ def build_card(run: Any, opset: int, streaming: bool) -> dict[str, Any]:
         for i, (name, size) in enumerate(zip(state_names(model), rnn.state_sizes))
     ]
     return {
-        **common_card(run, "sequence", opset),
+        **common_card(run, opset),
         "readout": model.readout or "per_step",
         "inputs": [
             {
@@ -266,6 +266,7 @@ def write_test_data(model: nn.Module, test: Any, folder: Path) -> None:
 def quantize_int8(graph: onnx.ModelProto, path: Path, run: Any, card: dict) -> dict[str, Any]:
     """``model.int8.onnx`` and the test metrics of both precisions on up to 2000 examples."""
     quantized, converted = quantized_copy(graph)
+    sizes = graph_sizes(graph, quantized)  # before the card goes into the metadata
     save_graph(quantized, path, card)
     test = run.splits["test"]
     n = min(len(test.x), 2000)
@@ -278,8 +279,7 @@ def quantize_int8(graph: onnx.ModelProto, path: Path, run: Any, card: dict) -> d
         metrics[precision] = run.task.evaluate(torch.from_numpy(prediction), test.y[:n])
     return {
         "note": f"weight-only int8 (QDQ) for {converted} weight matrices; compute in float32",
-        "size_bytes": path.stat().st_size,
-        "fp32_size_bytes": len(graph.SerializeToString()),
+        **sizes,
         "test_examples": n,
         "test_metrics": metrics["int8"],
         "fp32_test_metrics": metrics["fp32"],

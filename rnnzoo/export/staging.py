@@ -17,6 +17,7 @@ import torch
 
 from rnnzoo import card as cards
 from rnnzoo.export.verification import TOLERANCE, Check
+from rnnzoo.registry import family_entry
 
 
 @dataclass
@@ -39,14 +40,14 @@ def versions() -> dict[str, str]:
     }
 
 
-def common_card(run: Any, family: str, opset: int) -> dict[str, Any]:
+def common_card(run: Any, opset: int) -> dict[str, Any]:
     """What every model card says, whatever the family (``run`` is a ``LoadedRun``)."""
     from rnnzoo.registry import task_entry
 
     task, config, summary = run.task, run.config, run.summary
     return {
         "format": cards.FORMAT,
-        "family": family,
+        "family": run.family.name,
         "kind": task.kind,
         "task": config.task,
         "task_params": config.task_params,
@@ -90,7 +91,8 @@ def write_staged(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         write(staging)
-        cards.validate(card, "the new card", ())
+        runner = family_entry(card["family"]).load_runtime()
+        cards.validate(card, "the new card", runner.card_fields)
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(cards.markdown(card, TOLERANCE))
         if out.exists():

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from rnnzoo import text
 from rnnzoo.export import graphs, tracing
-from rnnzoo.export.quantization import quantized_copy
+from rnnzoo.export.quantization import graph_sizes, quantized_copy
 from rnnzoo.export.staging import ExportResult, common_card, save_graph, write_staged
 from rnnzoo.export.verification import (
     BATCH_SIZES,
@@ -197,10 +197,12 @@ def quantize_int8(
 ) -> dict[str, Any]:
     """``encoder.int8.onnx`` and ``decoder.step.int8.onnx``, with the test metrics of greedy
     decoding in both precisions."""
-    pairs, converted = {}, 0
+    pairs, converted, sizes = {}, 0, {"size_bytes": 0, "fp32_size_bytes": 0}
     for graph, name in ((encoder, "encoder"), (decoder, "decoder.step")):
         quantized, count = quantized_copy(graph)
         converted += count
+        for key, value in graph_sizes(graph, quantized).items():
+            sizes[key] += value
         save_graph(quantized, folder / f"{name}.int8.onnx", card)
         pairs[name] = (graph, quantized)
     test = run.splits["test"]
@@ -213,8 +215,7 @@ def quantize_int8(
         metrics[precision] = run.task.score(torch.from_numpy(tokens), test.y[:n])
     return {
         "note": f"weight-only int8 (QDQ) for {converted} weight matrices; compute in float32",
-        "size_bytes": sum((folder / f"{name}.int8.onnx").stat().st_size for name in pairs),
-        "fp32_size_bytes": sum(len(g.SerializeToString()) for g, _ in pairs.values()),
+        **sizes,
         "test_examples": n,
         "test_metrics": metrics["int8"],
         "fp32_test_metrics": metrics["fp32"],
@@ -257,7 +258,7 @@ def build_card(run: Any, opset: int) -> dict[str, Any]:
         ]
         tokenization = {}
     return {
-        **common_card(run, "token_decoder", opset),
+        **common_card(run, opset),
         "inputs": [
             *source,
             {

@@ -66,7 +66,21 @@ class Family:
 
 
 def family_of(task: Task) -> Family:
-    """The registered family that serves ``task.kind``."""
+    """The registered family that serves ``task.kind``, checked to implement what every family
+    must (``build`` and ``export``)."""
     from rnnzoo.registry import family_for_kind
 
-    return family_for_kind(task.kind).load()
+    entry = family_for_kind(task.kind)
+    family = entry.load()
+    if not isinstance(family, Family):
+        raise UserError(
+            f"family {entry.name!r} (plugin {entry.plugin!r}) is not a subclass of "
+            "rnnzoo.families.base.Family"
+        )
+    missing = [m for m in ("build", "export") if getattr(type(family), m) is getattr(Family, m)]
+    if missing:
+        raise UserError(
+            f"family {entry.name!r} (plugin {entry.plugin!r}) does not implement "
+            f"{' and '.join(m + '()' for m in missing)}; see rnnzoo/families/base.py"
+        )
+    return family

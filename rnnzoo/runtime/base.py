@@ -59,6 +59,10 @@ class Runner:
         self.step_session = step_session
 
     @classmethod
+    def check_card(cls, card: dict[str, Any], source: str) -> None:
+        """Checks of this family's card beyond the types of its fields (one line each)."""
+
+    @classmethod
     def upgrade(cls, card: dict[str, Any]) -> dict[str, Any]:
         """The family's fields of an older card in the current format (format 1 had none of
         its own); the default keeps the card as it is."""

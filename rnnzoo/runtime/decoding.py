@@ -101,6 +101,30 @@ class TokenDecoderRunner(Runner):
     )
 
     @classmethod
+    def check_card(cls, card: dict[str, Any], source: str) -> None:
+        def refuse(what: str) -> RuntimeInputError:
+            return RuntimeInputError(f"{source}: the model card's {what}")
+
+        vocab = card["target_vocab"]
+        if not all(isinstance(t, str) for t in vocab):
+            raise refuse("target_vocab must be a list of strings")
+        if not all(isinstance(n, str) for n in card["state_names"]) or not card["state_names"]:
+            raise refuse("state_names must be a non-empty list of strings")
+        if not (0 <= card["bos"] < len(vocab) and 0 <= card["eos"] < len(vocab)):
+            raise refuse(f"bos and eos must be ids in target_vocab (0..{len(vocab) - 1})")
+        if card["target_length"] < 1:
+            raise refuse("target_length must be at least 1")
+        for key in ("target_tokens", "source_tokens"):
+            if key in card and card[key] not in ("char", "word"):
+                raise refuse(f"{key} must be char or word, not {card[key]!r}")
+        source_vocab = card.get("source_vocab", [])
+        if not all(isinstance(t, str) for t in source_vocab):
+            raise refuse("source_vocab must be a list of strings")
+        shape = card["inputs"][0]["shape"]
+        if not card["reads_tokens"] and not all(isinstance(d, int) for d in shape[1:]):
+            raise refuse(f"input shape must be (batch, sizes of one input...), not {shape}")
+
+    @classmethod
     def upgrade(cls, card: dict[str, Any]) -> dict[str, Any]:
         """Format-1 cards said whether the source is text only by carrying its vocabulary."""
         return {"reads_tokens": "source_vocab" in card, **card}

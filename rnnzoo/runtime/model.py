@@ -15,13 +15,15 @@ from rnnzoo.runtime.session import open_session
 
 
 def runner_class(card: dict[str, Any], source: str) -> type[Runner]:
-    """The runtime adapter of the card's family, from the registry."""
+    """The runtime adapter of the card's family: a built-in one without loading plugins,
+    else from the registry."""
     from rnnzoo.params import UnknownNameError
     from rnnzoo.plugins import PluginError
-    from rnnzoo.registry import family_entry
+    from rnnzoo.registry import builtin_families, family_entry
 
     try:
-        return family_entry(card["family"]).load_runtime()
+        entry = builtin_families().get(card["family"]) or family_entry(card["family"])
+        return entry.load_runtime()
     except (UnknownNameError, PluginError) as error:
         raise RuntimeInputError(f"{source}: {error}") from None
 
@@ -29,18 +31,21 @@ def runner_class(card: dict[str, Any], source: str) -> type[Runner]:
 def read_card(text: str, source: str) -> dict[str, Any]:
     """A card from JSON text, upgraded to the current format and validated."""
     from rnnzoo.params import UnknownNameError
-    from rnnzoo.registry import family_for_kind
+    from rnnzoo.registry import builtin_families, family_for_kind
 
     def family_of_kind(kind: str) -> str:
+        builtin = [f.name for f in builtin_families().values() if kind in f.kinds]
         try:
-            return family_for_kind(kind).name
+            return builtin[0] if builtin else family_for_kind(kind).name
         except UnknownNameError as error:
             raise RuntimeInputError(f"{source}: {error}") from None
 
-    card = cards.upgrade(cards.parse(text, source), family_of_kind)
+    card = cards.upgrade(cards.parse(text, source), family_of_kind, source)
     cards.validate(card, source)
     runner = runner_class(card, source)
-    return cards.validate(runner.upgrade(card), source, runner.card_fields)
+    card = cards.validate(runner.upgrade(card), source, runner.card_fields)
+    runner.check_card(card, source)
+    return card
 
 
 class Model:

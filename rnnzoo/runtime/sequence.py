@@ -23,6 +23,15 @@ class SequenceRunner(Runner):
         field("state_sizes", list, "the feature size of each state tensor"),
     )
 
+    @classmethod
+    def check_card(cls, card: dict[str, Any], source: str) -> None:
+        shape = card["inputs"][0]["shape"]
+        if len(shape) < 3 or not all(isinstance(d, int) for d in shape[2:]):
+            raise RuntimeInputError(
+                f"{source}: the model card's input shape must be (batch, time, sizes of one "
+                f"step...), not {shape}"
+            )
+
     @property
     def step_shape(self) -> tuple[int, ...]:
         """The shape of one time step: ``(features,)``, or e.g. ``(height, width, channels)``."""

@@ -84,6 +84,25 @@ class Task:
     def __init__(self) -> None:
         """Subclasses call it first; the parameters are theirs."""
 
+    # what every task must implement itself
+    REQUIRED = ("load", "loss", "evaluate", "baseline")
+
+    @classmethod
+    def check_contract(cls, name: str) -> None:
+        """Refuse, before any work, a task class that lacks what training and evaluation need
+        (one line naming the task and the fix)."""
+        missing = [m for m in cls.REQUIRED if getattr(cls, m) is getattr(Task, m)]
+        if missing:
+            raise UserError(
+                f"task {name!r} ({cls.__module__}.{cls.__qualname__}) does not implement "
+                f"{', '.join(m + '()' for m in missing)}; see rnnzoo/tasks/base.py"
+            )
+        if not cls.metrics or not all(isinstance(m, Metric) for m in cls.metrics):
+            raise UserError(
+                f"task {name!r}: metrics must be a non-empty tuple of rnnzoo.tasks.base.Metric "
+                "(the first selects the best epoch)"
+            )
+
     @classmethod
     def smoke_data(cls, folder: Path) -> dict[str, Any]:
         """Parameters for a smoke test that trains in seconds: ``smoke_params``, plus whatever
