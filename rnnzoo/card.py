@@ -58,6 +58,12 @@ COMMON_FIELDS = (
     field("streaming", bool, "whether a one-step graph for streaming is included"),
     field("verification", list, "the checks against PyTorch the export passed", required=False),
     field("int8", dict, "sizes and test metrics of the int8 files", required=False),
+    field(
+        "runtimes",
+        dict,
+        "each other runtime the files were run on: version, and per file ok or the reason",
+        required=False,
+    ),
 )
 
 
@@ -192,6 +198,7 @@ def markdown(card: dict[str, Any], tolerance: float) -> str:
             f"int8: {q['size_bytes']} bytes against {q['fp32_size_bytes']} in fp32; test "
             f"metrics {q['test_metrics']} against {q['fp32_test_metrics']}.",
         ]
+    lines += runtimes_markdown(card)
     lines += [
         "",
         f"## Verification (onnxruntime vs PyTorch: max |diff| / (1 + |value|) ≤ {tolerance:g})",
@@ -204,3 +211,30 @@ def markdown(card: dict[str, Any], tolerance: float) -> str:
         for c in card.get("verification", [])
     ]
     return "\n".join(lines) + "\n"
+
+
+def runtimes_markdown(card: dict[str, Any]) -> list[str]:
+    """The card's runtime table: a row per file, a column per runtime."""
+    runtimes = card.get("runtimes") or {}
+    if not runtimes:
+        return []
+    files = list(dict.fromkeys(f for r in runtimes.values() for f in r.get("files", {})))
+    names = list(runtimes)
+    heads = [f"{n} {runtimes[n].get('version', '')}".strip() for n in names]
+    lines = [
+        "",
+        "## Runtimes (the same inputs as onnxruntime for Python, within 1e-5)",
+        "",
+        "| file | " + " | ".join(heads) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for file in files:
+        cells = [
+            runtimes[n]["files"].get(file, "—") if "skipped" not in runtimes[n] else "skipped"
+            for n in names
+        ]
+        lines.append(f"| `{file}` | " + " | ".join(cells) + " |")
+    skipped = [f"{n}: {r['skipped']}" for n, r in runtimes.items() if "skipped" in r]
+    if skipped:
+        lines += ["", "Not run here: " + "; ".join(skipped) + "."]
+    return lines

@@ -333,12 +333,29 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
 @click.option("--out", required=True, help="Export folder, e.g. exports/NAME.")
 @click.option("--opset", type=int, help="ONNX opset (>= 14; default 17).")
 @click.option("--quantize", type=click.Choice(["int8"]), help="Also write int8 graphs.")
+@click.option(
+    "--runtime",
+    "runtimes",
+    multiple=True,
+    metavar="NAME",
+    help="Check the files on this runtime besides onnxruntime (repeatable; default: every "
+    "one installed: onnx.reference, tract, openvino, onnxruntime-node, onnxruntime-web).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_json: bool) -> None:
+def export(
+    run_dir: str,
+    out: str,
+    opset: int | None,
+    quantize: str | None,
+    runtimes: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Export a trained run to ONNX (whole-sequence and step graphs), verified."""
     from rnnzoo.export import TOLERANCE, export_run
 
-    result = export_run(run_dir, out, opset=opset, quantize=quantize)
+    result = export_run(
+        run_dir, out, opset=opset, quantize=quantize, runtimes=list(runtimes) or None
+    )
     files = sorted(p.name for p in result.out.iterdir())
     if as_json:
         print_json(
@@ -346,18 +363,28 @@ def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_j
                 "out": str(result.out),
                 "files": files,
                 "verification": result.card["verification"],
+                "runtimes": result.card.get("runtimes"),
                 "int8": result.card.get("int8"),
             }
         )
         return
+    groups: dict[str, list] = {}
+    for check in result.checks:
+        groups.setdefault(check.what, []).append(check)
     print_table(
         f"onnxruntime vs PyTorch (max |diff| / (1 + |value|) <= {TOLERANCE:g})",
-        ["check", "batch", "steps", "max |diff| / (1 + |value|)", "ok"],
+        ["check", "batches × steps", "max diff", "ok"],
         [
-            [c.what, c.batch, c.steps, f"{c.max_diff:.2e}", "yes" if c.ok else "NO"]
-            for c in result.checks
+            [
+                what,
+                ", ".join(f"{c.batch}×{c.steps}" for c in checks),
+                f"{max(c.max_diff for c in checks):.1e}",
+                "yes" if all(c.ok for c in checks) else "NO",
+            ]
+            for what, checks in groups.items()
         ],
     )
+    print_runtimes(result.card.get("runtimes") or {})
     if quantize:
         q = result.card["int8"]
         click.echo(
@@ -367,6 +394,58 @@ def export(run_dir: str, out: str, opset: int | None, quantize: str | None, as_j
         if q["size_bytes"] >= q["fp32_size_bytes"]:
             click.echo("note: int8 does not pay for a model this small; ship the fp32 files")
     click.echo(f"exported to {result.out}: " + ", ".join(files))
+
+
+def print_runtimes(runtimes: dict[str, Any]) -> None:
+    """One table, a row per file and a column per runtime (ok, differs or fails), then why
+    each failure failed."""
+    if not runtimes:
+        return
+    files = list(dict.fromkeys(f for r in runtimes.values() for f in r.get("files", {})))
+
+    def short(status: str) -> str:
+        return status if status == "ok" or status.startswith("differs") else "fails (below)"
+
+    rows = [
+        [file, *(short(r["files"].get(file, "skipped")) for r in runtimes.values())]
+        for file in files
+    ]
+    columns = [name for name in runtimes]
+    print_table("the same inputs on other runtimes (vs onnxruntime)", ["file", *columns], rows)
+    for name, report in runtimes.items():
+        if "skipped" in report:
+            click.echo(f"{name}: not run ({report['skipped']})")
+        else:
+            click.echo(f"{name} {report['version']}")
+        for file, status in report.get("files", {}).items():
+            if status.startswith("fails"):
+                click.echo(f"  {file}: {status[:160]}")
+
+
+@cli.command()
+@click.argument("model_path", metavar="EXPORT", type=click.Path())
+@click.option(
+    "--runtime",
+    "runtimes",
+    multiple=True,
+    metavar="NAME",
+    help="A runtime to check (repeatable; default: every one installed).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify(model_path: str, runtimes: tuple[str, ...], as_json: bool) -> None:
+    """Run an export on the other runtimes installed here (onnx.reference, tract, OpenVINO,
+    onnxruntime-node, onnxruntime-web) against onnxruntime, on its example inputs; exit 1 if
+    any file differs or fails."""
+    from rnnzoo.runtime import Model
+
+    report = Model(model_path).verify(list(runtimes) or None)
+    if as_json:
+        print_json(report)
+    else:
+        print_runtimes(report)
+    bad = [s for r in report.values() for s in r.get("files", {}).values() if s != "ok"]
+    if bad:
+        sys.exit(1)
 
 
 @cli.command()

@@ -18,7 +18,8 @@ from rnnzoo.cells.base import Cell, State
 from rnnzoo.cells.contract import build_cell
 from rnnzoo.errors import UserError
 
-SequenceRunner = Callable[[Cell, Tensor, State, "Tensor | None"], tuple[Tensor, State]]
+# (cell, x, state, lengths, backward) -> (y, final state): how the exporter runs a cell
+SequenceRunner = Callable[[Cell, Tensor, State, "Tensor | None", bool], tuple[Tensor, State]]
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -101,13 +102,24 @@ class Recurrent(nn.Module):
         return tuple(torch.stack(slot) for slot in zip(*per_cell))
 
     def run_cell(
-        self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None
+        self,
+        cell: Cell,
+        x: Tensor,
+        state: State,
+        lengths: Tensor | None,
+        backward: bool = False,
     ) -> tuple[Tensor, State]:
+        """One cell over whole sequences; ``backward`` runs each from its last valid step to
+        its first (the outputs stay in time order)."""
         if self.sequence_runner is not None:
-            return self.sequence_runner(cell, x, state, lengths)
+            return self.sequence_runner(cell, x, state, lengths, backward)
+        if backward:
+            x = reverse_padded(x, lengths)
         if self.fused and cell.has_fused:
-            return cell.fused_sequence(x, state, lengths)
-        return unroll(cell, x, state, lengths)
+            y, state = cell.fused_sequence(x, state, lengths)
+        else:
+            y, state = unroll(cell, x, state, lengths)
+        return (reverse_padded(y, lengths) if backward else y), state
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One time step through every layer, for streaming: ``x`` is ``(batch, input_size)``.
@@ -143,9 +155,9 @@ class Recurrent(nn.Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 cell_state = tuple(s[index] for s in state)
-                inputs = x if direction == 0 else reverse_padded(x, lengths)
-                y, cell_state = self.run_cell(self.cells[index], inputs, cell_state, lengths)
-                outputs.append(y if direction == 0 else reverse_padded(y, lengths))
+                cell = self.cells[index]
+                y, cell_state = self.run_cell(cell, x, cell_state, lengths, direction == 1)
+                outputs.append(y)
                 final.append(cell_state)
             x = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
         if self.proj is not None:

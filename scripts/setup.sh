@@ -1,18 +1,41 @@
 #!/usr/bin/env bash
 # Set up rnnzoo in ./.venv on a fresh machine: torch pinned to the CPU build 2.13.0 (a bare
 # `pip install torch` may pull a CUDA build of several GB), rnnzoo itself and the MGU plugin,
-# both editable. `--test` adds the test tools and, where apt-get is at hand, the Debian
-# Fashion-MNIST files that some tests and the seqmnist task read.
+# both editable. `--test` adds the test tools, the other runtimes exports are verified on
+# (tract and OpenVINO from PyPI; onnxruntime-node and onnxruntime-web from npm, install
+# scripts skipped: the CPU binaries are in the package) and, where apt-get is at hand, the
+# Debian Fashion-MNIST files that some tests and the seqmnist task read. What cannot be
+# installed is said on one line; the tests that need it skip with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="[mnist1d]"
 if [ "${1:-}" = "--test" ]; then
-  extras="[test]"  # includes mnist1d
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! [ -d /usr/share/datasets/fashion-mnist ]; then
-    apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
-      || echo "note: could not install dataset-fashion-mnist; tests on the real files will skip" >&2
+  extras="[test,runtimes]"  # test includes mnist1d
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    missing=""
+    [ -d /usr/share/datasets/fashion-mnist ] || missing="$missing dataset-fashion-mnist"
+    command -v node >/dev/null || missing="$missing nodejs npm"
+    if [ -n "$missing" ]; then
+      { apt-get update -q && apt-get install -y -q $missing; } >/dev/null 2>&1 \
+        || echo "note: could not install$missing; the tests that need them will skip" >&2
+    fi
   fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
-.venv/bin/python -m pip install -q "torch==2.13.0" -e ".${extras}" -e plugins/rnnzoo-mgu
+# quiet on success (the editable builds print setuptools banners); everything on failure
+log=$(mktemp)
+if ! .venv/bin/python -m pip install -q "torch==2.13.0" -e ".${extras}" -e plugins/rnnzoo-mgu \
+  >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
+rm -f "$log"
+if [ "${1:-}" = "--test" ]; then
+  if command -v npm >/dev/null; then
+    npm install -q --ignore-scripts --no-audit --no-fund >/dev/null 2>&1 \
+      || echo "note: npm could not install onnxruntime-node/-web; those runtimes will skip" >&2
+  else
+    echo "note: no npm; onnxruntime-node and onnxruntime-web will skip" >&2
+  fi
+fi

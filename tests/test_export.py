@@ -54,20 +54,47 @@ def make_run(
     return folder
 
 
+ONLY_ONNXRUNTIME = ["onnxruntime"]  # the other runtimes: tests/test_portability.py
+
+
+def op_types(graph: onnx.GraphProto) -> list[str]:
+    """Every node's operator, subgraphs included."""
+    ops = []
+    for node in graph.node:
+        ops.append(node.op_type)
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                ops += op_types(attribute.g)
+    return ops
+
+
+def assert_portable_structure(folder: Path) -> None:
+    """What every runtime needs: no If, no Loop, no input that doubles as an initializer."""
+    for path in folder.glob("*.onnx"):
+        graph = onnx.load(path).graph
+        assert not {"If", "Loop"} & set(op_types(graph)), path.name
+        assert not {i.name for i in graph.input} & {t.name for t in graph.initializer}
+
+
 @pytest.mark.parametrize("cell", rnnzoo.list_cells())
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_every_cell_exports_and_matches_pytorch(tmp_path, cell, layers, bidirectional):
     run = make_run(tmp_path / "run", "sine", cell, layers, bidirectional)
-    result = exporter.export_run(run, tmp_path / "out")
-    grid = {(c.batch, c.steps) for c in result.checks if c.what == "sequence"}
+    out = tmp_path / "out"
+    result = exporter.export_run(run, out, runtimes=ONLY_ONNXRUNTIME)
+    grid = {(c.batch, c.steps) for c in result.checks if c.what == "model.onnx: whole"}
     assert grid == {(b, t) for b in (1, 3, 17) for t in (1, 7, 20, 80)}
     assert all(c.max_diff <= 1e-5 for c in result.checks)
-    assert any(c.what == "padded + initial state" for c in result.checks)
-    assert (tmp_path / "out/model.step.onnx").exists() == (not bidirectional)
-    ops = [n.op_type for n in onnx.load(tmp_path / "out/model.onnx").graph.node]
-    expected = ONNX_OPS.get(cell, "Loop")
-    assert ops.count(expected) == layers * (2 if bidirectional else 1)  # never unrolled
+    padded = {c.batch for c in result.checks if c.what.startswith("model.full.onnx: padded")}
+    assert padded == {1, 3, 5, 17}
+    assert (out / "model.step.onnx").exists() == (not bidirectional)
+    directions = 2 if bidirectional else 1
+    plain = op_types(onnx.load(out / "model.onnx").graph)
+    assert plain.count(ONNX_OPS.get(cell, "Scan")) == layers * directions  # never unrolled
+    full = op_types(onnx.load(out / "model.full.onnx").graph)
+    assert full.count("Scan") == layers * directions  # each row's own final state
+    assert_portable_structure(out)
 
 
 @pytest.mark.parametrize(
@@ -86,38 +113,46 @@ def test_every_cell_exports_and_matches_pytorch(tmp_path, cell, layers, bidirect
 def test_more_models_export(tmp_path, task, cell, params):
     """Classifiers with the mean readout (streamed with a running mean), peepholes, relu."""
     run = make_run(tmp_path / "run", task, cell, layers=2, cell_params=params)
-    result = exporter.export_run(run, tmp_path / "out")
-    assert any(c.what == "step graph vs sequence" for c in result.checks)
+    result = exporter.export_run(run, tmp_path / "out", runtimes=ONLY_ONNXRUNTIME)
+    assert any(c.what == "model.step.onnx streamed vs model.onnx" for c in result.checks)
+    assert any(c.what.startswith("model.step.onnx: one step") for c in result.checks)
     assert all(c.ok for c in result.checks)
 
 
-def test_card_test_data_and_optional_inputs(tmp_path):
+def test_card_test_data_and_the_two_sequence_graphs(tmp_path):
     run = make_run(tmp_path / "run", "mnist1d", "lstm")
     out = tmp_path / "out"
-    exporter.export_run(run, out)
+    exporter.export_run(run, out, runtimes=ONLY_ONNXRUNTIME)
     card = json.loads((out / "card.json").read_text())
     assert card["task"] == "mnist1d" and card["cell"] == "lstm" and card["labels"][3] == "3"
+    assert card["format"] == "rnnzoo-card/2" and card["family"] == "sequence"
     assert [i["name"] for i in card["inputs"]] == ["input", "lengths", "state_0", "state_1"]
     model = onnx.load(out / "model.onnx")
     props = {p.key: p.value for p in model.metadata_props}
     assert json.loads(props["rnnzoo_card"])["cell"] == "lstm"
-    assert model.graph.input[0].name == "input"
-    # the test data set, produced by PyTorch, reproduced by onnxruntime
+    # the test data set of model.onnx, produced by PyTorch, reproduced by onnxruntime
     x = numpy_helper.to_array(onnx.load_tensor(out / "test_data_set_0/input_0.pb"))
     y = numpy_helper.to_array(onnx.load_tensor(out / "test_data_set_0/output_0.pb"))
     session = onnxruntime.InferenceSession(out / "model.onnx")
     np.testing.assert_allclose(session.run(["output"], {"input": x})[0], y, atol=1e-5)
-    assert [i.name for i in session.get_inputs()] == ["input"]  # the rest is optional
+    assert [i.name for i in session.get_inputs()] == ["input"]
+    full = onnxruntime.InferenceSession(out / "model.full.onnx")
+    names = [i.name for i in full.get_inputs()]
+    assert names == ["input", "lengths", "state_0", "state_1"]  # all required
     lengths = np.array([x.shape[1]] * len(x), np.int64)
-    with_lengths = session.run(["output"], {"input": x, "lengths": lengths})[0]
+    zeros = np.zeros((1, len(x), 8), np.float32)
+    with_lengths = full.run(
+        ["output"], {"input": x, "lengths": lengths, "state_0": zeros, "state_1": zeros}
+    )[0]
     np.testing.assert_allclose(with_lengths, y, atol=1e-5)
+    assert_portable_structure(out)
 
 
 def test_failed_verification_writes_nothing(tmp_path, monkeypatch):
     run = make_run(tmp_path / "run", "sine", "gru")
     monkeypatch.setattr(verification, "TOLERANCE", -1.0)
     with pytest.raises(exporter.ExportError, match="nothing was written"):
-        exporter.export_run(run, tmp_path / "exports" / "out")
+        exporter.export_run(run, tmp_path / "exports" / "out", runtimes=ONLY_ONNXRUNTIME)
     exports = tmp_path / "exports"
     assert not exports.exists() or list(exports.iterdir()) == []
 
@@ -134,7 +169,9 @@ def trained_export(tmp_path_factory):
         lr=1e-2,
         task_params={"n_train": 2000, "n_test": 200},
     )
-    result = exporter.export_run(folder / "run", folder / "export", quantize="int8")
+    result = exporter.export_run(
+        folder / "run", folder / "export", quantize="int8", runtimes=ONLY_ONNXRUNTIME
+    )
     return folder, result
 
 
@@ -183,9 +220,10 @@ print("OK")
 def test_export_and_predict_cli(trained_export, tmp_path, cli):
     folder, _ = trained_export
     out = tmp_path / "cli-export"
-    exported = cli("export", str(folder / "run"), "--out", str(out))
+    exported = cli("export", str(folder / "run"), "--out", str(out), "--runtime", "onnx.reference")
     assert exported.returncode == 0, exported.stderr
-    assert "step graph vs sequence" in exported.stdout
+    assert "streamed" in exported.stdout and "model.full.onnx: padded" in exported.stdout
+    assert "onnx.reference" in exported.stdout  # the runtime table
     rows = np.random.default_rng(1).normal(size=(25, 1))
     np.savetxt(tmp_path / "x.csv", rows, delimiter=",", header="value", comments="")
     (tmp_path / "x.json").write_text(json.dumps({"input": [rows.tolist()], "lengths": [20]}))
@@ -250,10 +288,10 @@ def test_encoder_decoder_exports_and_decodes_like_pytorch(tmp_path, cli, cell, b
         tmp_path / "run", "dates", cell, layers=2, bidirectional=bidirectional, hidden=16
     )
     out = tmp_path / "out"
-    result = exporter.export_run(run, out)
+    result = exporter.export_run(run, out, runtimes=ONLY_ONNXRUNTIME)
     assert {c.what for c in result.checks} >= {
-        "encoder, padded",
-        "decoder step",
+        "encoder.onnx: states",
+        "decoder.step.onnx: one step, states fed",
         "greedy decode: sequences that differ",
     }
     assert all(c.ok for c in result.checks)

@@ -181,7 +181,9 @@ def test_a_plugin_family_trains_exports_and_predicts_under_its_own_name(
         env=family_plugin,
     )
     assert trained.returncode == 0, trained.stderr
-    exported = cli("export", str(run), "--out", str(out), env=family_plugin)
+    exported = cli(
+        "export", str(run), "--out", str(out), "--runtime", "onnxruntime", env=family_plugin
+    )
     assert exported.returncode == 0, exported.stderr
     card = json.loads((out / "card.json").read_text())
     assert card["family"] == "graphy" and card["kind"] == "seq2graph"

@@ -129,7 +129,7 @@ def test_translate_trains_exports_and_translates(tmp_path, cli):
     assert test["token_accuracy"] > baseline["token_accuracy"] + 0.2
     assert test["exact_match"] > baseline["exact_match"]
     out = tmp_path / "export"
-    result = exporter.export_run(tmp_path / "run", out, quantize="int8")
+    result = exporter.export_run(tmp_path / "run", out, quantize="int8", runtimes=["onnxruntime"])
     assert all(c.ok for c in result.checks)
     card = json.loads((out / "card.json").read_text())
     assert card["source_tokens"] == "word" and card["lowercase"] is True
@@ -173,7 +173,7 @@ def test_beam_search_finds_sequences_at_least_as_likely_as_greedy(tmp_path):
         epochs=8,
         lr=1e-2,
     )
-    exporter.export_run(tmp_path / "run", tmp_path / "export")
+    exporter.export_run(tmp_path / "run", tmp_path / "export", runtimes=["onnxruntime"])
     model = Model(tmp_path / "export")
     sources = [en for en, _ in pairs()[:40]]
     rows = [text.tokenize(t, "word", True) for t in sources]
@@ -270,8 +270,11 @@ def test_caption_trains_exports_and_captions(images, tmp_path, cli):
     test, baseline = summary["test"], summary["baseline_test"]
     assert test["exact_match"] > baseline["exact_match"] + 0.3
     out = tmp_path / "export"
-    result = exporter.export_run(tmp_path / "run", out, quantize="int8")
-    assert {c.what for c in result.checks} >= {"encoder", "decoder step"}
+    result = exporter.export_run(tmp_path / "run", out, quantize="int8", runtimes=["onnxruntime"])
+    assert {c.what for c in result.checks} >= {
+        "encoder.onnx: states",
+        "decoder.step.onnx: one step, states fed",
+    }
     assert all(c.ok for c in result.checks)
     card = json.loads((out / "card.json").read_text())
     assert card["kind"] == "vec2seq" and card["inputs"][0]["shape"] == ["batch", 28, 56]
@@ -304,7 +307,9 @@ def test_dates_as_plain_seq2seq_trains_exports_and_reads_out(tmp_path, cli):
         epochs=1,
     )
     out = tmp_path / "export"
-    assert all(c.ok for c in exporter.export_run(tmp_path / "run", out).checks)
+    assert all(
+        c.ok for c in exporter.export_run(tmp_path / "run", out, runtimes=["onnxruntime"]).checks
+    )
     answers = json.loads(
         cli("predict", str(out), "--input", str(out / "example.json"), "--json").stdout
     )["answers"]
@@ -340,7 +345,7 @@ def test_a_run_refuses_a_corpus_that_changed_since_training(tmp_path, cli):
     params = {"data_file": str(corpus)}
     rnnzoo.train("translate", "gru", out=str(run), task_params=params, hidden=8, epochs=1)
     assert json.loads((run / "data.json").read_text()) == {str(corpus): text_digest(corpus)}
-    exporter.export_run(run, tmp_path / "export")  # the same file: fine
+    exporter.export_run(run, tmp_path / "export", runtimes=["onnxruntime"])  # the same file: fine
     with open(corpus, "a") as f:
         f.write("One more.\tUne de plus.\n")
     for result in (
@@ -371,7 +376,9 @@ def test_caption_exports_with_every_kind_of_cell(images, tmp_path, cell):
         layers=2,
         epochs=1,
     )
-    result = exporter.export_run(tmp_path / "run", tmp_path / "export", quantize="int8")
+    result = exporter.export_run(
+        tmp_path / "run", tmp_path / "export", quantize="int8", runtimes=["onnxruntime"]
+    )
     assert all(c.ok for c in result.checks)
     images_in = np.asarray(json.loads((tmp_path / "export/example.json").read_text())["input"])
     assert len(Model(tmp_path / "export", int8=True).caption(images_in.astype(np.float32))) == 3

@@ -57,8 +57,9 @@ class LSTM(FusedCell):
         h = torch.sigmoid(o) * torch.tanh(c)
         return h, (h, c)
 
-    def onnx_operator(self) -> OnnxOperator:
-        inputs = self.onnx_weights()
-        if self.peephole:  # ONNX's P: [i, o, f]; ours: [i, f, o]
-            inputs.append(self.peep[[0, 2, 1]].reshape(1, -1))
-        return OnnxOperator("LSTM", inputs)
+    def onnx_operator(self) -> OnnxOperator | None:
+        """ONNX's LSTM, except with peepholes: OpenVINO ignores the operator's ``P`` input,
+        so a peephole LSTM exports as its step graph (in a ``Scan`` over time)."""
+        if self.peephole:
+            return None
+        return OnnxOperator("LSTM", self.onnx_weights())

@@ -33,7 +33,9 @@ class RNN(FusedCell):
         h = pre.tanh() if self.activation == "tanh" else pre.relu()
         return h, (h,)
 
-    def onnx_operator(self) -> OnnxOperator:
-        return OnnxOperator(
-            "RNN", self.onnx_weights(), {"activations": [self.activation.capitalize()]}
-        )
+    def onnx_operator(self) -> OnnxOperator | None:
+        """ONNX's RNN for tanh. With relu, the step graph (in a ``Scan``): onnx.reference
+        knows no ``Relu`` activation for the operator and tract ignores it."""
+        if self.activation != "tanh":
+            return None
+        return OnnxOperator("RNN", self.onnx_weights(), {"activations": ["Tanh"]})

@@ -17,17 +17,24 @@ from rnnzoo.export.verification import TOLERANCE, Check, ExportError
 
 __all__ = ["DEFAULT_OPSET", "TOLERANCE", "Check", "ExportError", "ExportResult", "export_run"]
 
-DEFAULT_OPSET = 17
+DEFAULT_OPSET = 19
 
 
 def export_run(
-    run_dir: str | Path, out: str | Path, opset: int | None = None, quantize: str | None = None
+    run_dir: str | Path,
+    out: str | Path,
+    opset: int | None = None,
+    quantize: str | None = None,
+    runtimes: list[str] | None = None,
 ) -> ExportResult:
     """Export a trained run to ``out``; raises ``ExportError`` (writing nothing) when
-    onnxruntime and PyTorch disagree anywhere on the verification grid."""
+    onnxruntime and PyTorch disagree anywhere on the verification grid. The files are then
+    run on the other ``runtimes`` (default: every one installed; see
+    ``rnnzoo.runtime.engines``) and the card records how each did."""
     from rnnzoo.cells.base import Cell
     from rnnzoo.cells.contract import check_zero_initial_state
     from rnnzoo.rundir import RunDir
+    from rnnzoo.runtime.engines import engines
 
     opset = opset or DEFAULT_OPSET
     if opset < 14:
@@ -43,4 +50,5 @@ def export_run(
     for module in run.model.modules():
         if isinstance(module, Cell):
             check_zero_initial_state(module, run.config.cell)
-    return run.family.export(run, out, opset, quantize)
+    names = [e.name for e in engines(runtimes)]  # unknown names refused before any work
+    return run.family.export(run, out, opset, quantize, names)

@@ -29,13 +29,9 @@ def quantized_copy(graph: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
 
 
 def _weight_matrices(graph: onnx.GraphProto, min_elements: int) -> list[onnx.TensorProto]:
-    """Take the float weight matrices out of ``graph`` and its subgraphs. Biases stay, including
-    the ``(1, n)`` bias and peephole inputs of ONNX's recurrent operators."""
+    """Take the float weight matrices out of ``graph`` (not its subgraphs). Biases stay,
+    including the ``(1, n)`` bias and peephole inputs of ONNX's recurrent operators."""
     taken = []
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                taken += _weight_matrices(attribute.g, min_elements)
     for tensor in list(graph.initializer):
         dims = list(tensor.dims)
         if (
@@ -49,37 +45,67 @@ def _weight_matrices(graph: onnx.GraphProto, min_elements: int) -> list[onnx.Ten
     return taken
 
 
+def _dequantized(graph: onnx.GraphProto, tensor: onnx.TensorProto, output: str) -> list:
+    """Add ``tensor`` to ``graph`` as int8 with per-row scales; return the nodes that turn
+    it back into float32 as ``output``."""
+    weight = numpy_helper.to_array(tensor)
+    name = tensor.name
+    rows = weight.reshape(-1, weight.shape[-1])
+    scale = (np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0).astype(np.float32)
+    q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(q, f"{name}__int8"),
+            numpy_helper.from_array(scale, f"{name}__scale"),
+            numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}__zero"),
+            numpy_helper.from_array(np.array(weight.shape, np.int64), f"{name}__shape"),
+        ]
+    )
+    return [
+        helper.make_node(
+            "DequantizeLinear",
+            [f"{name}__int8", f"{name}__scale", f"{name}__zero"],
+            [f"{name}__2d"],
+            axis=0,
+        ),
+        helper.make_node("Reshape", [f"{name}__2d", f"{name}__shape"], [output]),
+    ]
+
+
+def _thread_through_scan(node: onnx.NodeProto, body: onnx.GraphProto, name: str) -> str:
+    """Make ``name`` a state variable of the ``Scan`` that passes through each step unchanged;
+    return the outer value to feed it. (Outer-scope references from a Scan body are valid
+    ONNX, but OpenVINO's Scan refuses them.)"""
+    outer = f"{name}__outer"
+    node.input[:] = [outer, *node.input]
+    node.output[:] = [f"{name}__after", *node.output]
+    inputs, outputs = list(body.input), list(body.output)
+    del body.input[:], body.output[:]
+    body.input.extend([helper.make_tensor_value_info(name, TensorProto.FLOAT, None), *inputs])
+    through = helper.make_tensor_value_info(f"{name}__through", TensorProto.FLOAT, None)
+    body.output.extend([through, *outputs])
+    body.node.append(helper.make_node("Identity", [name], [f"{name}__through"]))
+    return outer
+
+
 def quantize_weights(graph: onnx.GraphProto, min_elements: int = 64) -> int:
     """Store every float weight matrix as int8 — symmetric, one scale per row of its 2-D view —
-    with a ``DequantizeLinear`` at the top of the main graph, where a ``Loop``'s step sees it as
-    an outer-scope value, so it runs once per call, not once per step. Compute stays in float32.
-    Returns how many tensors were converted."""
-    tensors = _weight_matrices(graph, min_elements)
-    new_nodes = []
-    for tensor in tensors:
-        weight = numpy_helper.to_array(tensor)
-        name = tensor.name
-        rows = weight.reshape(-1, weight.shape[-1])
-        scale = (np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0).astype(np.float32)
-        q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(q, f"{name}__int8"),
-                numpy_helper.from_array(scale, f"{name}__scale"),
-                numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{name}__zero"),
-                numpy_helper.from_array(np.array(weight.shape, np.int64), f"{name}__shape"),
-            ]
-        )
-        new_nodes += [
-            helper.make_node(
-                "DequantizeLinear",
-                [f"{name}__int8", f"{name}__scale", f"{name}__zero"],
-                [f"{name}__2d"],
-                axis=0,
-            ),
-            helper.make_node("Reshape", [f"{name}__2d", f"{name}__shape"], [name]),
-        ]
+    with a ``DequantizeLinear`` at the top of the main graph, so it runs once per call, not
+    once per step: a ``Scan``'s weights reach its body as state variables that pass through.
+    Compute stays in float32. Returns how many tensors were converted."""
+    new_nodes, count = [], 0
+    for tensor in _weight_matrices(graph, min_elements):
+        new_nodes += _dequantized(graph, tensor, tensor.name)
+        count += 1
+    for node in graph.node:
+        if node.op_type != "Scan":
+            continue
+        body = next(a.g for a in node.attribute if a.name == "body")
+        for tensor in _weight_matrices(body, min_elements):
+            outer = _thread_through_scan(node, body, tensor.name)
+            new_nodes += _dequantized(graph, tensor, outer)
+            count += 1
     nodes = list(graph.node)
     del graph.node[:]
     graph.node.extend(new_nodes + nodes)
-    return len(tensors)
+    return count

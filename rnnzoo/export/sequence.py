@@ -15,15 +15,17 @@ import torch
 from onnx import numpy_helper
 from torch import Tensor, nn
 
-from rnnzoo.export import graphs, tracing
+from rnnzoo.export import tracing
 from rnnzoo.export.quantization import graph_sizes, quantized_copy
 from rnnzoo.export.staging import ExportResult, common_card, save_graph, write_staged
 from rnnzoo.export.verification import (
     BATCH_SIZES,
+    Case,
     Check,
+    check_on_onnxruntime,
     check_results,
     diff,
-    max_diff,
+    portability,
     random_states,
     sample_inputs,
     session,
@@ -31,15 +33,28 @@ from rnnzoo.export.verification import (
 from rnnzoo.runtime.session import zero_state
 
 FILES = {
-    "model.onnx": "whole sequences, dynamic batch and time",
+    "model.onnx": "whole sequences of equal length: input → output and final states",
+    "model.full.onnx": "padded batches and initial states: input, lengths, state_i → "
+    "output and each row's final states",
     "model.step.onnx": "one time step, state in and out, for streaming",
-    "model.int8.onnx": "int8 weights (weight-only), compute in float32",
-    "test_data_set_0/": "input and expected output in the ONNX Model Zoo layout",
+    "model.int8.onnx": "model.onnx with int8 weights (weight-only), compute in float32",
+    "model.full.int8.onnx": "model.full.onnx with int8 weights",
+    "test_data_set_0/": "input and expected output of model.onnx, ONNX Model Zoo layout",
     "example.json": "an input for `rnnzoo predict --input`",
 }
 
 
-class SequenceGraph(nn.Module):
+class PlainGraph(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor):
+        prediction, final = self.model(x, return_state=True)
+        return (prediction, *final)
+
+
+class FullGraph(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
@@ -63,13 +78,11 @@ def state_names(model: nn.Module) -> list[str]:
     return [f"state_{i}" for i in range(len(model.rnn.state_sizes))]
 
 
-def sequence_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto:
-    """``model.onnx``: ``(input, [lengths], [state_i...]) -> (output, state_i_out...)``."""
+def _traced(model: nn.Module, wrapper: type, args: tuple, names_in: list[str], opset: int):
+    """Trace ``wrapper(model)`` with the stack's cells as ONNX operators or Scans."""
     model = copy.deepcopy(model).eval()
     runner = tracing.exporting(model.rnn)
-    states = model.rnn.initial_state(example.shape[0])
     names = state_names(model)
-    lengths = torch.full((example.shape[0],), example.shape[1], dtype=torch.long)
     dynamic = {
         "input": {0: "batch", 1: "time"},
         "lengths": {0: "batch"},
@@ -77,19 +90,25 @@ def sequence_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelP
         **{n + "_out": {1: "batch"} for n in names},
         "output": {0: "batch", 1: "time"} if model.per_step else {0: "batch"},
     }
-    graph = tracing.to_onnx(
-        SequenceGraph(model),
-        (example, lengths, *states),
-        ["input", "lengths", *names],
-        ["output", *[n + "_out" for n in names]],
-        dynamic,
-        opset,
-    )
-    tracing.replace_cell_loops(graph, runner, opset)
-    layers = model.rnn.num_layers * model.rnn.num_directions
-    defaults = {n: graphs.zero_state(layers, s) for n, s in zip(names, model.rnn.state_sizes)}
-    graphs.make_optional(graph, "input", {"lengths": graphs.full_lengths, **defaults})
+    outputs = ["output", *[n + "_out" for n in names]]
+    graph = tracing.to_onnx(wrapper(model), args, names_in, outputs, dynamic, opset)
+    tracing.replace_cell_scans(graph, runner, opset)
     return graph
+
+
+def plain_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto:
+    """``model.onnx``: ``input -> (output, state_i_out...)``, rows of equal length, zero
+    initial states: built-in cells as ONNX's recurrent operators."""
+    return _traced(model, PlainGraph, (example,), ["input"], opset)
+
+
+def full_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto:
+    """``model.full.onnx``: ``(input, lengths, state_i...) -> (output, state_i_out...)``, all
+    required: every cell as a masked ``Scan``, so each row's final state is its own."""
+    lengths = torch.full((example.shape[0],), example.shape[1], dtype=torch.long)
+    states = model.rnn.initial_state(example.shape[0])
+    names = ["input", "lengths", *state_names(model)]
+    return _traced(model, FullGraph, (example, lengths, *states), names, opset)
 
 
 def step_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto:
@@ -114,53 +133,70 @@ def step_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto
     )
 
 
-def verify(
-    model: nn.Module,
-    graph: onnx.ModelProto,
-    step: onnx.ModelProto | None,
-    data: Tensor,
-    train_steps: int,
-) -> list[Check]:
-    """Compare onnxruntime with PyTorch on the grid of batch sizes and lengths, on padded
-    batches, with initial states, and the step graph with the sequence graph."""
-    whole = session(graph)
-    checks = []
+def _numpy(values) -> list[np.ndarray]:
+    return [v.detach().numpy() for v in values]
+
+
+@torch.no_grad()
+def cases(model: nn.Module, data: Tensor, train_steps: int, streaming: bool) -> list[Case]:
+    """The verification grid: whole sequences of 1, 7, the training length and 4× it steps
+    at batch 1, 3 and 17; padded batches with initial states; one streaming step."""
     model = model.eval()
     names = state_names(model)
-    with torch.no_grad():
-        for steps in (1, 7, train_steps, 4 * train_steps):
-            for batch in BATCH_SIZES:
-                x = sample_inputs(data, batch, steps)
-                got = whole.run(["output"], {"input": x.numpy()})[0]
-                checks.append(Check("sequence", batch, steps, diff(model(x).numpy(), got)))
-        generator = torch.Generator().manual_seed(0)
-        x = sample_inputs(data, 5, train_steps)
-        lengths = torch.randint(1, train_steps + 1, (5,), generator=generator)
-        lengths[0] = train_steps
-        states = random_states(model.rnn, 5, generator)
-        expected, final = model(x, lengths, states, return_state=True)
+    grid = []
+    for steps in (1, 7, train_steps, 4 * train_steps):
+        for batch in BATCH_SIZES:
+            x = sample_inputs(data, batch, steps)
+            prediction, final = model(x, return_state=True)
+            feeds = {"input": x.numpy()}
+            grid.append(
+                Case("model.onnx", "whole", batch, steps, feeds, _numpy([prediction, *final]))
+            )
+    generator = torch.Generator().manual_seed(0)
+    for batch, steps in ((1, train_steps), (3, 7), (5, train_steps), (17, 4 * train_steps)):
+        x = sample_inputs(data, batch, steps)
+        lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
+        lengths[0] = steps
+        states = random_states(model.rnn, batch, generator)
+        prediction, final = model(x, lengths, states, return_state=True)
         feeds = {"input": x.numpy(), "lengths": lengths.numpy()}
-        got = whole.run(None, {**feeds, **{n: s.numpy() for n, s in zip(names, states)}})
-        checks.append(
-            Check("padded + initial state", 5, train_steps, max_diff([expected, *final], got))
+        feeds.update({n: s.numpy() for n, s in zip(names, states)})
+        what = "padded + initial states"
+        grid.append(
+            Case("model.full.onnx", what, batch, steps, feeds, _numpy([prediction, *final]))
         )
-        if step is not None:
-            streamed = step_diff(whole, session(step), model, data, train_steps)
-            checks.append(Check("step graph vs sequence", 3, train_steps, streamed))
-    return checks
+    if streaming:
+        for batch in BATCH_SIZES:
+            x = sample_inputs(data, batch, 1)[:, 0]
+            states = random_states(model.rnn, batch, generator)
+            readout = ()
+            if model.streaming_state_sizes:  # a running sum and a step count
+                total = torch.randn(batch, model.streaming_state_sizes[0], generator=generator)
+                count = torch.randint(1, 6, (batch, 1), generator=generator).float()
+                readout = (total, count)
+            y, new, new_readout = model.step(x, states, readout)
+            feeds = {"input": x.numpy(), **{n: s.numpy() for n, s in zip(names, states)}}
+            feeds.update({f"readout_{i}": r.numpy() for i, r in enumerate(readout)})
+            expected = _numpy([y, *new, *new_readout])
+            grid.append(Case("model.step.onnx", "one step, states fed", batch, 1, feeds, expected))
+    return grid
 
 
-def step_diff(sequence, step, model: nn.Module, data: Tensor, steps: int) -> float:
+def streamed_check(
+    plain: onnx.ModelProto, step: onnx.ModelProto, model: nn.Module, data: Tensor, steps: int
+) -> Check:
+    """The step graph fed one step at a time from zeros gives the sequence graph's output."""
     x = sample_inputs(data, 3, steps).numpy()
-    whole = sequence.run(["output"], {"input": x})[0]
-    feeds = zero_state(step, 3)
+    whole = session(plain).run(["output"], {"input": x})[0]
+    stepper = session(step)
+    feeds = zero_state(stepper, 3)
     outputs = []
     for t in range(steps):
-        y, *new = step.run(None, {"input": x[:, t], **feeds})
+        y, *new = stepper.run(None, {"input": x[:, t], **feeds})
         feeds = dict(zip(feeds, new))
         outputs.append(y)
     streamed = np.stack(outputs, axis=1) if model.per_step else outputs[-1]
-    return diff(whole, streamed)
+    return Check("model.step.onnx streamed vs model.onnx", 3, steps, diff(whole, streamed))
 
 
 def build_card(run: Any, opset: int, streaming: bool) -> dict[str, Any]:
@@ -172,8 +208,8 @@ def build_card(run: Any, opset: int, streaming: bool) -> dict[str, Any]:
         {
             "name": name,
             "shape": [layers, "batch", size],
-            "meaning": f"state slot {i} of each layer and direction (layer-major), "
-            "zeros when not fed",
+            "meaning": f"state slot {i} of each layer and direction (layer-major): "
+            "model.full.onnx and model.step.onnx take it, every file returns it",
         }
         for i, (name, size) in enumerate(zip(state_names(model), rnn.state_sizes))
     ]
@@ -191,10 +227,9 @@ def build_card(run: Any, opset: int, streaming: bool) -> dict[str, Any]:
                 "name": "lengths",
                 "shape": ["batch"],
                 "dtype": "int64",
-                "optional": True,
-                "meaning": "valid steps of each sequence (padded batches); default: all",
+                "meaning": "model.full.onnx: valid steps of each sequence (padded batches)",
             },
-            *[{**s, "dtype": "float32", "optional": True} for s in states],
+            *[{**s, "dtype": "float32"} for s in states],
         ],
         "outputs": [
             {
@@ -220,61 +255,91 @@ def build_card(run: Any, opset: int, streaming: bool) -> dict[str, Any]:
     }
 
 
-def export_sequence_model(run: Any, out: Path, opset: int, quantize: str | None) -> ExportResult:
-    """Export a loaded run of the sequence family to ``out``, verified."""
+def export_sequence_model(
+    run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
+) -> ExportResult:
+    """Export a loaded run of the sequence family to ``out``, verified: against PyTorch on
+    onnxruntime (any difference fails the export), then on every other installed runtime
+    (recorded in the card)."""
     model, test = run.model, run.splits["test"]
     train_steps = run.splits["train"].x.shape[1]
     example = sample_inputs(test.x, 2, train_steps)
     streaming = model.rnn.num_directions == 1
-    graph = sequence_graph(model, example, opset)
-    step = step_graph(model, example, opset) if streaming else None
-    checks = verify(model, graph, step, test.x, train_steps)
+    graphs = {
+        "model.onnx": plain_graph(model, example, opset),
+        "model.full.onnx": full_graph(model, example, opset),
+    }
+    if streaming:
+        graphs["model.step.onnx"] = step_graph(model, example, opset)
+    grid = cases(model, test.x, train_steps, streaming)
+    checks = check_on_onnxruntime(graphs, grid)
+    if streaming:
+        plain, step = graphs["model.onnx"], graphs["model.step.onnx"]
+        checks.append(streamed_check(plain, step, model, test.x, train_steps))
     check_results(checks)
     card = build_card(run, opset, streaming)
-    wanted = {"model.onnx", "test_data_set_0/", "example.json"}
-    wanted |= {"model.step.onnx"} if streaming else set()
-    wanted |= {"model.int8.onnx"} if quantize else set()
-    card["files"] = {name: what for name, what in FILES.items() if name in wanted}
+    answers = {name: name for name in graphs}  # which file's cases each file answers
+    if quantize:
+        for name in ("model.onnx", "model.full.onnx"):
+            answers[name.replace(".onnx", ".int8.onnx")] = name
+    card["files"] = {
+        name: what for name, what in FILES.items() if name in answers or not name.endswith("onnx")
+    }
 
     def write(staging: Path) -> None:
         if quantize:
-            card["int8"] = quantize_int8(graph, staging / "model.int8.onnx", run, card)
-        save_graph(graph, staging / "model.onnx", card)
-        if step is not None:
-            save_graph(step, staging / "model.step.onnx", card)
+            card["int8"] = quantize_int8(graphs, staging, run)
+        for name, graph in graphs.items():
+            save_graph(graph, staging / name, card)
         write_test_data(model, test, staging)
+        card["runtimes"] = portability(staging, answers, grid, runtimes)
+        for name in answers:  # the card inside each file has the runtimes too
+            save_graph(onnx.load(str(staging / name)), staging / name, card)
 
     write_staged(out, card, checks, write)
     return ExportResult(out, card, checks)
 
 
 def write_test_data(model: nn.Module, test: Any, folder: Path) -> None:
-    """``test_data_set_0`` (ONNX Model Zoo layout, outputs by PyTorch) and ``example.json``."""
+    """``test_data_set_0`` for ``model.onnx`` (ONNX Model Zoo layout: three test rows and
+    PyTorch's outputs, final states included) and ``example.json`` for ``rnnzoo predict``
+    (with the rows' lengths for variable-length tasks)."""
     dataset = folder / "test_data_set_0"
     dataset.mkdir()
-    x, lengths = test.x[:3], None if test.lengths is None else test.lengths[:3]
+    x = test.x[:3]
     with torch.no_grad():
-        y = model(x, lengths)
-    inputs = [("input", x)] + ([] if lengths is None else [("lengths", lengths)])
-    for i, (name, value) in enumerate(inputs):
-        onnx.save_tensor(numpy_helper.from_array(value.numpy(), name), dataset / f"input_{i}.pb")
-    onnx.save_tensor(numpy_helper.from_array(y.numpy(), "output"), dataset / "output_0.pb")
-    example = {name: value.tolist() for name, value in inputs}
+        prediction, final = model(x, return_state=True)
+    onnx.save_tensor(numpy_helper.from_array(x.numpy(), "input"), dataset / "input_0.pb")
+    names = ["output", *[n + "_out" for n in state_names(model)]]
+    for i, (name, value) in enumerate(zip(names, [prediction, *final])):
+        onnx.save_tensor(numpy_helper.from_array(value.numpy(), name), dataset / f"output_{i}.pb")
+    example = {"input": x.tolist()}
+    if test.lengths is not None:
+        example["lengths"] = test.lengths[:3].tolist()
     (folder / "example.json").write_text(json.dumps(example) + "\n")
 
 
-def quantize_int8(graph: onnx.ModelProto, path: Path, run: Any, card: dict) -> dict[str, Any]:
-    """``model.int8.onnx`` and the test metrics of both precisions on up to 2000 examples."""
-    quantized, converted = quantized_copy(graph)
-    sizes = graph_sizes(graph, quantized)  # before the card goes into the metadata
-    save_graph(quantized, path, card)
+def quantize_int8(graphs: dict[str, onnx.ModelProto], folder: Path, run: Any) -> dict[str, Any]:
+    """``model.int8.onnx`` and ``model.full.int8.onnx``, and the test metrics of both
+    precisions on up to 2000 examples."""
+    sizes, converted, quantized = {"size_bytes": 0, "fp32_size_bytes": 0}, 0, {}
+    for name in ("model.onnx", "model.full.onnx"):
+        quantized[name], count = quantized_copy(graphs[name])
+        converted += count
+        for key, value in graph_sizes(graphs[name], quantized[name]).items():
+            sizes[key] += value
+        onnx.save(quantized[name], str(folder / name.replace(".onnx", ".int8.onnx")))
     test = run.splits["test"]
     n = min(len(test.x), 2000)
-    feeds = {"input": test.x[:n].numpy()}
-    if test.lengths is not None:
-        feeds["lengths"] = test.lengths[:n].numpy()
+    if test.lengths is None:
+        name, feeds = "model.onnx", {"input": test.x[:n].numpy()}
+    else:
+        states = run.model.rnn.initial_state(n)
+        name = "model.full.onnx"
+        feeds = {"input": test.x[:n].numpy(), "lengths": test.lengths[:n].numpy()}
+        feeds.update({s: v.numpy() for s, v in zip(state_names(run.model), states)})
     metrics = {}
-    for precision, candidate in (("fp32", graph), ("int8", quantized)):
+    for precision, candidate in (("fp32", graphs[name]), ("int8", quantized[name])):
         prediction = session(candidate).run(["output"], feeds)[0]
         metrics[precision] = run.task.evaluate(torch.from_numpy(prediction), test.y[:n])
     return {

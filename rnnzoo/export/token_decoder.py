@@ -17,14 +17,16 @@ import torch
 from torch import Tensor, nn
 
 from rnnzoo import text
-from rnnzoo.export import graphs, tracing
+from rnnzoo.export import tracing
 from rnnzoo.export.quantization import graph_sizes, quantized_copy
 from rnnzoo.export.staging import ExportResult, common_card, save_graph, write_staged
 from rnnzoo.export.verification import (
     BATCH_SIZES,
+    Case,
     Check,
+    check_on_onnxruntime,
     check_results,
-    max_diff,
+    portability,
     random_states,
     session,
 )
@@ -63,7 +65,8 @@ def state_names(model: nn.Module) -> list[str]:
 
 
 def encoder_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto:
-    """Token ids and optional lengths, or one input per example → the decoder's states."""
+    """Token ids and their lengths (both required; every cell a masked ``Scan``, so each
+    row's final state is its own), or one input per example → the decoder's states."""
     model = copy.deepcopy(model).eval()
     names = state_names(model)
     states = {n: {1: "batch"} for n in names}
@@ -82,8 +85,7 @@ def encoder_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelPr
     graph = tracing.to_onnx(
         EncoderGraph(model), (example, lengths), ["input", "lengths"], names, dynamic, opset
     )
-    tracing.replace_cell_loops(graph, runner, opset)
-    graphs.make_optional(graph, "input", {"lengths": graphs.full_lengths})
+    tracing.replace_cell_scans(graph, runner, opset)
     return graph
 
 
@@ -116,69 +118,77 @@ def encoder_feeds(test: Any, n: int) -> dict[str, np.ndarray]:
     return {"input": test.x[:n, : int(lengths.max())].numpy(), "lengths": lengths.numpy()}
 
 
-def verify(
-    model: nn.Module, encoder: onnx.ModelProto, decoder: onnx.ModelProto, test: Any, card: dict
-) -> list[Check]:
-    """Encoder states for batches of 1, 3 and 17 (padded and unpadded token sequences), one
-    decoder step from random states, and whole greedy decodes against PyTorch's tokens."""
-    enc, dec = session(encoder), session(decoder)
-    names = state_names(model)
-    checks = []
+@torch.no_grad()
+def cases(model: nn.Module, test: Any) -> list[Case]:
+    """Encoder states for batches of 1, 3 and 17 (padded token sequences, or inputs), and one
+    decoder step from random states at the same batch sizes."""
     model = model.eval()
-    with torch.no_grad():
-        for batch in BATCH_SIZES:
-            feeds = encoder_feeds(test, batch)
-            x = torch.from_numpy(feeds["input"])
-            variants = [("encoder", feeds, None)]
-            if "lengths" in feeds:
-                lengths = torch.from_numpy(feeds["lengths"])
-                variants = [
-                    ("encoder, padded", feeds, lengths),
-                    ("encoder, no lengths", {"input": feeds["input"]}, None),
-                ]
-            for what, inputs, lengths in variants:
-                expected = model.encode(x, lengths) if lengths is not None else model.encode(x)
-                diff = max_diff(list(expected), enc.run(names, inputs))
-                checks.append(Check(what, batch, x.shape[1] if x.ndim == 2 else 1, diff))
-        generator = torch.Generator().manual_seed(0)
-        token = torch.randint(0, model.head.out_features, (5,), generator=generator)
-        state = random_states(model.decoder, 5, generator)
+    names = state_names(model)
+    grid = []
+    for batch in BATCH_SIZES:
+        feeds = encoder_feeds(test, batch)
+        x = torch.from_numpy(feeds["input"])
+        lengths = torch.from_numpy(feeds["lengths"]) if "lengths" in feeds else None
+        expected = model.encode(x, lengths) if lengths is not None else model.encode(x)
+        steps = x.shape[1] if model.reads_tokens else 1
+        grid.append(Case("encoder.onnx", "states", batch, steps, feeds, _numpy(expected)))
+    generator = torch.Generator().manual_seed(0)
+    for batch in BATCH_SIZES:
+        token = torch.randint(0, model.head.out_features, (batch,), generator=generator)
+        state = random_states(model.decoder, batch, generator)
         logits, new = model.decode_step(token, state)
-        got = dec.run(
-            None, {"token": token.numpy(), **{n: s.numpy() for n, s in zip(names, state)}}
-        )
-        checks.append(Check("decoder step", 5, 1, max_diff([logits, *new], got)))
-        n = min(64, len(test.x))
-        lengths = None if test.lengths is None else test.lengths[:n]
-        tokens = model(test.x[:n], lengths).argmax(-1).numpy()
-        decoded = greedy_decode(enc, dec, encoder_feeds(test, n), card)
-        mismatches = float((decoded != tokens).any(1).sum())
-        checks.append(
-            Check("greedy decode: sequences that differ", n, card["target_length"], mismatches)
-        )
-    return checks
+        feeds = {"token": token.numpy(), **{n: s.numpy() for n, s in zip(names, state)}}
+        expected = _numpy([logits, *new])
+        grid.append(Case("decoder.step.onnx", "one step, states fed", batch, 1, feeds, expected))
+    return grid
+
+
+def _numpy(values) -> list[np.ndarray]:
+    return [v.detach().numpy() for v in values]
+
+
+@torch.no_grad()
+def decode_check(
+    model: nn.Module, encoder: onnx.ModelProto, decoder: onnx.ModelProto, test: Any, card: dict
+) -> Check:
+    """Whole greedy decodes with onnxruntime against PyTorch's, token for token."""
+    n = min(64, len(test.x))
+    lengths = None if test.lengths is None else test.lengths[:n]
+    tokens = model.eval()(test.x[:n], lengths).argmax(-1).numpy()
+    decoded = greedy_decode(session(encoder), session(decoder), encoder_feeds(test, n), card)
+    mismatches = float((decoded != tokens).any(1).sum())
+    return Check("greedy decode: sequences that differ", n, card["target_length"], mismatches)
 
 
 def export_token_decoder(
-    run: Any, out: Path, opset: int, quantize: str | None = None
+    run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
 ) -> ExportResult:
-    """Export a loaded run of the token-decoder family to ``out``, verified."""
+    """Export a loaded run of the token-decoder family to ``out``, verified against PyTorch on
+    onnxruntime (any difference fails the export), then on every other installed runtime
+    (recorded in the card)."""
     model, task, test = run.model, run.task, run.splits["test"]
     example = torch.from_numpy(encoder_feeds(test, 2)["input"])
-    encoder, decoder = encoder_graph(model, example, opset), decoder_graph(model, opset)
+    graphs = {
+        "encoder.onnx": encoder_graph(model, example, opset),
+        "decoder.step.onnx": decoder_graph(model, opset),
+    }
     card = build_card(run, opset)
-    checks = verify(model, encoder, decoder, test, card)
+    grid = cases(model, test)
+    checks = check_on_onnxruntime(graphs, grid)
+    checks.append(decode_check(model, *graphs.values(), test, card))
     check_results(checks)
-    int8 = {"encoder.int8.onnx", "decoder.step.int8.onnx"} if quantize else set()
+    answers = {name: name for name in graphs}
+    if quantize:
+        answers.update({n.replace(".onnx", ".int8.onnx"): n for n in graphs})
     card["files"] = {
-        name: what for name, what in FILES.items() if ".int8." not in name or name in int8
+        name: what for name, what in FILES.items() if name in answers or not name.endswith("onnx")
     }
 
     def write(staging: Path) -> None:
         if quantize:
-            card["int8"] = quantize_int8(encoder, decoder, staging, run, card)
-        save_graph(encoder, staging / "encoder.onnx", card)
-        save_graph(decoder, staging / "decoder.step.onnx", card)
+            card["int8"] = quantize_int8(*graphs.values(), staging, run, card)
+        for name, graph in graphs.items():
+            save_graph(graph, staging / name, card)
         if model.reads_tokens:
             example = [
                 text.detokenize([task.source_vocab[i] for i in row[:length]], task.source_tokens)
@@ -187,6 +197,9 @@ def export_token_decoder(
         else:
             example = {"input": test.x[:3].tolist()}
         (staging / "example.json").write_text(json.dumps(example) + "\n")
+        card["runtimes"] = portability(staging, answers, grid, runtimes)
+        for name in answers:  # the card inside each file has the runtimes too
+            save_graph(onnx.load(str(staging / name)), staging / name, card)
 
     write_staged(out, card, checks, write)
     return ExportResult(out, card, checks)
@@ -203,7 +216,7 @@ def quantize_int8(
         converted += count
         for key, value in graph_sizes(graph, quantized).items():
             sizes[key] += value
-        save_graph(quantized, folder / f"{name}.int8.onnx", card)
+        onnx.save(quantized, str(folder / f"{name}.int8.onnx"))
         pairs[name] = (graph, quantized)
     test = run.splits["test"]
     n = min(len(test.x), 2000)

@@ -1,9 +1,11 @@
-"""Tracing PyTorch models into ONNX without unrolling time.
+"""Tracing PyTorch models into ONNX without unrolling time, in graphs every runtime runs.
 
-While a model is exported, its recurrent stacks run each cell through ``ExportRunner``: a cell
-that maps onto one of ONNX's recurrent operators (``Cell.onnx_operator``) becomes that operator;
-any other cell leaves a placeholder that ``replace_cell_loops`` swaps for an ONNX ``Loop``
-around the cell's one-step graph. Batch and time axes stay dynamic.
+While a model is exported, its recurrent stacks run each cell through ``ExportRunner``. For
+whole sequences of equal length a cell that maps onto one of ONNX's recurrent operators
+(``Cell.onnx_operator``) becomes that operator, without ``sequence_lens`` (runtimes disagree on
+the final state of a padded row); any other cell — and every cell of a padded batch — leaves a
+placeholder that ``replace_cell_scans`` swaps for a ``Scan`` over the cell's masked one-step
+graph, whose final states are each row's own by construction.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from rnnzoo.recurrent import unroll
 
 
 class RecurrentOperator(torch.autograd.Function):
-    """Emits one ONNX RNN/LSTM/GRU node; in PyTorch it only produces outputs of the right shape
-    (tracing needs shapes, not values)."""
+    """Emits one ONNX RNN/LSTM/GRU node over whole sequences (no ``sequence_lens``); in
+    PyTorch it only produces outputs of the right shape (tracing needs shapes, not values)."""
 
     @staticmethod
-    def forward(ctx, x, lengths, op_type, attributes, hidden, n_weights, *tensors):
+    def forward(ctx, x, op_type, attributes, hidden, n_weights, *tensors):
         steps, batch = x.shape[:2]
         n_states = len(tensors) - n_weights
         return (
@@ -35,12 +37,11 @@ class RecurrentOperator(torch.autograd.Function):
         )
 
     @staticmethod
-    def symbolic(g, x, lengths, op_type, attributes, hidden, n_weights, *tensors):
+    def symbolic(g, x, op_type, attributes, hidden, n_weights, *tensors):
         weights, states = tensors[:n_weights], tensors[n_weights:]
-        if lengths is None:  # ONNX's optional sequence_lens left out: every sequence is whole
-            lengths = g.op("prim::Constant")
-            lengths.setType(torch._C.OptionalType.ofTensor())
-        inputs = [x, *weights[:3], lengths, *states, *weights[3:]]  # P comes last
+        no_lengths = g.op("prim::Constant")  # ONNX's optional sequence_lens, left out
+        no_lengths.setType(torch._C.OptionalType.ofTensor())
+        inputs = [x, *weights[:3], no_lengths, *states, *weights[3:]]
         kwargs = {"hidden_size_i": hidden}
         for key, value in json.loads(attributes).items():
             first = value[0] if isinstance(value, list) and value else value
@@ -54,17 +55,25 @@ class RecurrentOperator(torch.autograd.Function):
         return outputs
 
 
-class CellLoopPlaceholder(torch.autograd.Function):
-    """Marks where a cell without an ONNX operator runs; replaced by a ``Loop`` afterwards."""
+class CellScanPlaceholder(torch.autograd.Function):
+    """Marks where a cell runs over a whole (padded) sequence; replaced by a ``Scan``
+    afterwards. ``backward``: ``x`` comes flipped in time, so a row's valid steps are its
+    last ``length`` ones."""
 
     @staticmethod
-    def forward(ctx, x, lengths, index, output_size, *states):
+    def forward(ctx, x, lengths, index, backward, output_size, *states):
         return (x.new_zeros(x.shape[0], x.shape[1], output_size), *[s.clone() for s in states])
 
     @staticmethod
-    def symbolic(g, x, lengths, index, output_size, *states):
+    def symbolic(g, x, lengths, index, backward, output_size, *states):
         outputs = g.op(
-            "rnnzoo::CellLoop", x, lengths, *states, index_i=index, outputs=1 + len(states)
+            "rnnzoo::CellScan",
+            x,
+            lengths,
+            *states,
+            index_i=index,
+            backward_i=int(backward),
+            outputs=1 + len(states),
         )
         outputs[0].setType(x.type().with_sizes([None, None, output_size]))
         for value, state in zip(outputs[1:], states):
@@ -73,7 +82,7 @@ class CellLoopPlaceholder(torch.autograd.Function):
 
 
 class CellStep(nn.Module):
-    """One masked time step of one cell: the body of its ONNX ``Loop``."""
+    """One masked time step of one cell: the body of its ONNX ``Scan``."""
 
     def __init__(self, cell: Cell):
         super().__init__()
@@ -86,32 +95,50 @@ class CellStep(nn.Module):
 
 
 class ExportRunner:
-    """The ``sequence_runner`` used while exporting; remembers the cells that need a Loop."""
+    """The ``sequence_runner`` used while exporting; remembers the cells that need a Scan.
+
+    The backward direction flips the whole time axis (a ``Slice``, which every runtime has,
+    where reversing each row within its length would need ``ReverseSequence`` — tract has
+    none — or a gather that ``onnx.reference`` fails beyond 64 steps); its ``Scan`` then masks
+    a row's first ``T - length`` steps instead of its last ones.
+    """
 
     def __init__(self):
-        self.loop_cells: list[Cell] = []
+        self.scan_cells: list[Cell] = []
 
-    def __call__(self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None):
+    def __call__(self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None, backward: bool):
         op = cell.onnx_operator()
-        if lengths is None and op is None:  # the step graph: one step, no Loop needed
+        if x.shape[1] == 1 and lengths is None and op is None:  # one step: no Scan needed
             return unroll(cell, x, state)
-        if op is None:
-            self.loop_cells.append(cell)
-            out = CellLoopPlaceholder.apply(
-                x, lengths, len(self.loop_cells) - 1, cell.output_size, *state
+        scan = op is None or lengths is not None
+        if backward and not scan:
+            x = x.flip(1)
+        if scan:
+            if lengths is None:  # every row whole
+                lengths = torch.ones(x.shape[0], dtype=torch.long) * x.shape[1]
+            self.scan_cells.append(cell)
+            out = CellScanPlaceholder.apply(
+                x, lengths, len(self.scan_cells) - 1, backward, cell.output_size, *state
             )
-            return out[0], tuple(out[1:])
-        out = RecurrentOperator.apply(
-            x.transpose(0, 1),
-            None if lengths is None else lengths.to(torch.int32),
-            op.op_type,
-            json.dumps(op.attributes),
-            cell.hidden_size,
-            len(op.inputs),
-            *op.inputs,
-            *[s.unsqueeze(0) for s in state],
-        )
-        return out[0].squeeze(1).transpose(0, 1), tuple(s.squeeze(0) for s in out[1:])
+            y, final = out[0], tuple(out[1:])
+        else:
+            weights = list(op.inputs)
+            if op.op_type == "GRU" and x.shape[-1] == 1:
+                # tract 0.23 fails a GRU (linear_before_reset) on one input feature ("xw not
+                # contiguous"): a zero second feature with zero weights changes nothing
+                x = torch.cat([x, torch.zeros_like(x)], dim=-1)
+                weights[0] = torch.cat([weights[0], torch.zeros_like(weights[0])], dim=-1)
+            out = RecurrentOperator.apply(
+                x.transpose(0, 1),
+                op.op_type,
+                json.dumps(op.attributes),
+                cell.hidden_size,
+                len(weights),
+                *weights,
+                *[s.unsqueeze(0) for s in state],
+            )
+            y, final = out[0].squeeze(1).transpose(0, 1), tuple(s.squeeze(0) for s in out[1:])
+        return (y.flip(1) if backward and not scan else y), final
 
 
 def to_onnx(
@@ -136,7 +163,12 @@ def to_onnx(
             dynamic_axes=dynamic,
             do_constant_folding=True,
         )
-    return onnx.load_from_string(buffer.getvalue())
+    graph = onnx.load_from_string(buffer.getvalue())
+    # Traced intermediate shapes name the batch axis "batch" even where a runtime that
+    # unifies symbols with the concrete shapes it is given (tract) would disagree; the
+    # inputs' and outputs' shapes stay declared.
+    del graph.graph.value_info[:]
+    return graph
 
 
 def cell_step_graph(cell: Cell, opset: int) -> onnx.ModelProto:
@@ -154,12 +186,13 @@ def cell_step_graph(cell: Cell, opset: int) -> onnx.ModelProto:
     )
 
 
-def replace_cell_loops(graph: onnx.ModelProto, runner: ExportRunner, opset: int) -> None:
-    """Swap each placeholder left by the runner for a ``Loop`` around its cell's step graph."""
-    for index, node in [(i, n) for i, n in enumerate(graph.graph.node) if n.op_type == "CellLoop"]:
-        cell = runner.loop_cells[next(a.i for a in node.attribute if a.name == "index")]
+def replace_cell_scans(graph: onnx.ModelProto, runner: ExportRunner, opset: int) -> None:
+    """Swap each placeholder left by the runner for a ``Scan`` around its cell's step graph."""
+    for index, node in [(i, n) for i, n in enumerate(graph.graph.node) if n.op_type == "CellScan"]:
+        cell = runner.scan_cells[next(a.i for a in node.attribute if a.name == "index")]
         step = cell_step_graph(cell, opset)
-        replacement = graphs.loop_from_step(node, step, prefix=f"cell{index}_")
+        backward = bool(next(a.i for a in node.attribute if a.name == "backward"))
+        replacement = graphs.scan_from_step(node, step, f"cell{index}_", backward)
         position = list(graph.graph.node).index(node)
         graph.graph.node.remove(node)
         for offset, new in enumerate(replacement):
@@ -170,7 +203,7 @@ def replace_cell_loops(graph: onnx.ModelProto, runner: ExportRunner, opset: int)
 
 
 def exporting(stack: nn.Module) -> ExportRunner:
-    """Make a (copied) recurrent stack run its cells as ONNX operators or Loop placeholders."""
+    """Make a (copied) recurrent stack run its cells as ONNX operators or Scan placeholders."""
     runner = ExportRunner()
     stack.sequence_runner = runner
     return runner

@@ -4,6 +4,7 @@ record per check. A single failed check stops the export before anything is writ
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -81,3 +82,39 @@ def check_results(checks: list[Check]) -> None:
             f"{worst.batch}, {worst.steps} steps: max |diff| / (1 + |value|) "
             f"{worst.max_diff:.2e} > {TOLERANCE:g}); nothing was written"
         )
+
+
+@dataclass
+class Case:
+    """One input of one exported file, and what PyTorch answered (``expected``, in the
+    graph's output order)."""
+
+    file: str
+    what: str
+    batch: int
+    steps: int
+    feeds: dict[str, np.ndarray]
+    expected: list[np.ndarray]
+
+
+def check_on_onnxruntime(graphs: dict[str, onnx.ModelProto], cases: list[Case]) -> list[Check]:
+    """Every case on onnxruntime for Python against PyTorch: the checks an export must pass."""
+    sessions = {name: session(graph) for name, graph in graphs.items()}
+    checks = []
+    for case in cases:
+        got = sessions[case.file].run(None, case.feeds)
+        worst = max(diff(e, g) for e, g in zip(case.expected, got))
+        checks.append(Check(f"{case.file}: {case.what}", case.batch, case.steps, worst))
+    return checks
+
+
+def portability(
+    folder: Path, files: dict[str, str], cases: list[Case], names: list[str] | None = None
+) -> dict:
+    """Every file in ``folder`` on every other installed runtime, on the verification grid's
+    inputs (``files`` maps each file to the file whose cases it answers: ``model.int8.onnx``
+    answers ``model.onnx``'s). See ``rnnzoo.runtime.engines.compare``."""
+    from rnnzoo.runtime.engines import compare
+
+    feeds = {file: [c.feeds for c in cases if c.file == source] for file, source in files.items()}
+    return compare(folder, feeds, TOLERANCE, names)

@@ -59,9 +59,12 @@ class Family:
             f"input; this is a {task.kind} model"
         )
 
-    def export(self, run: Any, out: Path, opset: int, quantize: str | None) -> Any:
+    def export(
+        self, run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
+    ) -> Any:
         """Write and verify the ONNX files of a loaded run (``rnnzoo.rundir.LoadedRun``)
-        into ``out``; returns ``rnnzoo.export.ExportResult``."""
+        into ``out``, on onnxruntime and on each of ``runtimes``; returns
+        ``rnnzoo.export.ExportResult``."""
         raise NotImplementedError
 
 

@@ -168,7 +168,9 @@ class TokenDecoderFamily(Family):
         """Teacher forcing: the decoder is fed the true previous token."""
         return model(x, lengths, target=y), None
 
-    def export(self, run: Any, out: Path, opset: int, quantize: str | None) -> Any:
+    def export(
+        self, run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
+    ) -> Any:
         from rnnzoo.export.token_decoder import export_token_decoder
 
-        return export_token_decoder(run, out, opset, quantize)
+        return export_token_decoder(run, out, opset, quantize, runtimes)

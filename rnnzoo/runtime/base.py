@@ -39,24 +39,31 @@ class Answers:
 
 
 class Runner:
-    """Base class of runtime adapters. ``graph`` and ``step_graph`` are file stems in an
-    export folder (``model`` → ``model.onnx``); ``int8_step`` says whether the step graph has
-    an int8 twin."""
+    """Base class of runtime adapters. ``graphs`` maps each role to its file stem in an export
+    folder (``{"main": "model"}`` → ``model.onnx``; the ``main`` file must exist, the others
+    are opened when present); ``int8_roles`` have an int8 twin (``model.int8.onnx``)."""
 
-    graph: ClassVar[str] = "model"
-    step_graph: ClassVar[str | None] = None
-    int8_step: ClassVar[bool] = False
+    graphs: ClassVar[dict[str, str]] = {"main": "model"}
+    int8_roles: ClassVar[tuple[str, ...]] = ("main",)
     card_fields: ClassVar[tuple[Field, ...]] = ()
 
     def __init__(
         self,
         card: dict[str, Any],
-        session: onnxruntime.InferenceSession,
-        step_session: onnxruntime.InferenceSession | None,
+        sessions: dict[str, onnxruntime.InferenceSession],
+        files: dict[str, Path] | None = None,
     ):
         self.card = card
-        self.session = session
-        self.step_session = step_session
+        self.sessions = sessions
+        self.files = files or {}  # the file each session was opened from
+
+    @property
+    def session(self) -> onnxruntime.InferenceSession:
+        return self.sessions["main"]
+
+    @property
+    def step_session(self) -> onnxruntime.InferenceSession | None:
+        return self.sessions.get("step")
 
     @classmethod
     def check_card(cls, card: dict[str, Any], source: str) -> None:
@@ -69,13 +76,17 @@ class Runner:
         return card
 
     @classmethod
-    def files(cls, folder: Path, int8: bool) -> tuple[Path, Path | None]:
-        """The graph and step-graph files to open in an export folder."""
-        suffix = ".int8" if int8 else ""
-        step = None
-        if cls.step_graph:
-            step = folder / f"{cls.step_graph}{suffix if cls.int8_step else ''}.onnx"
-        return folder / f"{cls.graph}{suffix}.onnx", step
+    def files(cls, folder: Path, int8: bool) -> dict[str, Path]:
+        """The file of each role in an export folder."""
+        return {
+            role: folder / f"{stem}{'.int8' if int8 and role in cls.int8_roles else ''}.onnx"
+            for role, stem in cls.graphs.items()
+        }
+
+    def sample_feeds(self, folder: Path) -> dict[str, list[dict[str, np.ndarray]]]:
+        """Inputs for the file of each role (from the export's ``example.json``), to compare
+        runtimes on: ``rnnzoo verify``."""
+        raise NotImplementedError
 
     def unsupported(self, operation: str, instead: str) -> RuntimeInputError:
         return RuntimeInputError(f"a {self.card['kind']} model cannot {operation}; use {instead}")

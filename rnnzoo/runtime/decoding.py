@@ -3,6 +3,7 @@ with ``decoder.step.onnx`` — greedily or by beam search — into text."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,8 @@ def beam_decode(
 
 
 class TokenDecoderRunner(Runner):
-    graph = "encoder"
-    step_graph = "decoder.step"
-    int8_step = True
+    graphs = {"main": "encoder", "step": "decoder.step"}
+    int8_roles = ("main", "step")
     card_fields = (
         field("reads_tokens", bool, "whether the source is text (else one array per example)"),
         field("state_names", list, "the decoder's state inputs, in order"),
@@ -129,9 +129,9 @@ class TokenDecoderRunner(Runner):
         """Format-1 cards said whether the source is text only by carrying its vocabulary."""
         return {"reads_tokens": "source_vocab" in card, **card}
 
-    def __init__(self, card, session, step_session):
-        super().__init__(card, session, step_session)
-        if step_session is None:
+    def __init__(self, card, sessions, files=None):
+        super().__init__(card, sessions, files)
+        if self.step_session is None:
             raise RuntimeInputError("this export lacks decoder.step.onnx; export the run again")
         if card["reads_tokens"]:
             missing = [k for k in ("source_vocab", "source_tokens", "lowercase") if k not in card]
@@ -148,6 +148,10 @@ class TokenDecoderRunner(Runner):
             raise self.unsupported("translate texts", self.instead())
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise RuntimeInputError("expected a list of non-empty strings")
+        return self._decode(self.encoder_feeds(texts), beam)
+
+    def encoder_feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Texts as ``encoder.onnx``'s token ids and lengths."""
         card = self.card
         index = {t: i for i, t in enumerate(card["source_vocab"]) if i >= len(text.SPECIALS)}
         rows = [text.tokenize(t, card["source_tokens"], card["lowercase"]) for t in texts]
@@ -158,7 +162,7 @@ class TokenDecoderRunner(Runner):
         tokens = np.zeros((len(texts), lengths.max()), np.int64)
         for i, row in enumerate(rows):
             tokens[i, : len(row)] = text.to_ids(row, index)
-        return self._decode({"input": tokens, "lengths": lengths}, beam)
+        return {"input": tokens, "lengths": lengths}
 
     def caption(self, x: Any, beam: int = 1) -> list[str]:
         """The caption of each input (one, or a batch) of a model whose source is an array."""
@@ -184,6 +188,19 @@ class TokenDecoderRunner(Runner):
             return Answers(texts, self.translate(texts, beam), " →", inputs=texts)
         answers = self.caption(load_input(path)[0], beam)
         return Answers([str(i) for i in range(len(answers))], answers, ":")
+
+    def sample_feeds(self, folder: Path) -> dict[str, list[dict[str, np.ndarray]]]:
+        """The example's encoder inputs, and one decoder step from the states they give."""
+        example = json.loads((folder / "example.json").read_text())
+        if self.card["reads_tokens"]:
+            feeds = self.encoder_feeds(example)
+        else:
+            step = tuple(int(d) for d in self.card["inputs"][0]["shape"][1:])
+            feeds = {"input": check_array(example["input"], step, False)}
+        names = self.card["state_names"]
+        states = run(self.session, feeds, names)
+        token = np.full(len(feeds["input"]), self.card["bos"], np.int64)
+        return {"main": [feeds], "step": [{"token": token, **dict(zip(names, states))}]}
 
     def instead(self) -> str:
         return "translate" if self.card["reads_tokens"] else "caption"

@@ -75,12 +75,12 @@ class Model:
                 raise RuntimeInputError(f"{card_file}: cannot read it ({error})") from None
             self.card = read_card(text, str(card_file))
             runner = runner_class(self.card, str(path))
-            graph, step = runner.files(path, int8)
-            if not graph.is_file():
+            files = runner.files(path, int8)
+            if not files["main"].is_file():
                 hint = " (export with --quantize int8)" if int8 else ""
-                raise RuntimeInputError(f"{path}: no {graph.name} in this folder{hint}")
-            session = open_session(graph, threads)
-            step_session = open_session(step, threads) if step and step.is_file() else None
+                raise RuntimeInputError(f"{path}: no {files['main'].name} in this folder{hint}")
+            files = {role: file for role, file in files.items() if file.is_file()}
+            sessions = {role: open_session(file, threads) for role, file in files.items()}
         else:
             session = open_session(path, threads)
             props = session.get_modelmeta().custom_metadata_map
@@ -90,8 +90,10 @@ class Model:
                     "with `rnnzoo export`"
                 )
             self.card = read_card(props["rnnzoo_card"], str(path))
-            runner, step_session = runner_class(self.card, str(path)), None
-        self.runner: Runner = runner(self.card, session, step_session)
+            runner, sessions = runner_class(self.card, str(path)), {"main": session}
+            files = {"main": path}
+        self.folder = path if path.is_dir() else path.parent
+        self.runner: Runner = runner(self.card, sessions, files)
 
     def __repr__(self) -> str:
         c = self.card
@@ -132,6 +134,19 @@ class Model:
     def caption(self, x: Any, beam: int = 1) -> list[str]:
         """Arrays → texts (vector → sequence models)."""
         return self.runner.caption(x, beam)
+
+    def verify(self, runtimes: list[str] | None = None) -> dict[str, Any]:
+        """Run the export's files on other runtimes (default: every one installed here) and
+        compare them with onnxruntime on the export's example inputs: on the target machine,
+        whether its runtime gives the numbers this export was verified with. Returns the
+        same report the card's ``runtimes`` holds."""
+        from rnnzoo.runtime.engines import compare
+
+        feeds = {
+            self.runner.files[role].name: cases
+            for role, cases in self.runner.sample_feeds(self.folder).items()
+        }
+        return compare(self.folder, feeds, 1e-5, runtimes)
 
     def answer_file(self, path: str | Path, beam: int = 1) -> Answers:
         """Answers to a file of inputs in whatever format the model's family reads."""

@@ -16,8 +16,8 @@ from rnnzoo.runtime.session import run, zero_state
 
 
 class SequenceRunner(Runner):
-    graph = "model"
-    step_graph = "model.step"
+    graphs = {"main": "model", "full": "model.full", "step": "model.step"}
+    int8_roles = ("main", "full")
     card_fields = (
         field("per_step", bool, "whether the model answers at every step", required=False),
         field("state_sizes", list, "the feature size of each state tensor"),
@@ -42,20 +42,26 @@ class SequenceRunner(Runner):
         return check_array(x, self.step_shape, sequence, name, hint)
 
     def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
-        """Run whole sequences; ``lengths`` gives each sequence's valid steps (padded batch)."""
+        """Run whole sequences; ``lengths`` gives each sequence's valid steps (padded batch):
+        ``model.full.onnx`` then runs, from zero states."""
         x = self.check_input(x)
         feeds = {"input": x}
-        if lengths is not None:
-            lengths = np.asarray(lengths)
-            if lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
-                raise RuntimeInputError(
-                    f"lengths: expected {x.shape[0]} integers, got "
-                    f"{lengths.dtype} of shape {lengths.shape}"
-                )
-            if lengths.min() < 1 or lengths.max() > x.shape[1]:
-                raise RuntimeInputError(f"lengths must lie in 1..{x.shape[1]}")
-            feeds["lengths"] = lengths.astype(np.int64)
-        return run(self.session, feeds, ["output"])[0]
+        if lengths is None:
+            return run(self.session, feeds, ["output"])[0]
+        lengths = np.asarray(lengths)
+        if lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
+            raise RuntimeInputError(
+                f"lengths: expected {x.shape[0]} integers, got "
+                f"{lengths.dtype} of shape {lengths.shape}"
+            )
+        if lengths.min() < 1 or lengths.max() > x.shape[1]:
+            raise RuntimeInputError(f"lengths must lie in 1..{x.shape[1]}")
+        feeds["lengths"] = lengths.astype(np.int64)
+        full = self.sessions.get("full")
+        if full is None:  # a format-1 export: model.onnx took lengths and states optionally
+            return run(self.session, feeds, ["output"])[0]
+        feeds.update(zero_state(full, x.shape[0], skip=2))
+        return run(full, feeds, ["output"])[0]
 
     def stream(self) -> Stream:
         if self.step_session is None:
@@ -85,6 +91,24 @@ class SequenceRunner(Runner):
 
     def instead(self) -> str:
         return "predict (and stream, for unidirectional models)"
+
+    def sample_feeds(self, folder: Path) -> dict[str, list[dict[str, np.ndarray]]]:
+        """By role: the example rows whole, padded to their lengths from zero states, and
+        their first step from zero states."""
+        x, lengths = load_input(folder / "example.json")
+        x = self.check_input(x)
+        if lengths is None:
+            lengths = np.full(len(x), x.shape[1], np.int64)
+        feeds: dict[str, list[dict[str, np.ndarray]]] = {}
+        for role, session in self.sessions.items():
+            if role == "main":
+                feeds[role] = [{"input": x}]
+            elif role == "full":
+                zeros = zero_state(session, len(x), skip=2)
+                feeds[role] = [{"input": x, "lengths": np.asarray(lengths, np.int64), **zeros}]
+            else:
+                feeds[role] = [{"input": x[:, 0], **zero_state(session, len(x))}]
+        return feeds
 
 
 class Stream:

@@ -32,11 +32,13 @@ def open_session(
         ) from None
 
 
-def zero_state(session: onnxruntime.InferenceSession, batch: int) -> dict[str, np.ndarray]:
-    """Zeros for every input of a step graph after the first (the state it carries)."""
+def zero_state(
+    session: onnxruntime.InferenceSession, batch: int, skip: int = 1
+) -> dict[str, np.ndarray]:
+    """Zeros for every input of a graph after the first ``skip`` (the state it carries)."""
     return {
         i.name: np.zeros([batch if not isinstance(d, int) else d for d in i.shape], np.float32)
-        for i in session.get_inputs()[1:]
+        for i in session.get_inputs()[skip:]
     }
 
 

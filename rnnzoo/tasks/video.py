@@ -76,9 +76,11 @@ class FrameCNN(nn.Module):
         self.project = nn.Sequential(nn.Linear(flat, features), nn.ReLU())
 
     def forward(self, x: Tensor) -> Tensor:
-        batch, steps = x.shape[:2]
-        frames = x.flatten(0, 1).permute(0, 3, 1, 2)  # (batch·time, C, H, W)
-        return self.project(self.conv(frames)).unflatten(0, (batch, steps))
+        # reshapes that leave one axis to infer (-1), so an exported graph keeps batch and
+        # time dynamic and no runtime must multiply two symbolic sizes
+        frames = x.reshape(-1, *x.shape[2:]).permute(0, 3, 1, 2)  # (batch·time, C, H, W)
+        features = self.project(self.conv(frames))
+        return features.reshape(-1, x.shape[1], features.shape[-1])
 
 
 class Video(ClassificationTask):
