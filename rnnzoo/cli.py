@@ -341,6 +341,13 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
     help="Check the files on this runtime besides onnxruntime (repeatable; default: every "
     "one installed: onnx.reference, tract, openvino, onnxruntime-node, onnxruntime-web).",
 )
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["ort"]),
+    multiple=True,
+    help="Also write the ORT format (onnxruntime mobile / minimal builds) and its operator config.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export(
     run_dir: str,
@@ -348,13 +355,19 @@ def export(
     opset: int | None,
     quantize: str | None,
     runtimes: tuple[str, ...],
+    formats: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Export a trained run to ONNX (whole-sequence and step graphs), verified."""
     from rnnzoo.export import TOLERANCE, export_run
 
     result = export_run(
-        run_dir, out, opset=opset, quantize=quantize, runtimes=list(runtimes) or None
+        run_dir,
+        out,
+        opset=opset,
+        quantize=quantize,
+        runtimes=list(runtimes) or None,
+        formats=formats,
     )
     files = sorted(p.name for p in result.out.iterdir())
     if as_json:

@@ -33,7 +33,7 @@ def table() -> str:
     for name, card in cards.items():
         reports = card.get("runtimes") or {}
         for file in card.get("files", {}):
-            if not file.endswith(".onnx"):
+            if not file.endswith((".onnx", ".ort")):
                 continue
             cells = [f"{name} / `{file}`", "verified"]
             for runtime in runtimes:

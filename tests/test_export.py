@@ -313,3 +313,29 @@ def test_parity_is_absolute_for_small_values_and_relative_for_large_ones():
     assert diff(np.array([0.0]), np.array([2e-5])) == pytest.approx(2e-5)
     assert diff(np.array([-3.0, 0.5]), np.array([-3.0, 0.5 + 4e-5])) > 1e-5
     assert diff(np.zeros(3), np.zeros(4)) == float("inf")
+
+
+def test_the_ort_format_for_mobile_builds(tmp_path):
+    """--format ort: each file in the ORT format beside its .onnx, the operator config of a
+    minimal build, and each .ort giving its .onnx's numbers."""
+    run = make_run(tmp_path / "run", "reber", "mgu")
+    out = tmp_path / "out"
+    result = exporter.export_run(
+        run, out, quantize="int8", runtimes=ONLY_ONNXRUNTIME, formats=("ort",)
+    )
+    report = result.card["runtimes"]["onnxruntime (ORT format)"]
+    expected = {"model.ort", "model.full.ort", "model.step.ort", "model.int8.ort"}
+    assert expected <= set(report["files"]) and set(report["files"].values()) == {"ok"}
+    config = (out / "required_operators.config").read_text()
+    assert "Scan" in config and ("MatMul" in config or "Gemm" in config)
+    session = onnxruntime.InferenceSession(out / "model.ort")
+    x = np.zeros((1, 5, 7), np.float32)
+    assert session.run(["output"], {"input": x})[0].shape == (1, 2)
+    bad = cli_export_format(run, tmp_path / "bad")
+    assert bad.returncode == 2 and "--format" in bad.stderr
+
+
+def cli_export_format(run, out):
+    from tests.conftest import run_cli
+
+    return run_cli("export", str(run), "--out", str(out), "--format", "tflite")

@@ -12,10 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnnzoo.errors import UserError
-from rnnzoo.export.staging import ExportResult
+from rnnzoo.export.staging import ExportOptions, ExportResult
 from rnnzoo.export.verification import TOLERANCE, Check, ExportError
 
-__all__ = ["DEFAULT_OPSET", "TOLERANCE", "Check", "ExportError", "ExportResult", "export_run"]
+__all__ = [
+    "DEFAULT_OPSET",
+    "TOLERANCE",
+    "Check",
+    "ExportError",
+    "ExportOptions",
+    "ExportResult",
+    "export_run",
+]
 
 DEFAULT_OPSET = 19
 
@@ -26,11 +34,13 @@ def export_run(
     opset: int | None = None,
     quantize: str | None = None,
     runtimes: list[str] | None = None,
+    formats: tuple[str, ...] = (),
 ) -> ExportResult:
     """Export a trained run to ``out``; raises ``ExportError`` (writing nothing) when
     onnxruntime and PyTorch disagree anywhere on the verification grid. The files are then
     run on the other ``runtimes`` (default: every one installed; see
-    ``rnnzoo.runtime.engines``) and the card records how each did."""
+    ``rnnzoo.runtime.engines``) and the card records how each did. ``formats=("ort",)``
+    adds the ORT format for onnxruntime's mobile and minimal builds."""
     from rnnzoo.cells.base import Cell
     from rnnzoo.cells.contract import check_zero_initial_state
     from rnnzoo.rundir import RunDir
@@ -50,5 +60,7 @@ def export_run(
     for module in run.model.modules():
         if isinstance(module, Cell):
             check_zero_initial_state(module, run.config.cell)
+    if set(formats) - {"ort"}:
+        raise UserError(f"--format takes ort, not {', '.join(sorted(set(formats) - {'ort'}))}")
     names = [e.name for e in engines(runtimes)]  # unknown names refused before any work
-    return run.family.export(run, out, opset, quantize, names)
+    return run.family.export(run, out, ExportOptions(opset, quantize, names, tuple(formats)))

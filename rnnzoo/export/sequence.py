@@ -17,7 +17,14 @@ from torch import Tensor, nn
 
 from rnnzoo.export import tracing
 from rnnzoo.export.quantization import graph_sizes, quantized_copy
-from rnnzoo.export.staging import ExportResult, common_card, save_graph, write_staged
+from rnnzoo.export.staging import (
+    ExportOptions,
+    ExportResult,
+    common_card,
+    finish_files,
+    save_graph,
+    write_staged,
+)
 from rnnzoo.export.verification import (
     BATCH_SIZES,
     Case,
@@ -25,7 +32,6 @@ from rnnzoo.export.verification import (
     check_on_onnxruntime,
     check_results,
     diff,
-    portability,
     random_states,
     sample_inputs,
     session,
@@ -255,9 +261,7 @@ def build_card(run: Any, opset: int, streaming: bool) -> dict[str, Any]:
     }
 
 
-def export_sequence_model(
-    run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
-) -> ExportResult:
+def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> ExportResult:
     """Export a loaded run of the sequence family to ``out``, verified: against PyTorch on
     onnxruntime (any difference fails the export), then on every other installed runtime
     (recorded in the card)."""
@@ -266,20 +270,20 @@ def export_sequence_model(
     example = sample_inputs(test.x, 2, train_steps)
     streaming = model.rnn.num_directions == 1
     graphs = {
-        "model.onnx": plain_graph(model, example, opset),
-        "model.full.onnx": full_graph(model, example, opset),
+        "model.onnx": plain_graph(model, example, options.opset),
+        "model.full.onnx": full_graph(model, example, options.opset),
     }
     if streaming:
-        graphs["model.step.onnx"] = step_graph(model, example, opset)
+        graphs["model.step.onnx"] = step_graph(model, example, options.opset)
     grid = cases(model, test.x, train_steps, streaming)
     checks = check_on_onnxruntime(graphs, grid)
     if streaming:
         plain, step = graphs["model.onnx"], graphs["model.step.onnx"]
         checks.append(streamed_check(plain, step, model, test.x, train_steps))
     check_results(checks)
-    card = build_card(run, opset, streaming)
+    card = build_card(run, options.opset, streaming)
     answers = {name: name for name in graphs}  # which file's cases each file answers
-    if quantize:
+    if options.quantize:
         for name in ("model.onnx", "model.full.onnx"):
             answers[name.replace(".onnx", ".int8.onnx")] = name
     card["files"] = {
@@ -287,14 +291,12 @@ def export_sequence_model(
     }
 
     def write(staging: Path) -> None:
-        if quantize:
+        if options.quantize:
             card["int8"] = quantize_int8(graphs, staging, run)
         for name, graph in graphs.items():
             save_graph(graph, staging / name, card)
         write_test_data(model, test, staging)
-        card["runtimes"] = portability(staging, answers, grid, runtimes)
-        for name in answers:  # the card inside each file has the runtimes too
-            save_graph(onnx.load(str(staging / name)), staging / name, card)
+        finish_files(staging, answers, grid, card, options)
 
     write_staged(out, card, checks, write)
     return ExportResult(out, card, checks)

@@ -20,6 +20,17 @@ from rnnzoo.export.verification import TOLERANCE, Check
 from rnnzoo.registry import family_entry
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export: the opset, int8 copies, which other runtimes to verify the files on
+    (None: every one installed), and extra formats (``"ort"``)."""
+
+    opset: int
+    quantize: str | None = None
+    runtimes: list[str] | None = None
+    formats: tuple[str, ...] = ()
+
+
 @dataclass
 class ExportResult:
     """Where an export went, its card, and the verification it passed."""
@@ -79,6 +90,31 @@ def save_graph(graph: onnx.ModelProto, path: Path, card: dict[str, Any]) -> None
     graph.producer_name, graph.producer_version = "rnnzoo", card["versions"]["rnnzoo"]
     onnx.save(graph, str(path))
     onnx.checker.check_model(str(path), full_check=True)
+
+
+def finish_files(
+    staging: Path,
+    answers: dict[str, str],
+    cases: list,
+    card: dict[str, Any],
+    options: ExportOptions,
+) -> None:
+    """After the files are written to ``staging``: run them on the other runtimes, add the
+    ORT format if asked, and put the final card into every ONNX file. ``answers`` maps each
+    ``.onnx`` file to the file whose verification cases it answers."""
+    from rnnzoo.export.verification import portability
+
+    card["runtimes"] = portability(staging, answers, cases, options.runtimes)
+    if "ort" in options.formats:
+        from rnnzoo.export.ort_format import CONFIG, write_ort
+
+        feeds = {f: [c.feeds for c in cases if c.file == s] for f, s in answers.items()}
+        card["runtimes"]["onnxruntime (ORT format)"] = write_ort(staging, feeds, TOLERANCE)
+        for name in answers:
+            card["files"][name.removesuffix(".onnx") + ".ort"] = f"{name} in the ORT format"
+        card["files"][CONFIG] = "the operators a minimal onnxruntime build must include"
+    for name in answers:  # the card inside each file has the runtimes too
+        save_graph(onnx.load(str(staging / name)), staging / name, card)
 
 
 def write_staged(

@@ -19,14 +19,20 @@ from torch import Tensor, nn
 from rnnzoo import text
 from rnnzoo.export import tracing
 from rnnzoo.export.quantization import graph_sizes, quantized_copy
-from rnnzoo.export.staging import ExportResult, common_card, save_graph, write_staged
+from rnnzoo.export.staging import (
+    ExportOptions,
+    ExportResult,
+    common_card,
+    finish_files,
+    save_graph,
+    write_staged,
+)
 from rnnzoo.export.verification import (
     BATCH_SIZES,
     Case,
     Check,
     check_on_onnxruntime,
     check_results,
-    portability,
     random_states,
     session,
 )
@@ -160,32 +166,30 @@ def decode_check(
     return Check("greedy decode: sequences that differ", n, card["target_length"], mismatches)
 
 
-def export_token_decoder(
-    run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
-) -> ExportResult:
+def export_token_decoder(run: Any, out: Path, options: ExportOptions) -> ExportResult:
     """Export a loaded run of the token-decoder family to ``out``, verified against PyTorch on
     onnxruntime (any difference fails the export), then on every other installed runtime
     (recorded in the card)."""
     model, task, test = run.model, run.task, run.splits["test"]
     example = torch.from_numpy(encoder_feeds(test, 2)["input"])
     graphs = {
-        "encoder.onnx": encoder_graph(model, example, opset),
-        "decoder.step.onnx": decoder_graph(model, opset),
+        "encoder.onnx": encoder_graph(model, example, options.opset),
+        "decoder.step.onnx": decoder_graph(model, options.opset),
     }
-    card = build_card(run, opset)
+    card = build_card(run, options.opset)
     grid = cases(model, test)
     checks = check_on_onnxruntime(graphs, grid)
     checks.append(decode_check(model, *graphs.values(), test, card))
     check_results(checks)
     answers = {name: name for name in graphs}
-    if quantize:
+    if options.quantize:
         answers.update({n.replace(".onnx", ".int8.onnx"): n for n in graphs})
     card["files"] = {
         name: what for name, what in FILES.items() if name in answers or not name.endswith("onnx")
     }
 
     def write(staging: Path) -> None:
-        if quantize:
+        if options.quantize:
             card["int8"] = quantize_int8(*graphs.values(), staging, run, card)
         for name, graph in graphs.items():
             save_graph(graph, staging / name, card)
@@ -197,9 +201,7 @@ def export_token_decoder(
         else:
             example = {"input": test.x[:3].tolist()}
         (staging / "example.json").write_text(json.dumps(example) + "\n")
-        card["runtimes"] = portability(staging, answers, grid, runtimes)
-        for name in answers:  # the card inside each file has the runtimes too
-            save_graph(onnx.load(str(staging / name)), staging / name, card)
+        finish_files(staging, answers, grid, card, options)
 
     write_staged(out, card, checks, write)
     return ExportResult(out, card, checks)

@@ -59,11 +59,9 @@ class Family:
             f"input; this is a {task.kind} model"
         )
 
-    def export(
-        self, run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
-    ) -> Any:
+    def export(self, run: Any, out: Path, options: Any) -> Any:
         """Write and verify the ONNX files of a loaded run (``rnnzoo.rundir.LoadedRun``)
-        into ``out``, on onnxruntime and on each of ``runtimes``; returns
+        into ``out`` as ``options`` (``rnnzoo.export.ExportOptions``) say; returns
         ``rnnzoo.export.ExportResult``."""
         raise NotImplementedError
 

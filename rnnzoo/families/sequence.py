@@ -153,9 +153,7 @@ class SequenceFamily(Family):
             window = torch.cat([window[:, 1:], value], dim=1)
         return torch.stack(values)
 
-    def export(
-        self, run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
-    ) -> Any:
+    def export(self, run: Any, out: Path, options: Any) -> Any:
         from rnnzoo.export.sequence import export_sequence_model
 
-        return export_sequence_model(run, out, opset, quantize, runtimes)
+        return export_sequence_model(run, out, options)

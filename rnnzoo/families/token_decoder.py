@@ -168,9 +168,7 @@ class TokenDecoderFamily(Family):
         """Teacher forcing: the decoder is fed the true previous token."""
         return model(x, lengths, target=y), None
 
-    def export(
-        self, run: Any, out: Path, opset: int, quantize: str | None, runtimes: list[str]
-    ) -> Any:
+    def export(self, run: Any, out: Path, options: Any) -> Any:
         from rnnzoo.export.token_decoder import export_token_decoder
 
-        return export_token_decoder(run, out, opset, quantize, runtimes)
+        return export_token_decoder(run, out, options)
