@@ -437,6 +437,19 @@ def print_runtimes(runtimes: dict[str, Any]) -> None:
 
 @cli.command()
 @click.argument("model_path", metavar="EXPORT", type=click.Path())
+@click.option("--out", required=True, help="Folder for the page, e.g. web/sine.")
+def webpage(model_path: str, out: str) -> None:
+    """Write a web page that runs EXPORT in the browser with onnxruntime-web (wasm)."""
+    from rnnzoo.runtime.webpage import write_page
+
+    folder = write_page(model_path, out)
+    click.echo(f"wrote {folder / 'index.html'} and the files it loads; to try it:")
+    click.echo(f"  python3 -m http.server --bind 127.0.0.1 --directory {folder} 8000")
+    click.echo("  then open http://127.0.0.1:8000/")
+
+
+@cli.command()
+@click.argument("model_path", metavar="EXPORT", type=click.Path())
 @click.option(
     "--runtime",
     "runtimes",

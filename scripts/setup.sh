@@ -4,7 +4,8 @@
 # both editable. `--test` adds the test tools, the other runtimes exports are verified on
 # (tract and OpenVINO from PyPI; onnxruntime-node and onnxruntime-web from npm, install
 # scripts skipped: the CPU binaries are in the package) and, where apt-get is at hand, the
-# Debian Fashion-MNIST files that some tests and the seqmnist task read. What cannot be
+# Debian Fashion-MNIST files that some tests and the seqmnist task read, node and Chromium
+# (the web page's test). What cannot be
 # installed is said on one line; the tests that need it skip with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ if [ "${1:-}" = "--test" ]; then
     missing=""
     [ -d /usr/share/datasets/fashion-mnist ] || missing="$missing dataset-fashion-mnist"
     command -v node >/dev/null || missing="$missing nodejs npm"
+    command -v chromium >/dev/null || missing="$missing chromium"  # the web page's test
     if [ -n "$missing" ]; then
       { apt-get update -q && apt-get install -y -q $missing; } >/dev/null 2>&1 \
         || echo "note: could not install$missing; the tests that need them will skip" >&2

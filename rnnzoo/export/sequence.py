@@ -315,7 +315,8 @@ def write_test_data(model: nn.Module, test: Any, folder: Path) -> None:
     names = ["output", *[n + "_out" for n in state_names(model)]]
     for i, (name, value) in enumerate(zip(names, [prediction, *final])):
         onnx.save_tensor(numpy_helper.from_array(value.numpy(), name), dataset / f"output_{i}.pb")
-    example = {"input": x.tolist()}
+    # missing values (NaN) as null: JSON has no NaN, and rnnzoo's readers take null as NaN
+    example = {"input": np.where(np.isnan(x.numpy()), None, x.numpy()).tolist()}
     if test.lengths is not None:
         example["lengths"] = test.lengths[:3].tolist()
     (folder / "example.json").write_text(json.dumps(example) + "\n")

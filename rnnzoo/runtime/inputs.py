@@ -45,7 +45,8 @@ def check_array(
 
 def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read model input from ``.npy``, ``.csv`` (one sequence: a row per step, a column per
-    feature) or ``.json`` (a nested list, or ``{"input": ..., "lengths": ...}``)."""
+    feature) or ``.json`` (a nested list, or ``{"input": ..., "lengths": ...}``; null for a
+    missing value)."""
     path = Path(path)
     if not path.is_file():
         raise RuntimeInputError(f"{path}: no such file")
