@@ -23,6 +23,7 @@ Feeds = dict[str, np.ndarray]
 JS_RUNNER = Path(__file__).resolve().parent / "js" / "run_onnx.cjs"
 # OpenVINO on CPUs with bf16 or AMX otherwise infers in bf16 and quantizes activations
 OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
+THREADS = 2  # for timing: every runtime on the same number of threads
 
 
 class Engine:
@@ -40,6 +41,25 @@ class Engine:
     def run(self, path: Path, cases: list[Feeds]) -> list[list[np.ndarray]]:
         """The outputs of ``path`` (in the graph's order) for each case's feeds."""
         raise NotImplementedError
+
+    def prepare(self, path: Path, feeds: Feeds):
+        """A function that runs ``path`` on ``feeds`` once, loaded and planned beforehand, for
+        timing (``benchmarks/runtimes_speed.py``)."""
+        raise NotImplementedError
+
+    def seconds(self, path: Path, feeds: Feeds, repeats: int) -> float:
+        """The median wall time of one run of ``path`` on ``feeds``, after a warm-up."""
+        import statistics
+        import time
+
+        call = self.prepare(path, feeds)
+        call()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
 
 
 def _package_version(name: str) -> str:
@@ -63,6 +83,12 @@ class OnnxRuntime(Engine):
         session = open_session(path)
         return [session.run(None, feeds) for feeds in cases]
 
+    def prepare(self, path: Path, feeds: Feeds):
+        from rnnzoo.runtime.session import open_session
+
+        session = open_session(path, threads=THREADS)
+        return lambda: session.run(None, feeds)
+
 
 class Reference(Engine):
     """onnx's own ``ReferenceEvaluator``: slow, but the specification in Python."""
@@ -81,6 +107,12 @@ class Reference(Engine):
         evaluator = ReferenceEvaluator(str(path))
         return [list(evaluator.run(None, feeds)) for feeds in cases]
 
+    def prepare(self, path: Path, feeds: Feeds):
+        from onnx.reference import ReferenceEvaluator
+
+        evaluator = ReferenceEvaluator(str(path))
+        return lambda: evaluator.run(None, feeds)
+
 
 class Tract(Engine):
     name = "tract"
@@ -92,19 +124,22 @@ class Tract(Engine):
         return _package_version("tract")
 
     def run(self, path: Path, cases: list[Feeds]) -> list[list[np.ndarray]]:
+
+        return [[v.to_numpy() for v in self.prepare(path, feeds)()] for feeds in cases]
+
+    def prepare(self, path: Path, feeds: Feeds):
+        """tract plans for concrete shapes: one plan per input shape."""
         import tract
 
-        results = []
-        for feeds in cases:  # tract plans for concrete shapes: one model per case
-            model = tract.onnx().load(str(path))
-            names = [model.input_name(i) for i in range(model.input_count())]
-            for i, name in enumerate(names):
-                value = feeds[name]
-                kind = {"float32": "f32", "int64": "i64"}[str(value.dtype)]
-                model.set_input_fact(i, ",".join([*map(str, value.shape), kind]))
-            runnable = model.into_model().into_runnable()
-            results.append([v.to_numpy() for v in runnable.run([feeds[n] for n in names])])
-        return results
+        model = tract.onnx().load(str(path))
+        names = [model.input_name(i) for i in range(model.input_count())]
+        for i, name in enumerate(names):
+            value = feeds[name]
+            kind = {"float32": "f32", "int64": "i64"}[str(value.dtype)]
+            model.set_input_fact(i, ",".join([*map(str, value.shape), kind]))
+        runnable = model.into_model().into_runnable()
+        inputs = [feeds[n] for n in names]
+        return lambda: runnable.run(inputs)
 
 
 class OpenVINO(Engine):
@@ -125,6 +160,13 @@ class OpenVINO(Engine):
             out = compiled(feeds)
             results.append([np.asarray(out[o]) for o in compiled.outputs])
         return results
+
+    def prepare(self, path: Path, feeds: Feeds):
+        import openvino
+
+        config = {**OPENVINO_CONFIG, "INFERENCE_NUM_THREADS": THREADS}
+        compiled = openvino.Core().compile_model(str(path), "CPU", config)
+        return lambda: compiled(feeds)
 
 
 def node_modules() -> Path | None:
@@ -165,11 +207,29 @@ class NodeEngine(Engine):
         except (OSError, ValueError, KeyError, TypeError):
             return ""
 
+    def seconds(self, path: Path, feeds: Feeds, repeats: int) -> float:
+        """Timed inside node (the median of ``repeats`` runs after a warm-up), so the process
+        start and the JSON transfer are not counted."""
+        answer = self._job(path, [feeds], repeats)
+        return answer["median_ms"] / 1e3
+
     def run(self, path: Path, cases: list[Feeds]) -> list[list[np.ndarray]]:
+        answer = self._job(path, cases)
+        return [
+            [
+                np.frombuffer(base64.b64decode(o["data"]), np.float32).reshape(o["dims"])
+                for o in outputs
+            ]
+            for outputs in answer["results"]
+        ]
+
+    def _job(self, path: Path, cases: list[Feeds], repeats: int = 0) -> dict:
         job = {
             "backend": self.backend,
             "model": str(path),
             "cases": [{name: _encode(v) for name, v in feeds.items()} for feeds in cases],
+            "repeats": repeats,
+            "threads": THREADS,
         }
         env = {**os.environ, "NODE_PATH": str(node_modules())}
         result = subprocess.run(
@@ -187,13 +247,7 @@ class NodeEngine(Engine):
             raise RuntimeError(f"node failed: {lines[-1]}") from None
         if "error" in answer:
             raise RuntimeError(answer["error"])
-        return [
-            [
-                np.frombuffer(base64.b64decode(o["data"]), np.float32).reshape(o["dims"])
-                for o in outputs
-            ]
-            for outputs in answer["results"]
-        ]
+        return answer
 
 
 ENGINES: tuple[Engine, ...] = (

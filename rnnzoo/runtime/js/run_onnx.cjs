@@ -25,10 +25,25 @@ function encode(value) {
 async function main() {
   const job = JSON.parse(fs.readFileSync(0, "utf8"));
   const ort = require(job.backend === "web" ? "onnxruntime-web" : "onnxruntime-node");
-  if (job.backend === "web") ort.env.wasm.numThreads = 1;
+  if (job.backend === "web") ort.env.wasm.numThreads = 1;  // no worker threads in node
   const version = job.backend === "web" ? ort.env.versions.web : ort.env.versions.node;
   const model = fs.readFileSync(job.model);
-  const session = await ort.InferenceSession.create(new Uint8Array(model));
+  const options = job.backend === "node" && job.threads ? { intraOpNumThreads: job.threads } : {};
+  const session = await ort.InferenceSession.create(new Uint8Array(model), options);
+  if (job.repeats) {  // timing: the median of `repeats` runs of the first case, after a warm-up
+    const inputs = {};
+    for (const [name, spec] of Object.entries(job.cases[0])) inputs[name] = tensor(ort, spec);
+    await session.run(inputs);
+    const times = [];
+    for (let i = 0; i < job.repeats; i++) {
+      const start = performance.now();
+      await session.run(inputs);
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    process.stdout.write(JSON.stringify({ version, median_ms: times[Math.floor(times.length / 2)] }));
+    return;
+  }
   const results = [];
   for (const feeds of job.cases) {
     const inputs = {};
