@@ -8,7 +8,9 @@ $py benchmarks/train_speed.py
 $py benchmarks/accuracy.py "$@"
 for name in sine mnist1d fashion reber rain video dates caption; do
   [ -f runs/bench-$name/model.safetensors ] || continue
-  .venv/bin/rnnzoo export runs/bench-$name --out exports/$name --quantize int8 --json > /dev/null
+  .venv/bin/rnnzoo export runs/bench-$name --out exports/$name --quantize int8 --format ort --json > /dev/null
 done
 $py benchmarks/runtime_speed.py
+$py benchmarks/runtimes_speed.py
+$py scripts/runtimes_table.py
 $py benchmarks/decoding.py

@@ -1,5 +1,6 @@
 """The README's runtimes table, made from the shelf's model cards: every file of every export
-in exports/ against every runtime it was verified on, with versions.
+in exports/ against every runtime it was verified on, with versions ("—": not that runtime's
+format, e.g. a ``.ort`` file on tract; exports of card format 1 predate the check).
 
     .venv/bin/python scripts/runtimes_table.py          # rewrite the table in README.md
     .venv/bin/python scripts/runtimes_table.py --check  # exit 1 if README.md is out of date
@@ -38,7 +39,7 @@ def table() -> str:
             cells = [f"{name} / `{file}`", "verified"]
             for runtime in runtimes:
                 status = reports.get(runtime, {}).get("files", {}).get(file)
-                cells.append("not run" if status is None else status.split(":")[0])
+                cells.append("—" if status is None else status.split(":")[0])
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
