@@ -26,6 +26,13 @@ def edit_card(folder: Path, change) -> None:
     (folder / "card.json").write_text(json.dumps(card))
 
 
+def as_format_1(card: dict) -> dict:
+    """A card as rnnzoo wrote it before families: no family, format 1."""
+    card.pop("family", None)
+    card["format"] = "rnnzoo-card/1"
+    return card
+
+
 @pytest.mark.parametrize(
     "change,message",
     [
@@ -35,8 +42,8 @@ def edit_card(folder: Path, change) -> None:
         (lambda c: c.update(family="nosuch", format=cards.FORMAT), "unknown family 'nosuch'"),
         (lambda c: c.update(inputs=[{"shape": [1]}]), "inputs and outputs need names"),
         (lambda c: c.update(state_sizes=3, format=cards.FORMAT, family="sequence"), "state_sizes"),
-        (lambda c: c.update(kind="nokind"), "unknown task kind 'nokind'"),
-        (lambda c: c.pop("kind"), "lacks 'kind', which names its family"),
+        (lambda c: as_format_1(c).update(kind="nokind"), "unknown task kind 'nokind'"),
+        (lambda c: as_format_1(c).pop("kind"), "lacks 'kind', which names its family"),
         (lambda c: c.update(inputs=[]), "lists no inputs"),
         (lambda c: c["inputs"][0].update(shape="x"), "shape of 'input' must be a list"),
         (lambda c: c["inputs"][0].update(shape=["batch", "time", "x"]), "input shape must be"),
@@ -79,9 +86,16 @@ def test_a_card_that_is_not_json_is_one_line(sine_export, cli):
 
 
 @pytest.mark.parametrize("name", sorted(p.parent.name for p in SHELF.glob("*/card.json")))
-def test_every_card_on_the_shelf_reads(name):
-    """Shelf cards of format 1 are upgraded: the family is the one serving their kind."""
-    model = Model(SHELF / name)
+@pytest.mark.parametrize("old", [False, True], ids=["as exported", "as format 1"])
+def test_every_card_on_the_shelf_reads(tmp_path, name, old):
+    """Cards of format 1 are upgraded too: the family is the one serving their kind, and a
+    token decoder reads text when its card has a source vocabulary."""
+    folder = SHELF / name
+    if old:
+        folder = tmp_path / name
+        shutil.copytree(SHELF / name, folder)
+        edit_card(folder, lambda c: as_format_1(c).pop("reads_tokens", None))
+    model = Model(folder)
     assert model.card["format"] == cards.FORMAT
     assert model.card["family"] in ("sequence", "token_decoder")
     assert repr(model).startswith(f"Model(task={model.card['task']!r}, cell=")
