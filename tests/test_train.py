@@ -367,3 +367,15 @@ def test_a_model_that_fails_to_build_leaves_runs_alone(tmp_path, finished_run, m
     with pytest.raises(UserError, match="cannot be built"):
         train(config, old, quiet=True, overwrite=True)
     assert {p.name: p.read_bytes() for p in old.iterdir()} == before
+
+
+def test_resume_repairs_a_torn_last_metrics_line(tmp_path, cli):
+    """A kill while appending to metrics.jsonl leaves half a line; --resume drops it."""
+    out = tmp_path / "run"
+    first = cli(*SINE, "--epochs", "1", "--param", "n_train=200", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    metrics = out / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() + '{"epoch": 2, "step": 9, "train_lo')
+    resumed = cli("train", "--out", str(out), "--resume", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [json.loads(line)["epoch"] for line in metrics.read_text().splitlines()] == [1]

@@ -324,15 +324,20 @@ def start_files(setup: Setup, epoch: int, replace: bool) -> None:
 
 
 def keep_metrics_before(path: Path, epoch: int) -> None:
-    """On resume, drop lines of epochs that the checkpoint does not include."""
+    """On resume, drop lines of epochs that the checkpoint does not include, and any line a
+    kill tore while it was being appended (it is not JSON, or not a record)."""
     if not path.exists():
         return
-    lines = [
-        line
-        for line in path.read_text().splitlines()
-        if line.strip() and json.loads(line)["epoch"] <= epoch
-    ]
-    path.write_text("".join(line + "\n" for line in lines))
+    kept = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        recorded = isinstance(record, dict) and isinstance(record.get("epoch"), int)
+        if recorded and record["epoch"] <= epoch:
+            kept.append(line)
+    path.write_text("".join(line + "\n" for line in kept))
 
 
 def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) -> None:
