@@ -99,19 +99,9 @@ def parse(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def validate(
-    data: dict[str, Any], source: str, family_fields: tuple[Field, ...] = ()
-) -> dict[str, Any]:
-    """Check ``data`` against the common fields and a family's own; return it unchanged."""
-    fmt = data.get("format")
-    if fmt not in READABLE_FORMATS:
-        newer = isinstance(fmt, str) and fmt.startswith("rnnzoo-card/") and fmt > FORMAT
-        fix = "upgrade rnnzoo to read it" if newer else "export the run again"
-        raise RuntimeInputError(
-            f"{source}: model card format {fmt!r} is not one this rnnzoo reads "
-            f"({', '.join(READABLE_FORMATS)}); {fix}"
-        )
-    for spec in COMMON_FIELDS + family_fields:
+def check_fields(data: dict[str, Any], source: str, fields: tuple[Field, ...]) -> None:
+    """Each field present when required, and of its type (one line when not)."""
+    for spec in fields:
         if spec.name not in data:
             if spec.required:
                 raise RuntimeInputError(
@@ -124,6 +114,20 @@ def validate(
                 f"{source}: the model card's {spec.name!r} must be "
                 f"{_type_names(spec.types)}, not {json.dumps(data[spec.name])[:60]}"
             )
+
+
+def validate(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check ``data``'s format and common fields; return it unchanged. A family's own
+    fields are then checked with ``check_fields``."""
+    fmt = data.get("format")
+    if fmt not in READABLE_FORMATS:
+        newer = isinstance(fmt, str) and fmt.startswith("rnnzoo-card/") and fmt > FORMAT
+        fix = "upgrade rnnzoo to read it" if newer else "export the run again"
+        raise RuntimeInputError(
+            f"{source}: model card format {fmt!r} is not one this rnnzoo reads "
+            f"({', '.join(READABLE_FORMATS)}); {fix}"
+        )
+    check_fields(data, source, COMMON_FIELDS)
     if not data["inputs"] or not data["outputs"]:
         raise RuntimeInputError(f"{source}: the model card lists no inputs or no outputs")
     for item in data["inputs"] + data["outputs"]:

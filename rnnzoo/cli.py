@@ -53,6 +53,16 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     Console().print(table)
 
 
+runtime_option = click.option(
+    "--runtime",
+    "runtimes",
+    multiple=True,
+    metavar="NAME",
+    help="Check the files on this runtime besides onnxruntime (repeatable; default: every one "
+    "installed: onnx.reference, tract, openvino, onnxruntime-node, onnxruntime-web).",
+)
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rnnzoo")
 def cli() -> None:
@@ -333,14 +343,7 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
 @click.option("--out", required=True, help="Export folder, e.g. exports/NAME.")
 @click.option("--opset", type=int, help="ONNX opset (>= 14; default 17).")
 @click.option("--quantize", type=click.Choice(["int8"]), help="Also write int8 graphs.")
-@click.option(
-    "--runtime",
-    "runtimes",
-    multiple=True,
-    metavar="NAME",
-    help="Check the files on this runtime besides onnxruntime (repeatable; default: every "
-    "one installed: onnx.reference, tract, openvino, onnxruntime-node, onnxruntime-web).",
-)
+@runtime_option
 @click.option(
     "--format",
     "formats",
@@ -450,13 +453,7 @@ def webpage(model_path: str, out: str) -> None:
 
 @cli.command()
 @click.argument("model_path", metavar="EXPORT", type=click.Path())
-@click.option(
-    "--runtime",
-    "runtimes",
-    multiple=True,
-    metavar="NAME",
-    help="A runtime to check (repeatable; default: every one installed).",
-)
+@runtime_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(model_path: str, runtimes: tuple[str, ...], as_json: bool) -> None:
     """Run an export on the other runtimes installed here (onnx.reference, tract, OpenVINO,

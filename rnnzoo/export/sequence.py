@@ -29,6 +29,7 @@ from rnnzoo.export.verification import (
     BATCH_SIZES,
     Case,
     Check,
+    as_numpy,
     check_on_onnxruntime,
     check_results,
     diff,
@@ -139,10 +140,6 @@ def step_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto
     )
 
 
-def _numpy(values) -> list[np.ndarray]:
-    return [v.detach().numpy() for v in values]
-
-
 @torch.no_grad()
 def cases(model: nn.Module, data: Tensor, train_steps: int, streaming: bool) -> list[Case]:
     """The verification grid: whole sequences of 1, 7, the training length and 4× it steps
@@ -156,7 +153,7 @@ def cases(model: nn.Module, data: Tensor, train_steps: int, streaming: bool) -> 
             prediction, final = model(x, return_state=True)
             feeds = {"input": x.numpy()}
             grid.append(
-                Case("model.onnx", "whole", batch, steps, feeds, _numpy([prediction, *final]))
+                Case("model.onnx", "whole", batch, steps, feeds, as_numpy([prediction, *final]))
             )
     generator = torch.Generator().manual_seed(0)
     for batch, steps in ((1, train_steps), (3, 7), (5, train_steps), (17, 4 * train_steps)):
@@ -169,7 +166,7 @@ def cases(model: nn.Module, data: Tensor, train_steps: int, streaming: bool) -> 
         feeds.update({n: s.numpy() for n, s in zip(names, states)})
         what = "padded + initial states"
         grid.append(
-            Case("model.full.onnx", what, batch, steps, feeds, _numpy([prediction, *final]))
+            Case("model.full.onnx", what, batch, steps, feeds, as_numpy([prediction, *final]))
         )
     if streaming:
         for batch in BATCH_SIZES:
@@ -183,7 +180,7 @@ def cases(model: nn.Module, data: Tensor, train_steps: int, streaming: bool) -> 
             y, new, new_readout = model.step(x, states, readout)
             feeds = {"input": x.numpy(), **{n: s.numpy() for n, s in zip(names, states)}}
             feeds.update({f"readout_{i}": r.numpy() for i, r in enumerate(readout)})
-            expected = _numpy([y, *new, *new_readout])
+            expected = as_numpy([y, *new, *new_readout])
             grid.append(Case("model.step.onnx", "one step, states fed", batch, 1, feeds, expected))
     return grid
 

@@ -128,7 +128,8 @@ def write_staged(
     try:
         write(staging)
         runner = family_entry(card["family"]).load_runtime()
-        cards.validate(card, "the new card", runner.card_fields)
+        cards.validate(card, "the new card")
+        cards.check_fields(card, "the new card", runner.card_fields)
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(cards.markdown(card, TOLERANCE))
         if out.exists():

@@ -31,6 +31,7 @@ from rnnzoo.export.verification import (
     BATCH_SIZES,
     Case,
     Check,
+    as_numpy,
     check_on_onnxruntime,
     check_results,
     random_states,
@@ -137,20 +138,16 @@ def cases(model: nn.Module, test: Any) -> list[Case]:
         lengths = torch.from_numpy(feeds["lengths"]) if "lengths" in feeds else None
         expected = model.encode(x, lengths) if lengths is not None else model.encode(x)
         steps = x.shape[1] if model.reads_tokens else 1
-        grid.append(Case("encoder.onnx", "states", batch, steps, feeds, _numpy(expected)))
+        grid.append(Case("encoder.onnx", "states", batch, steps, feeds, as_numpy(expected)))
     generator = torch.Generator().manual_seed(0)
     for batch in BATCH_SIZES:
         token = torch.randint(0, model.head.out_features, (batch,), generator=generator)
         state = random_states(model.decoder, batch, generator)
         logits, new = model.decode_step(token, state)
         feeds = {"token": token.numpy(), **{n: s.numpy() for n, s in zip(names, state)}}
-        expected = _numpy([logits, *new])
+        expected = as_numpy([logits, *new])
         grid.append(Case("decoder.step.onnx", "one step, states fed", batch, 1, feeds, expected))
     return grid
-
-
-def _numpy(values) -> list[np.ndarray]:
-    return [v.detach().numpy() for v in values]
 
 
 @torch.no_grad()

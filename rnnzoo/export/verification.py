@@ -54,6 +54,11 @@ def max_diff(expected: list[Tensor], got: list[np.ndarray]) -> float:
     return max(diff(e.detach().numpy(), g) for e, g in zip(expected, got))
 
 
+def as_numpy(values) -> list[np.ndarray]:
+    """PyTorch tensors as numpy arrays, for a ``Case``'s expected outputs."""
+    return [v.detach().numpy() for v in values]
+
+
 def session(graph: onnx.ModelProto) -> onnxruntime.InferenceSession:
     return open_session(graph.SerializeToString())
 

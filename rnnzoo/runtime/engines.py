@@ -9,7 +9,6 @@ repository's own ``node_modules``. A runtime that is not installed says why, in 
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import os
 import shutil
@@ -199,7 +198,6 @@ class NodeEngine(Engine):
             return f"not installed (npm install --ignore-scripts {self.package})"
         return None
 
-    @functools.cache  # noqa: B019 - one engine object per package, for the process
     def version(self) -> str:
         folder = node_modules()
         try:

@@ -43,7 +43,8 @@ def read_card(text: str, source: str) -> dict[str, Any]:
     card = cards.upgrade(cards.parse(text, source), family_of_kind, source)
     cards.validate(card, source)
     runner = runner_class(card, source)
-    card = cards.validate(runner.upgrade(card), source, runner.card_fields)
+    card = runner.upgrade(card)
+    cards.check_fields(card, source, runner.card_fields)
     runner.check_card(card, source)
     return card
 
