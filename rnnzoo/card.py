@@ -59,6 +59,12 @@ COMMON_FIELDS = (
     field("verification", list, "the checks against PyTorch the export passed", required=False),
     field("int8", dict, "sizes and test metrics of the int8 files", required=False),
     field(
+        "missing_values",
+        bool,
+        "whether NaN in the input marks a missing value the graph handles (else refused)",
+        required=False,
+    ),
+    field(
         "runtimes",
         dict,
         "each other runtime the files were run on: version, and per file ok or the reason",

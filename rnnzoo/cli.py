@@ -17,24 +17,59 @@ from rnnzoo.plugins import PluginError
 
 
 class Group(click.Group):
-    """Turns a user's mistake into one line on stderr and exit status 2, never a traceback."""
+    """Turns a user's mistake, or what the machine refused (a full disk, a read-only folder,
+    too little memory), into one line on stderr and exit status 2, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (UserError, PluginError) as error:
-            click.echo(f"Error: {error}", err=True)
-            sys.exit(2)
+            fail(str(error))
         except click.UsageError as error:
-            where = f"rnnzoo {error.ctx.info_name}" if error.ctx else "rnnzoo"
-            click.echo(f"Error: {error.format_message()} (see '{where} --help')", err=True)
-            sys.exit(2)
+            where = error.ctx.command_path if error.ctx else "rnnzoo"
+            fail(f"{error.format_message()} (see '{where} --help')")
+        except OSError as error:
+            fail(os_error_line(error))
+        except MemoryError:
+            fail("not enough memory; use smaller sizes (--hidden, --batch-size, --param n_...)")
+        except EOFError as error:  # click would take it for Ctrl-D and print "Aborted!"
+            fail(f"unexpected end of a file ({error or 'it is empty or cut short'})")
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
 
-def check_writable(path: str | None) -> None:
-    """Refuse an output file whose folder does not exist, before any work is done."""
-    if path and not Path(path).resolve().parent.is_dir():
-        raise UserError(f"{path}: its folder does not exist")
+def os_error_line(error: OSError) -> str:
+    """What the machine refused, and what to do about it."""
+    import errno
+
+    where = f"{error.filename}: " if error.filename else ""
+    hint = {
+        errno.ENOSPC: "free some space and try again; files written before are intact",
+        errno.EDQUOT: "free some space and try again; files written before are intact",
+        errno.EROFS: "choose a folder you can write",
+        errno.EACCES: "check its permissions or choose another path",
+        errno.EPERM: "check its permissions or choose another path",
+    }.get(error.errno, "")
+    return f"{where}{error.strerror or error}" + (f"; {hint}" if hint else "")
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def note_broken_plugins() -> None:
+    """One line on stderr when a plugin failed to load: its cells and tasks are missing."""
+    from rnnzoo.registry import plugins
+
+    broken = [p.name for p in plugins() if p.errors]
+    if broken:
+        click.echo(
+            f"note: {len(broken)} plugin(s) failed to load: {', '.join(broken)}; "
+            "see 'rnnzoo plugins'",
+            err=True,
+        )
 
 
 def print_json(value: Any) -> None:
@@ -76,6 +111,7 @@ def cells(pattern: str, as_json: bool) -> None:
     """List registered cells (PATTERN is a wildcard such as 'l*')."""
     from rnnzoo.registry import cell_entry, list_cells
 
+    note_broken_plugins()
     rows = [cell_entry(n) for n in list_cells(pattern)]
     if as_json:
         print_json(
@@ -96,6 +132,7 @@ def tasks(pattern: str, as_json: bool) -> None:
     """List registered tasks (PATTERN is a wildcard)."""
     from rnnzoo.registry import list_tasks, task_entry
 
+    note_broken_plugins()
     rows = [task_entry(n) for n in list_tasks(pattern)]
     if as_json:
         print_json(
@@ -157,6 +194,7 @@ def info(name: str, as_json: bool) -> None:
     from rnnzoo.params import CELL_ARGUMENTS, params_of
     from rnnzoo.registry import any_entry
 
+    note_broken_plugins()
     entry, what = any_entry(name)
     skip = CELL_ARGUMENTS if what == "cell" else ()
     params = params_of(entry.load(), skip=skip)
@@ -239,6 +277,7 @@ def train(
     from rnnzoo.rundir import RunDir, config_with_defaults
     from rnnzoo.trainer import train as run_training
 
+    note_broken_plugins()
     if not resume and not (task and cell):
         raise UserError("train needs --task and --cell (see `rnnzoo tasks`, `rnnzoo cells`)")
     if resume and not out:
@@ -299,26 +338,45 @@ def evaluate(run_dir: str, split: str, as_json: bool) -> None:
         )
 
 
+PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def check_plot_path(path: str) -> Path:
+    """An image file to write: a known extension, a folder that exists and can be written."""
+    from rnnzoo.files import check_output_path
+
+    if Path(path).suffix.lower() not in PLOT_FORMATS:
+        raise UserError(f"--plot {path}: name an image file ending in {', '.join(PLOT_FORMATS)}")
+    return check_output_path(path, "--plot")
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Save a matplotlib figure atomically (never a half-written image)."""
+    from rnnzoo.files import atomic_write
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=100))
+
+
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option(
     "--steps",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=100_000),
     default=100,
     show_default=True,
-    help="Values to generate.",
+    help="Values to generate (at most 100,000).",
 )
-@click.option("--plot", type=click.Path(), help="Write a PNG of seed and generated values.")
+@click.option("--plot", type=click.Path(), help="Write a plot of seed and generated values.")
 @click.option("--json", "as_json", is_flag=True, help="Print the values as JSON.")
 def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
     """Roll a trained forecaster forward STEPS values from a test window (the creative RNN)."""
     from rnnzoo.rundir import RunDir
 
-    check_writable(plot)
+    plot_path = check_plot_path(plot) if plot else None
     run = RunDir(run_dir).load()
     seed = run.splits["test"].x[0]
     values = run.family.generate(run.model, run.task, seed, steps)
-    if plot:
+    if plot_path:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -330,7 +388,7 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
         ax.plot(range(n, n + steps), values[:, 0], ".-", label="generated")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(plot, dpi=100)
+        save_figure(fig, plot_path)
         plt.close(fig)
     if as_json:
         print_json({"seed": seed.tolist(), "generated": values.tolist()})
@@ -341,7 +399,7 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--out", required=True, help="Export folder, e.g. exports/NAME.")
-@click.option("--opset", type=int, help="ONNX opset (>= 14; default 17).")
+@click.option("--opset", type=int, help="ONNX opset, 14 to 23 (default: 19).")
 @click.option("--quantize", type=click.Choice(["int8"]), help="Also write int8 graphs.")
 @runtime_option
 @click.option(
@@ -481,7 +539,11 @@ def verify(model_path: str, runtimes: tuple[str, ...], as_json: bool) -> None:
     help="A .npy, .csv (one sequence) or .json file of arrays (sequences, or images for "
     "captioning); for translation models, texts (one per line, or a JSON list).",
 )
-@click.option("--output", type=click.Path(), help="Write predictions to .npy or .json.")
+@click.option(
+    "--output",
+    type=click.Path(),
+    help="Write predictions to .npy (the array) or .json (answers; also texts).",
+)
 @click.option("--int8", is_flag=True, help="Use the int8 graphs from the export folder.")
 @click.option(
     "--beam",
@@ -497,15 +559,23 @@ def predict(
     """Run an exported MODEL on onnxruntime (no torch) and print its answers."""
     import numpy as np
 
+    from rnnzoo.files import atomic_write, check_output_path, write_text
     from rnnzoo.runtime import Model
 
-    check_writable(output)
-    result = Model(model_path, int8=int8).answer_file(input_path, beam)
     if output:
-        if output.endswith(".npy") and result.prediction is not None:
-            np.save(output, result.prediction)
-        else:
-            Path(output).write_text(json.dumps(result.to_json()) + "\n")
+        check_output_path(output, "--output")
+        if Path(output).suffix.lower() not in (".npy", ".json"):
+            raise UserError(f"--output {output}: name a .npy or .json file")
+    result = Model(model_path, int8=int8).answer_file(input_path, beam)
+    if output and output.lower().endswith(".npy") and result.prediction is not None:
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a name
+                np.save(f, result.prediction)
+
+        atomic_write(Path(output), write)
+    elif output:
+        write_text(Path(output), json.dumps(result.to_json()) + "\n")
     if as_json:
         print_json(result.to_json())
         return

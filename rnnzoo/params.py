@@ -38,7 +38,13 @@ class Param:
 
 def params_of(cls: type, skip: tuple[str, ...] = ()) -> list[Param]:
     """The keyword parameters of ``cls.__init__`` with their types and defaults."""
-    hints = typing.get_type_hints(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception as error:  # a name in an annotation that does not resolve, and the like
+        raise UserError(
+            f"{cls.__module__}.{cls.__qualname__}.__init__'s type annotations cannot be read "
+            f"({type(error).__name__}: {error}); fix them in the plugin"
+        ) from None
     params = []
     for p in inspect.signature(cls.__init__).parameters.values():
         if p.name == "self" or p.name in skip or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
@@ -84,8 +90,16 @@ def accepts(kind: Any, value: Any) -> bool:
     return True
 
 
+# the largest magnitude a parameter may have: float32's range for numbers, int32's for counts
+# and sizes (what a tensor or a numpy generator can take without overflowing)
+LARGEST_FLOAT = 3.4e38
+LARGEST_INT = 2**31 - 1
+
+
 def check_values(what: str, name: str, given: dict[str, Any], params: list[Param]) -> None:
-    """Refuse a parameter value of the wrong type (from Python or a run's config.json)."""
+    """Refuse a parameter value of the wrong type (from Python or a run's config.json), or a
+    number no tensor could hold: a float that is not finite in float32, an int beyond int32,
+    a negative seed."""
     declared = {p.name: p for p in params}
     for key, value in given.items():
         param = declared.get(key)
@@ -93,6 +107,22 @@ def check_values(what: str, name: str, given: dict[str, Any], params: list[Param
             raise UserError(
                 f"{what} {name!r}: parameter {key!r} takes {param.type_name}, not {value!r}"
             )
+        problem = number_problem(key, value)
+        if problem:
+            raise UserError(f"{what} {name!r}: parameter {key!r} {problem}, not {value!r}")
+
+
+def number_problem(key: str, value: Any) -> str:
+    """Why a number cannot be a parameter's value ('' when it can)."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, float) and not -LARGEST_FLOAT <= value <= LARGEST_FLOAT:
+        return f"must be a finite number within ±{LARGEST_FLOAT:g}"
+    if isinstance(value, int) and not -LARGEST_INT <= value <= LARGEST_INT:
+        return f"must be within ±{LARGEST_INT}"
+    if isinstance(value, int) and key.endswith("seed") and value < 0:
+        return "must be 0 or more (a seed)"
+    return ""
 
 
 def parse_value(param: Param, text: str) -> Any:

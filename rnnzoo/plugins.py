@@ -81,6 +81,6 @@ def plugin_manager() -> tuple[pluggy.PluginManager, dict[str, PluginInfo]]:
         info = infos.setdefault(ep.name, PluginInfo(ep.name, dist_version, builtin=False))
         try:
             pm.register(ep.load(), name=ep.name)
-        except Exception as error:  # a broken plugin must not break the others
+        except (Exception, SystemExit) as error:  # a broken plugin must not break the others
             record_error(info, f"failed to load {ep.value}: {type(error).__name__}: {error}")
     return pm, infos

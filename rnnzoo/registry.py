@@ -30,7 +30,7 @@ def load_path(target: Any, plugin: str, name: str) -> Any:
     module_name, _, attr = target.partition(":")
     try:
         return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as error:
+    except (Exception, SystemExit) as error:  # whatever its module does, one line
         raise PluginError(
             f"plugin {plugin!r} registered {name!r} as {target!r}, which cannot be loaded: "
             f"{type(error).__name__}: {error}"
@@ -185,7 +185,9 @@ def tables() -> Tables:
             info = infos[impl.plugin_name]
             try:
                 impl.function(register=make(info))
-            except Exception as error:
+            except PluginError:  # strict mode: already one line naming the plugin
+                raise
+            except (Exception, SystemExit) as error:
                 record_error(info, f"{hook_name} raised {type(error).__name__}: {error}")
     return result
 

@@ -7,7 +7,10 @@
 - ``model.safetensors``: the best weights so far (what evaluate and export use);
 - ``checkpoint.safetensors``: the last epoch's weights, optimizer, scheduler and RNG state;
 - ``metrics.jsonl``: one line per epoch; ``summary.json``: the final metrics;
-- ``curve.png``, ``predictions.png``: plots.
+- ``curve.png``, ``predictions.png``: plots;
+- ``.lock``: held by the process training into it (an OS lock: a dead process holds nothing);
+- ``.previous/``: with ``--overwrite``, the replaced run's files until the new run's first
+  checkpoint is written (any later command puts them back if the new run died before that).
 
 In Python::
 
@@ -21,13 +24,29 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rnnzoo.errors import UserError
+from rnnzoo.files import TEMPORARY, Lock, remove_leftovers, sync_folder, write_json
 
 SCHEDULES = ("constant", "onecycle")
+
+# the largest values the options take: far beyond any sensible run, and small enough that a typo
+# (an extra zero or two) is refused at once instead of hanging or exhausting the memory
+LARGEST = {
+    "hidden": 8192,
+    "layers": 64,
+    "epochs": 1_000_000,
+    "batch_size": 1 << 20,
+    "tbptt": 1 << 20,
+    "patience": 1_000_000,
+    "max_steps": 1 << 40,
+    "seed": 2**63 - 1,
+}
 
 
 @dataclass
@@ -79,9 +98,14 @@ class TrainConfig:
                 raise UserError(f"{option(name)} must be at least 1")
         if self.lr <= 0:
             raise UserError("--lr must be positive")
-        for name in ("weight_decay", "clip", "tbptt", "patience", "max_steps"):
+        for name in ("weight_decay", "clip", "tbptt", "patience", "max_steps", "seed"):
             if getattr(self, name) < 0:
                 raise UserError(f"{option(name)} must be zero or more")
+        for name, largest in LARGEST.items():
+            if getattr(self, name) > largest:
+                raise UserError(
+                    f"{option(name)} must be at most {largest}, not {getattr(self, name)}"
+                )
         if not 0 <= self.dropout < 1:
             raise UserError(f"--dropout must be in [0, 1), not {self.dropout}")
 
@@ -161,6 +185,8 @@ class RunDir:
     CURVE = "curve.png"
     PREDICTIONS = "predictions.png"
     FILES = (CONFIG, DATA, WEIGHTS, CHECKPOINT, METRICS, SUMMARY, CURVE, PREDICTIONS)
+    LOCK = ".lock"
+    PREVIOUS = ".previous"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -204,10 +230,82 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.is_file()
 
+    def existing_files(self) -> list[str]:
+        """The names of the run files present."""
+        return [name for name in self.FILES if self.file(name).exists()]
+
+    def check_new(self, overwrite: bool) -> None:
+        """Refuse to start a new run here when the folder holds run files, unless
+        ``overwrite`` and they are an rnnzoo run's; never touch a user's own files."""
+        existing = self.existing_files()
+        if not existing:
+            return
+        try:
+            self.read_config()
+        except UserError as error:
+            raise UserError(
+                f"{self.path} holds {', '.join(existing)} but is not an rnnzoo run ({error}); "
+                "nothing was changed: choose another --out"
+            ) from None
+        if not overwrite:
+            state = "a run" if self.has_checkpoint() else "an unfinished run (no checkpoint)"
+            raise UserError(
+                f"{self.path} already holds {state}; pass --resume to continue it, "
+                "--overwrite to replace it, or choose another --out"
+            )
+
+    def lock(self) -> Lock:
+        """The lock a process holds while it writes this run."""
+        return Lock(self.file(self.LOCK), f"run directory {self.path}")
+
+    def move_aside(self) -> None:
+        """Move the run files into ``.previous/`` (replaced by a new run): they come back if
+        the new run fails before its first checkpoint (``restore_previous``, ``recover``)."""
+        previous = self.file(self.PREVIOUS)
+        previous.mkdir()
+        for name in self.existing_files():
+            os.replace(self.file(name), previous / name)
+        sync_folder(self.path)
+
+    def drop_previous(self) -> None:
+        """The new run has a checkpoint: the replaced one's files can go."""
+        shutil.rmtree(self.file(self.PREVIOUS), ignore_errors=True)
+
+    def restore_previous(self) -> None:
+        """Remove the unfinished new run's files and put the replaced run's back."""
+        previous = self.file(self.PREVIOUS)
+        self.remove_files()
+        for path in previous.iterdir():
+            os.replace(path, self.file(path.name))
+        previous.rmdir()
+        sync_folder(self.path)
+
     def remove_files(self) -> None:
-        """Delete the files a run writes (and only those)."""
         for name in self.FILES:
             self.file(name).unlink(missing_ok=True)
+
+    def recover(self) -> None:
+        """Finish what a killed command left: put back a replaced run whose successor never
+        wrote a checkpoint (or drop it if it did), and delete temporary files. Only when no
+        other process holds the run's lock (it may be writing them)."""
+        if not self.file(self.PREVIOUS).is_dir() and not any(self.path.glob(TEMPORARY)):
+            return  # nothing to do (and no lock file made in a folder that may be read-only)
+        lock = self.lock()
+        if not lock.try_acquire():
+            return
+        try:
+            self.recover_locked()
+        finally:
+            lock.release()
+
+    def recover_locked(self) -> None:
+        """``recover`` for the holder of the lock."""
+        if self.file(self.PREVIOUS).is_dir():
+            if self.has_checkpoint():
+                self.drop_previous()
+            else:
+                self.restore_previous()
+        remove_leftovers(self.path)
 
     def read_config(self) -> TrainConfig:
         if not self.config_path.is_file():
@@ -222,8 +320,6 @@ class RunDir:
         return TrainConfig.from_dict(data, str(self.config_path))
 
     def write_config(self, config: TrainConfig) -> None:
-        from rnnzoo.checkpoint import write_json
-
         write_json(self.config_path, config.to_dict())
 
     def read_summary(self) -> dict[str, Any]:
@@ -237,8 +333,6 @@ class RunDir:
 
     def record_data(self, task: Any) -> None:
         """Write the digests of the files the run is trained on (``data.json``)."""
-        from rnnzoo.checkpoint import write_json
-
         write_json(self.file(self.DATA), _data_digests(task))
 
     def check_data(self, task: Any) -> None:
@@ -266,6 +360,7 @@ class RunDir:
         from rnnzoo.families.base import family_of
         from rnnzoo.registry import create_task
 
+        self.recover()
         config = self.read_config()
         task = create_task(config.task, config.task_params)
         splits = task.load()
@@ -277,7 +372,9 @@ class RunDir:
             raise UserError(f"{path}: no weights yet; the run has not finished an epoch")
         try:
             load_weights(path, model)
-        except Exception as error:  # a corrupt file, or weights of another model
+        except UserError:  # damaged: said by the reader
+            raise
+        except Exception as error:  # weights of another model
             lines = [line.strip() for line in str(error).splitlines() if line.strip()]
             detail = " ".join(lines[1:2] or lines[:1])[:200]  # the first mismatch, not a header
             raise UserError(

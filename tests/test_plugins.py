@@ -92,6 +92,83 @@ def test_load_plugins_chooses_which_plugins_load(cli, bad_plugins):
     assert sorted(c["name"] for c in json.loads(none.stdout)) == ["gru", "lstm", "rnn"]
 
 
+@pytest.fixture
+def exiting_plugins(tmp_path):
+    """Plugins that call sys.exit() or raise anything, at import, in a hook, or in the module
+    of a lazily registered cell; and a cell whose annotations do not resolve."""
+    make_distribution(tmp_path, "zz_exit_import", "import sys\nsys.exit(3)\n")
+    make_distribution(
+        tmp_path,
+        "zz_exit_hook",
+        """
+        import sys
+        import rnnzoo
+
+        @rnnzoo.hookimpl
+        def register_tasks(register):
+            sys.exit(4)
+    """,
+    )
+    make_distribution(
+        tmp_path,
+        "zz_lazy",
+        """
+        import rnnzoo
+
+        @rnnzoo.hookimpl
+        def register_cells(register):
+            register("zz_lazy_raise:Cell", name="raising", description="its module raises")
+            register("zz_lazy_exit:Cell", name="exiting", description="its module exits")
+            register("zz_lazy_hints:Cell", name="unresolved", description="bad annotations")
+    """,
+    )
+    (tmp_path / "zz_lazy_raise.py").write_text("raise ValueError('bad setting at import')\n")
+    (tmp_path / "zz_lazy_exit.py").write_text("import sys\nsys.exit(5)\n")
+    (tmp_path / "zz_lazy_hints.py").write_text(
+        textwrap.dedent(
+            """
+            from rnnzoo.cells.gru import GRU
+
+            class Cell(GRU):
+                def __init__(self, input_size: int, hidden_size: int, width: "Nowhere" = 3):
+                    super().__init__(input_size, hidden_size)
+            """
+        )
+    )
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+def test_plugins_that_exit_or_raise_never_end_the_cli(cli, exiting_plugins):
+    listed = cli("cells", "--json", env=exiting_plugins)
+    assert listed.returncode == 0, listed.stderr
+    assert {"raising", "exiting", "unresolved"} <= {c["name"] for c in json.loads(listed.stdout)}
+    assert "2 plugin(s) failed to load: zz_exit_hook, zz_exit_import" in listed.stderr
+    assert "see 'rnnzoo plugins'" in listed.stderr
+    plugins = {
+        p["name"]: p for p in json.loads(cli("plugins", "--json", env=exiting_plugins).stdout)
+    }
+    assert "SystemExit" in plugins["zz_exit_import"]["errors"][0]
+    assert "SystemExit" in plugins["zz_exit_hook"]["errors"][0]
+    for cell, says in (
+        ("raising", "ValueError"),
+        ("exiting", "SystemExit"),
+        ("unresolved", "Nowhere"),
+    ):
+        for command in (["info", cell], ["train", "--task", "sine", "--cell", cell]):
+            result = cli(*command, env=exiting_plugins)
+            assert result.returncode == 2, (command, result.stderr)
+            assert "Traceback" not in result.stderr
+            errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+            assert len(errors) == 1 and says in errors[0], result.stderr
+
+
+def test_a_strict_mode_error_is_said_once(cli, bad_plugins):
+    env = {**bad_plugins, "RNNZOO_STRICT_PLUGINS": "1", "RNNZOO_LOAD_PLUGINS": "zz_duplicate"}
+    result = cli("cells", env=env)
+    assert result.returncode == 2
+    assert result.stderr.count("plugin 'zz_duplicate'") == 1, result.stderr
+
+
 def test_every_hook_is_documented():
     """Like datasette: every hook the plugin manager knows has a docstring and a README entry."""
     from rnnzoo.plugins import plugin_manager
@@ -198,4 +275,5 @@ def test_a_task_that_lacks_a_method_is_refused_before_any_work(tmp_path, cli, fa
     )
     assert result.returncode == 2
     assert "'nobaseline'" in result.stderr and "does not implement baseline()" in result.stderr
-    assert result.stderr.count("\n") == 1 and not out.exists()
+    assert result.stderr.count("Error:") == 1 and "Traceback" not in result.stderr
+    assert not out.exists()

@@ -67,10 +67,29 @@ def test_rain_reader_groups_by_id_keeps_missing_values_and_marshall_palmer():
     assert got[1].item() == 0.0  # no reflectivity at all
 
 
+def test_rain_reader_sorts_each_gauge_by_time_and_merges_its_scattered_rows():
+    rows = [
+        row(1, 50, 30.0, 1.5),
+        row(2, 10, None, 0.2),
+        row(1, 3, 20.0, 1.5),
+        row(1, 33, 25.0, 1.5),
+    ]
+    text = "\n".join([CSV_HEADER, *rows]) + "\n"
+    sequences, targets = rain.read_rows(io.StringIO(text), "train.csv", 19)
+    assert [len(s) for s in sequences] == [3, 1] and targets == [1.5, 0.2]
+    assert sequences[0][:, 0].tolist() == [3, 33, 50]  # minutes_past in order
+    x, lengths = rain.pad(sequences)
+    assert (rain.marshall_palmer(x, lengths) >= 0).all()  # no negative time weights
+
+
 @pytest.mark.parametrize(
     "text,message",
     [
         ("", "train.csv: empty file"),
+        (
+            CSV_HEADER + "\n" + row(1, 3, 20.0, 1.5) + "\n" + row(1, 9, 20.0, 2.5) + "\n",
+            "train.csv, lines 2 and 3: Id 1 has two Expected values",
+        ),
         ("Id,minutes_past,Expected\n1,2,3\n", "train.csv, line 1: missing column(s) radardist_km"),
         (CSV_HEADER + "\n" + row(1, 3, 20.0, 1.5) + "\n1,2,3\n", "train.csv, line 3: 3 fields"),
         (

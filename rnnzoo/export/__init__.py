@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnnzoo.errors import UserError
-from rnnzoo.export.staging import ExportOptions, ExportResult
+from rnnzoo.export.staging import ExportOptions, ExportResult, recover
 from rnnzoo.export.verification import TOLERANCE, Check, ExportError
+from rnnzoo.files import check_folder_path
 
 __all__ = [
     "DEFAULT_OPSET",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_OPSET = 19
+OPSETS = range(14, 24)  # 14 brought what the graphs need; torch 2.13 exports up to 23
 
 
 def export_run(
@@ -46,14 +48,16 @@ def export_run(
     from rnnzoo.rundir import RunDir
     from rnnzoo.runtime.engines import engines
 
-    opset = opset or DEFAULT_OPSET
-    if opset < 14:
-        raise UserError(f"--opset {opset}: rnnzoo needs opset 14 or newer")
+    opset = DEFAULT_OPSET if opset is None else opset
+    if opset not in OPSETS:
+        raise UserError(
+            f"--opset {opset}: rnnzoo exports opsets {OPSETS.start} to {OPSETS.stop - 1}"
+        )
     if quantize not in (None, "int8"):
         raise UserError(f"--quantize takes int8, not {quantize!r}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} is a file; --out names the export folder")
+    out = check_folder_path(out, "--out")
+    if out.parent.is_dir():
+        recover(out)
     if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
     run = RunDir(run_dir).load()

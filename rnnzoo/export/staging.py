@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -17,6 +16,7 @@ import torch
 
 from rnnzoo import card as cards
 from rnnzoo.export.verification import TOLERANCE, Check
+from rnnzoo.files import Lock, recover_folder, replace_folder, staging_folder
 from rnnzoo.registry import family_entry
 
 
@@ -69,6 +69,7 @@ def common_card(run: Any, opset: int) -> dict[str, Any]:
         "layers": config.layers,
         "bidirectional": config.bidirectional,
         "preprocessing": task.preprocessing,
+        "missing_values": task.missing_values,
         "labels": task.labels,
         "metrics": {"test": summary.get("test"), "baseline_test": summary.get("baseline_test")},
         "training": {
@@ -117,14 +118,38 @@ def finish_files(
         save_graph(onnx.load(str(staging / name)), staging / name, card)
 
 
+EXPORT_NAMES = ("card.json", "README.md", "example.json", "required_operators.config")
+
+
+def export_names(folder: Path) -> set[str]:
+    """The entries of an export folder that the export wrote (what its card lists, and what
+    every export has); anything else there is the user's and survives a re-export."""
+    names = set(EXPORT_NAMES)
+    try:
+        listed = json.loads((folder / "card.json").read_text()).get("files", {})
+        names |= {str(name).rstrip("/") for name in listed}
+    except (OSError, ValueError, AttributeError):
+        pass
+    for entry in folder.iterdir():
+        if entry.suffix in (".onnx", ".ort") or entry.name.startswith("test_data_set_"):
+            names.add(entry.name)
+    return names
+
+
+def recover(out: Path) -> None:
+    """Finish what a killed export left beside ``out`` (see ``rnnzoo.files.recover_folder``)."""
+    with Lock(out.parent / f".{out.name}.lock", f"export folder {out}"):
+        recover_folder(out, export_names)
+
+
 def write_staged(
     out: Path, card: dict[str, Any], checks: list[Check], write: Callable[[Path], None]
 ) -> None:
-    """``write(folder)`` into a staging folder beside ``out``, add the card, then rename it
-    into place: a failure leaves nothing half-written."""
+    """``write(folder)`` into a staging folder beside ``out``, add the card, then put it in
+    place of ``out`` (``rnnzoo.files.replace_folder``): a failure or a kill leaves the old
+    export whole, and files a user added to it move into the new one."""
     card["verification"] = [c.to_dict() for c in checks]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = staging_folder(out)
     try:
         write(staging)
         runner = family_entry(card["family"]).load_runtime()
@@ -132,9 +157,8 @@ def write_staged(
         cards.check_fields(card, "the new card", runner.card_fields)
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(cards.markdown(card, TOLERANCE))
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        with Lock(out.parent / f".{out.name}.lock", f"export folder {out}"):
+            replace_folder(out, staging, export_names)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -13,11 +13,23 @@ from rnnzoo.errors import RuntimeInputError
 
 
 def check_array(
-    x: Any, step: tuple[int, ...], sequence: bool = True, name: str = "input", hint: str = ""
+    x: Any,
+    step: tuple[int, ...],
+    sequence: bool = True,
+    name: str = "input",
+    hint: str = "",
+    missing_values: bool = False,
 ) -> np.ndarray:
     """``x`` as float32 ``(batch, time, *step)`` (``(batch, *step)`` when not a sequence: one
-    step of a stream, or one input of a vec2seq model); a missing batch axis is added."""
-    x = np.asarray(x)
+    step of a stream, or one input of a vec2seq model); a missing batch axis is added.
+
+    NaN or infinite values are refused — a graph would turn them into plausible-looking
+    numbers — unless ``missing_values`` (the model card's ``missing_values``): then NaN marks
+    a missing value, which the model's own graph handles."""
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as error:  # ragged nested lists and the like
+        raise RuntimeInputError(f"{name}: not an array of numbers ({error})") from None
     if not np.issubdtype(x.dtype, np.floating):
         raise RuntimeInputError(
             f"{name}: expected floating-point values, got {x.dtype}"
@@ -40,7 +52,21 @@ def check_array(
         raise RuntimeInputError(f"{name}: the batch is empty")
     if sequence and x.shape[1] == 0:
         raise RuntimeInputError(f"{name}: sequences need at least one step")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        x = np.ascontiguousarray(x, dtype=np.float32)  # a float64 beyond float32 becomes inf
+    bad = np.isinf(x) if missing_values else ~np.isfinite(x)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        allowed = (
+            "NaN marks a missing value; infinity is not a value"
+            if missing_values
+            else ("this model takes finite numbers only (its card does not declare missing values)")
+        )
+        raise RuntimeInputError(
+            f"{name}: {int(bad.sum())} value(s) are NaN or infinite or beyond float32, the first "
+            f"at index {where}; {allowed}"
+        )
+    return x
 
 
 def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -53,7 +79,7 @@ def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            return np.load(path, allow_pickle=False), None
+            return _read_npy(path), None
         if suffix == ".csv":
             return _read_csv(path), None
         if suffix == ".json":
@@ -67,9 +93,33 @@ def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             return np.asarray(data, np.float32), None
     except RuntimeInputError:
         raise
-    except (ValueError, KeyError, TypeError, OSError) as error:
-        raise RuntimeInputError(f"{path}: cannot read it as {suffix[1:]} ({error})") from None
+    except RecursionError:
+        raise RuntimeInputError(f"{path}: nested too deeply to be an array") from None
+    except (ValueError, KeyError, TypeError, OSError, EOFError, csv.Error) as error:
+        detail = str(error)[:200] or type(error).__name__
+        raise RuntimeInputError(f"{path}: cannot read it as {suffix[1:]} ({detail})") from None
     raise RuntimeInputError(f"{path}: unknown input format {suffix!r}; use .npy, .csv or .json")
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A ``.npy`` array, its header checked against the file's size first: a header claiming
+    a huge shape must not allocate it."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        if dtype.hasobject:
+            raise ValueError("it holds Python objects; save numbers (allow_pickle is off)")
+        needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        available = path.stat().st_size - f.tell()
+        if needed > available:
+            raise ValueError(
+                f"its header claims shape {shape} of {dtype} ({needed} bytes), "
+                f"but the file holds {available}"
+            )
+    return np.load(path, allow_pickle=False)
 
 
 def _read_csv(path: Path) -> np.ndarray:

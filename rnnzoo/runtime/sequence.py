@@ -39,7 +39,8 @@ class SequenceRunner(Runner):
 
     def check_input(self, x: Any, sequence: bool = True, name: str = "input") -> np.ndarray:
         hint = f"preprocessing: {self.card['preprocessing']}"
-        return check_array(x, self.step_shape, sequence, name, hint)
+        missing = bool(self.card.get("missing_values"))
+        return check_array(x, self.step_shape, sequence, name, hint, missing)
 
     def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
         """Run whole sequences; ``lengths`` gives each sequence's valid steps (padded batch):

@@ -71,6 +71,9 @@ class Task:
     # How raw data becomes the model's input, for the model card (set per instance if it
     # depends on the parameters).
     preprocessing: str = "none: feed the task's inputs as they are"
+    # whether NaN in an input marks a missing value that the model handles (rain); the
+    # runtime refuses non-finite input otherwise
+    missing_values: bool = False
 
     # What the model is built from. A task sets them in ``__init__`` from its parameters or,
     # when the data decides them (a vocabulary, input statistics, a folder's classes), defines

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnzoo.checkpoint import atomic_write
 from rnnzoo.errors import UserError
+from rnnzoo.files import atomic_write
 from rnnzoo.tasks.base import ClassificationTask, Split, require
 
 
@@ -21,8 +21,9 @@ def cache_dir() -> Path:
 
 def generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
     path = cache_dir() / f"mnist1d-{num_samples}-{seed}.npz"
-    if path.exists():
-        return dict(np.load(path))
+    cached = read_cache(path)
+    if cached is not None:
+        return cached
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as error:
@@ -39,6 +40,19 @@ def generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
             np.savez(f, **arrays)
 
     atomic_write(path, write)
+    return arrays
+
+
+def read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when there are none or the file is damaged (it is then
+    generated again: a cache must never break a run)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
+    except Exception:  # none yet, or any damage: zip, header, missing array, a folder
+        return None
+    if len(arrays["x"]) != len(arrays["y"]) or len(arrays["x_test"]) != len(arrays["y_test"]):
+        return None
     return arrays
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,9 @@ def marshall_palmer(x: Tensor, lengths: Tensor) -> Tensor:
 def read_rows(
     source: io.TextIOBase, name: str, max_steps: int
 ) -> tuple[list[np.ndarray], list[float]]:
-    """Group the CSV's rows by ``Id`` (contiguous, as in the competition's files)."""
+    """Group the CSV's rows by ``Id`` — rows of one gauge need not be contiguous — and order
+    each gauge's scans by ``minutes_past`` (the time weights of Marshall–Palmer need it).
+    A gauge whose rows disagree on ``Expected`` is refused with both line numbers."""
     reader = csv.reader(source)
     header = next(reader, None)
     if header is None:
@@ -71,7 +74,7 @@ def read_rows(
     if missing:
         raise UserError(f"{name}, line 1: missing column(s) {', '.join(missing)}")
     index = [header.index(c) for c in COLUMNS]
-    sequences, targets, current_id, rows, expected = [], [], None, [], 0.0
+    gauges: dict[float, tuple[list[list[float]], float, int]] = {}  # Id: rows, Expected, line
     for line, row in enumerate(reader, start=2):
         if not row:
             continue
@@ -81,19 +84,23 @@ def read_rows(
             values = [float(row[i]) if row[i].strip() else float("nan") for i in index]
         except ValueError:
             raise UserError(f"{name}, line {line}: a value is not a number") from None
-        if values[0] != current_id:
-            if rows:
-                sequences.append(np.asarray(rows[:max_steps], np.float32))
-                targets.append(expected)
-            current_id, rows = values[0], []
+        gauge, expected = values[0], values[-1]
+        if not math.isfinite(gauge):
+            raise UserError(f"{name}, line {line}: the Id is missing or not a number")
+        rows, first_expected, first_line = gauges.setdefault(gauge, ([], expected, line))
+        if expected != first_expected and not (math.isnan(expected) and math.isnan(first_expected)):
+            raise UserError(
+                f"{name}, lines {first_line} and {line}: Id {gauge:g} has two Expected values "
+                f"({first_expected:g} and {expected:g}); one gauge reads one total"
+            )
         rows.append(values[1:-1])
-        expected = values[-1]
-    if rows:
-        sequences.append(np.asarray(rows[:max_steps], np.float32))
-        targets.append(expected)
-    if not sequences:
+    if not gauges:
         raise UserError(f"{name}: no data rows after the header")
-    return sequences, targets
+    sequences = [
+        np.asarray(sorted(rows, key=lambda r: (math.isnan(r[0]), r[0]))[:max_steps], np.float32)
+        for rows, _, _ in gauges.values()
+    ]
+    return sequences, [expected for _, expected, _ in gauges.values()]
 
 
 def generate_csv(n_ids: int, rng: np.random.Generator) -> str:
@@ -188,6 +195,7 @@ def pad(sequences: list[np.ndarray]) -> tuple[Tensor, Tensor]:
 
 class Rain(Task):
     kind = "seq2vec"
+    missing_values = True
     metrics = (Metric("mae", False), Metric("mae_below_max", False))
     smoke_params = {"n_generated": 1500}
     defaults = {"hidden": 64, "layers": 2, "epochs": 15, "batch_size": 64, "lr": 2e-3}

@@ -74,7 +74,9 @@ class Sine(Task):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
+        shown = min(3, len(split))
+        fig, axes = plt.subplots(1, shown, figsize=(4 * shown, 3.2), sharey=True, squeeze=False)
+        axes = axes[0]
         steps = np.arange(self.n_steps)
         for i, ax in enumerate(axes):
             ax.plot(steps, split.x[i, :, 0], "o-", ms=3, label="input")

@@ -14,10 +14,12 @@ weights as one never interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,20 +28,15 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, TensorDataset
 
-from rnnzoo.checkpoint import (
-    load_checkpoint,
-    load_weights,
-    save_checkpoint,
-    save_weights,
-    write_json,
-)
+from rnnzoo.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from rnnzoo.errors import UserError
 from rnnzoo.families.base import Family, family_of
+from rnnzoo.files import atomic_write, check_folder_path, write_json, write_text
 from rnnzoo.registry import create_task
 from rnnzoo.rundir import RunDir, TrainConfig
 from rnnzoo.tasks.base import Split, Task
 from rnnzoo.trainer.distributed import Distributed, resolve_device
-from rnnzoo.trainer.progress import Progress, format_record, plot_curves
+from rnnzoo.trainer.progress import Progress, format_record, plot_curves, read_metrics
 
 
 class TrainingDiverged(UserError):
@@ -150,7 +147,12 @@ def train_step(
         if config.clip:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-        scaler.step(optimizer)
+        try:
+            scaler.step(optimizer)
+        except RuntimeError as error:  # an update too large for float32 (a huge --lr)
+            if "overflow" not in str(error):
+                raise
+            return math.inf
         scaler.update()
         losses.append(loss.item())
     return sum(losses) / len(losses)
@@ -221,21 +223,22 @@ def train(
     Returns the summary (best validation metrics, test metrics, baseline, timings).
     """
     dist = Distributed.from_environment()
-    run = RunDir(out)
+    run = RunDir(check_folder_path(out, "--out"))
     config = run_config(run, config, resume, overwrite)
     device = dist.start(resolve_device(config.device))
     try:
         setup = prepare(run, config, resume, device, dist)
         parts = build(setup, quiet)  # the last step that may refuse the run
-        counters = restore_checkpoint(run, parts) if resume else Counters()
-        if dist.is_main:
-            start_files(setup, counters.epoch, replace=overwrite and not resume)
-        started = time.perf_counter()
-        train_epochs(setup, parts, counters, quiet)
-        wall_seconds = time.perf_counter() - started
+        with claimed(setup, resume, overwrite):
+            counters = restore_checkpoint(run, parts) if resume else Counters()
+            if dist.is_main:
+                start_files(setup, counters.epoch)
+            started = time.perf_counter()
+            train_epochs(setup, parts, counters, quiet)
+            wall_seconds = time.perf_counter() - started
+            return finish(setup, parts.model, counters, wall_seconds)
     finally:
         dist.stop()
-    return finish(setup, parts.model, counters, wall_seconds)
 
 
 def run_config(
@@ -250,10 +253,7 @@ def run_config(
     if config is None:
         raise ValueError("train() needs a TrainConfig unless it resumes a run")
     config.check()
-    if not overwrite and run.checkpoint_path.exists():
-        raise UserError(
-            f"{run} already holds a run; pass --resume to continue it or choose another --out"
-        )
+    run.check_new(overwrite)  # early, for a quick answer; again under the lock
     return config
 
 
@@ -312,32 +312,56 @@ def restore_checkpoint(run: RunDir, parts: Parts) -> Counters:
     return counters
 
 
-def start_files(setup: Setup, epoch: int, replace: bool) -> None:
-    """Write the config and the data record (first deleting an old run's files when
-    ``replace``); drop the metrics lines of epochs past ``epoch``, the checkpoint's."""
+@contextlib.contextmanager
+def claimed(setup: Setup, resume: bool, overwrite: bool) -> Iterator[None]:
+    """Train into the run directory under its lock (the main process; the others write
+    nothing). A new run replacing an old one moves the old files aside; if it fails or is
+    interrupted before its first checkpoint, its files go and the old ones come back — a fresh
+    run that fails that early leaves nothing."""
     run = setup.run
-    if replace:
-        run.remove_files()
+    if not setup.dist.is_main:
+        yield
+        return
+    created = not run.path.exists()
+    lock = run.lock()
+    lock.acquire()
+    try:
+        run.recover_locked()
+        if not resume:
+            run.check_new(overwrite)
+            if run.existing_files():
+                run.move_aside()
+        yield
+    except BaseException:
+        if not resume and not run.has_checkpoint():
+            if run.file(RunDir.PREVIOUS).is_dir():
+                run.restore_previous()
+            else:
+                run.remove_files()
+        raise
+    finally:
+        lock.release()
+        if created and not run.existing_files():  # a fresh run that left nothing
+            run.file(RunDir.LOCK).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                run.path.rmdir()
+
+
+def start_files(setup: Setup, epoch: int) -> None:
+    """Write the config and the data record; drop the metrics lines of epochs past
+    ``epoch``, the checkpoint's."""
+    run = setup.run
     run.write_config(setup.config)
     run.record_data(setup.task)
-    keep_metrics_before(run.metrics_path, epoch)
+    keep_metrics_before(run, epoch)
 
 
-def keep_metrics_before(path: Path, epoch: int) -> None:
+def keep_metrics_before(run: RunDir, epoch: int) -> None:
     """On resume, drop lines of epochs that the checkpoint does not include, and any line a
     kill tore while it was being appended (it is not JSON, or not a record)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        recorded = isinstance(record, dict) and isinstance(record.get("epoch"), int)
-        if recorded and record["epoch"] <= epoch:
-            kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept))
+    if run.metrics_path.exists():
+        kept = [record for record in read_metrics(run) if record["epoch"] <= epoch]
+        write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) -> None:
@@ -352,6 +376,7 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
             metrics = evaluate(
                 setup.family, parts.model, setup.task, setup.splits["validation"], setup.device
             )
+            check_finite(setup.run, parts.model, metrics, epoch, counters)
             improved = counters.end_epoch(selection_key(setup.task, metrics))
             record = {
                 "epoch": counters.epoch,
@@ -364,6 +389,7 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
             }
             if dist.is_main:
                 save_epoch(setup.run, parts, counters, record, improved)
+                setup.run.drop_previous()  # the replaced run, if any: the new one has a checkpoint
                 if not quiet:
                     progress.log(format_record(record))
             if counters.reached(config.max_steps):
@@ -401,7 +427,9 @@ def run_epoch(
             setup.device,
         )
         if not math.isfinite(loss):
-            raise diverged(setup.run, loss, epoch, counters)
+            raise diverged(
+                setup.run, f"the loss became {loss}", epoch, counters, f", step {counters.step + 1}"
+            )
         if parts.scheduler is not None:
             parts.scheduler.step()
         counters.step += 1
@@ -413,16 +441,30 @@ def run_epoch(
     return sum(losses) / max(1, len(losses)), seen, time.perf_counter() - start
 
 
-def diverged(run: RunDir, loss: float, epoch: int, counters: Counters) -> TrainingDiverged:
+def diverged(
+    run: RunDir, what: str, epoch: int, counters: Counters, where: str = ""
+) -> TrainingDiverged:
     kept = (
         f"{run} keeps the last good checkpoint (epoch {counters.epoch})"
         if counters.epoch
         else "no epoch had finished, so nothing was kept"
     )
     return TrainingDiverged(
-        f"the loss became {loss} at epoch {epoch + 1}, step {counters.step + 1};"
-        f" {kept}; lower --lr or keep --clip on, and train again"
+        f"{what} at epoch {epoch + 1}{where}; {kept}; lower --lr or keep --clip on, and train again"
     )
+
+
+def check_finite(
+    run: RunDir, model: nn.Module, metrics: dict[str, float], epoch: int, counters: Counters
+) -> None:
+    """Refuse to keep an epoch whose weights or validation metrics are NaN or infinite: a
+    loss can stay finite while an overflowing step has already ruined the weights."""
+    bad = [name for name, p in model.state_dict().items() if not torch.isfinite(p).all()]
+    if bad:
+        raise diverged(run, f"the weights became NaN or infinite ({bad[0]})", epoch, counters)
+    bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+    if bad:
+        raise diverged(run, f"validation {bad[0]} became {metrics[bad[0]]}", epoch, counters)
 
 
 def save_epoch(
@@ -468,6 +510,18 @@ def finish(
     summary["test"] = task.evaluate(test_prediction, splits["test"].y)
     summary["baseline_test"] = task.baseline(splits["train"], splits["test"])
     write_json(run.summary_path, summary)
-    plot_curves(run)
-    task.plot_predictions(test_prediction, splits["test"], str(run.file(RunDir.PREDICTIONS)))
+    draw(run.file(RunDir.CURVE), lambda path: plot_curves(run, path))
+    draw(
+        run.file(RunDir.PREDICTIONS),
+        lambda path: task.plot_predictions(test_prediction, splits["test"], path),
+    )
     return summary
+
+
+def draw(path: Path, plot: Callable[[str], object]) -> None:
+    """Write a plot atomically; one that fails is a note on stderr, not a failed run (the
+    weights and metrics are already saved)."""
+    try:
+        atomic_write(path, plot, keep_suffix=True)
+    except Exception as error:
+        print(f"note: could not draw {path.name}: {type(error).__name__}: {error}", file=sys.stderr)

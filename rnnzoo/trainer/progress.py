@@ -67,14 +67,14 @@ def format_record(record: dict[str, Any]) -> str:
     )
 
 
-def plot_curves(run: RunDir) -> None:
-    """The run's ``curve.png``: training loss and the validation metrics per epoch."""
+def plot_curves(run: RunDir, path: str) -> None:
+    """The run's learning curves: training loss and the validation metrics per epoch."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(line) for line in run.metrics_path.read_text().splitlines()]
+    records = read_metrics(run)
     epochs = [r["epoch"] for r in records]
     keys = [k for k in records[0] if k.startswith("validation_")]
     fig, axes = plt.subplots(1, 1 + len(keys), figsize=(4 * (1 + len(keys)), 3.2))
@@ -83,5 +83,18 @@ def plot_curves(run: RunDir) -> None:
         ax.set_title(key)
         ax.set_xlabel("epoch")
     fig.tight_layout()
-    fig.savefig(run.file(RunDir.CURVE), dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def read_metrics(run: RunDir) -> list[dict]:
+    """The records of ``metrics.jsonl``, skipping any line that is not one (a torn line)."""
+    records = []
+    for line in run.metrics_path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("epoch"), int):
+            records.append(record)
+    return records
