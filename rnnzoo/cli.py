@@ -294,13 +294,17 @@ def train(
         config = config_with_defaults(
             task, cell, cell_params=cell_params, task_params=task_params, **options
         )
-    summary = run_training(
-        config,
-        out or RunDir.unused(task, cell).path,
-        resume=resume,
-        quiet=quiet or as_json,
-        overwrite=overwrite,
-    )
+    run = RunDir(out or RunDir.unused(task, cell).path)
+    try:
+        summary = run_training(
+            config, run.path, resume=resume, quiet=quiet or as_json, overwrite=overwrite
+        )
+    except KeyboardInterrupt:
+        if not run.has_checkpoint():
+            click.echo("interrupted before the first epoch ended; nothing was kept", err=True)
+        else:
+            click.echo(f"interrupted; continue with: rnnzoo train --resume --out {run}", err=True)
+        sys.exit(130)
     if as_json:
         print_json(summary)
     elif "test" in summary and not quiet:

@@ -376,3 +376,22 @@ def test_a_damaged_mnist1d_cache_is_generated_again(tmp_path, monkeypatch):
     splits = create_task("mnist1d", {"num_samples": 200, "validation_size": 20}).load()
     assert len(splits["validation"]) == 20
     assert mnist1d.read_cache(cache) is not None  # written again, whole
+
+
+def test_ctrl_c_says_how_to_continue(tmp_path):
+    run = tmp_path / "run"
+    args = ["train", *SLOW[:6], "--param", "n_train=2000", "--epochs", "500", "--out", str(run)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rnnzoo", *args, "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not (run / "checkpoint.safetensors").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert f"continue with: rnnzoo train --resume --out {run}" in stderr
+    assert json.loads((run / "config.json").read_text())["epochs"] == 500  # nothing lost
