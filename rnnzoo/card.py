@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnzoo.errors import RuntimeInputError
+from rnnzoo.files import parse_json
 
 FORMAT = "rnnzoo-card/2"
 READABLE_FORMATS = ("rnnzoo-card/1", FORMAT)
@@ -97,7 +98,7 @@ def _has_type(value: Any, types: tuple[type, ...]) -> bool:
 def parse(text: str, source: str) -> dict[str, Any]:
     """A card from JSON text; ``source`` names where it came from in errors."""
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except ValueError as error:
         raise RuntimeInputError(f"{source}: the model card is not valid JSON ({error})") from None
     if not isinstance(data, dict):

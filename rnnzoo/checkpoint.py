@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from rnnzoo.errors import UserError
-from rnnzoo.files import atomic_write
+from rnnzoo.files import atomic_write, parse_json
 
 CHECKSUM = "rnnzoo_sha256"
 
@@ -112,7 +112,7 @@ def save_checkpoint(path: Path, parts: dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     tensors, metadata = load_tensors(path)
     try:
-        rest = json.loads(metadata["state"])
+        rest = parse_json(metadata["state"])
         return _int_keys(_join_state(rest, tensors))
     except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise UserError(f"{path}: not an rnnzoo checkpoint (its state: {error!r})") from None

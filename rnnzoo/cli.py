@@ -20,6 +20,18 @@ class Group(click.Group):
     """Turns a user's mistake, or what the machine refused (a full disk, a read-only folder,
     too little memory), into one line on stderr and exit status 2, never a traceback."""
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra
+    ) -> click.Context:
+        """The top level's own options: no arguments shows the help, a wrong one is one line."""
+        if not args and parent is None:
+            click.echo(self.get_help(click.Context(self, info_name=info_name)))
+            sys.exit(0)
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            fail(f"{error.format_message()} (see '{info_name or 'rnnzoo'} --help')")
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -12,12 +12,13 @@ Torch-free: the runtime (``predict --output``) writes through it too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,15 @@ def finite_json(value: Any) -> Any:
     return value
 
 
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads``, with input nested too deeply for Python's parser (a hostile file) raised
+    as the ``ValueError`` of any other malformed JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+
+
 def write_json(path: Path, value: Any) -> None:
     write_text(path, json.dumps(finite_json(value), indent=2, allow_nan=False) + "\n")
 
@@ -109,7 +119,7 @@ def check_output_path(path: str | Path, what: str = "output") -> Path:
     UTF-8 (it could not be recorded in the JSON files), a parent that is a file or missing, an
     existing folder where a file is wanted. Returns the path."""
     path = Path(path)
-    check_name(path)
+    check_name(path, what)
     parent = path.resolve().parent
     if not parent.is_dir():
         blocker = next((p for p in [parent, *parent.parents] if p.exists()), None)
@@ -122,7 +132,10 @@ def check_output_path(path: str | Path, what: str = "output") -> Path:
     return path
 
 
-def check_name(path: Path) -> None:
+def check_name(path: Path, what: str) -> None:
+    """Refuse a path with no name of its own ('', '.', '..', '/') or one that is not UTF-8."""
+    if path.name in ("", ".", ".."):
+        raise UserError(f"{what} {str(path)!r} names no file or folder of its own; give a name")
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
@@ -134,7 +147,7 @@ def check_name(path: Path) -> None:
 def check_folder_path(path: str | Path, what: str) -> Path:
     """Refuse, before any work, a folder path that cannot be created and written."""
     path = Path(path)
-    check_name(path)
+    check_name(path, what)
     for p in [path, *path.parents]:
         if p.exists():
             if not p.is_dir():
@@ -212,6 +225,20 @@ class Lock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive OS lock on ``folder`` itself, waiting for it: no lock file is made
+    beside anyone's files. For short critical sections (renames), not for long work."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 # ---------------------------------------------------------------- replacing a whole folder

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
 import os
 import shutil
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnzoo.errors import UserError
-from rnnzoo.files import TEMPORARY, Lock, remove_leftovers, sync_folder, write_json
+from rnnzoo.files import TEMPORARY, Lock, parse_json, remove_leftovers, sync_folder, write_json
 
 SCHEDULES = ("constant", "onecycle")
 
@@ -314,7 +313,7 @@ class RunDir:
                 "'rnnzoo train --task T --cell C --out DIR'"
             )
         try:
-            data = json.loads(self.config_path.read_text())
+            data = parse_json(self.config_path.read_text())
         except (ValueError, UnicodeDecodeError) as error:
             raise UserError(f"{self.config_path}: not valid JSON ({error})") from None
         return TrainConfig.from_dict(data, str(self.config_path))
@@ -326,7 +325,7 @@ class RunDir:
         """``summary.json``, or ``{}`` when missing or unreadable (the metrics are optional
         wherever it is read; the weights are what matter)."""
         try:
-            summary = json.loads(self.summary_path.read_text())
+            summary = parse_json(self.summary_path.read_text())
         except (OSError, ValueError):
             return {}
         return summary if isinstance(summary, dict) else {}
@@ -341,7 +340,7 @@ class RunDir:
         if not path.is_file():
             return
         try:
-            recorded = json.loads(path.read_text())
+            recorded = parse_json(path.read_text())
         except ValueError as error:
             raise UserError(f"{path}: not valid JSON ({error})") from None
         if not isinstance(recorded, dict):
@@ -353,21 +352,12 @@ class RunDir:
                     "the model depends on its contents: use the same file, or train again"
                 )
 
-    def load(self, weights: str = WEIGHTS) -> LoadedRun:
-        """The run's task (data loaded and checked), its trained model in eval mode, and the
-        rest of what export, evaluate and generate need."""
+    def load_weights(self, model: Any, name: str = WEIGHTS) -> None:
+        """Put the run's weights file ``name`` into ``model``; a missing, damaged or
+        mismatched file is one line."""
         from rnnzoo.checkpoint import load_weights
-        from rnnzoo.families.base import family_of
-        from rnnzoo.registry import create_task
 
-        self.recover()
-        config = self.read_config()
-        task = create_task(config.task, config.task_params)
-        splits = task.load()
-        self.check_data(task)
-        family = family_of(task)
-        model = family.build(task, config)
-        path = self.file(weights)
+        path = self.file(name)
         if not path.is_file():
             raise UserError(f"{path}: no weights yet; the run has not finished an epoch")
         try:
@@ -381,6 +371,21 @@ class RunDir:
                 f"{path}: cannot load these weights into the model that config.json "
                 f"describes ({detail})"
             ) from None
+
+    def load(self, weights: str = WEIGHTS) -> LoadedRun:
+        """The run's task (data loaded and checked), its trained model in eval mode, and the
+        rest of what export, evaluate and generate need."""
+        from rnnzoo.families.base import family_of
+        from rnnzoo.registry import create_task
+
+        self.recover()
+        config = self.read_config()
+        task = create_task(config.task, config.task_params)
+        splits = task.load()
+        self.check_data(task)
+        family = family_of(task)
+        model = family.build(task, config)
+        self.load_weights(model, weights)
         return LoadedRun(self.path, config, task, splits, family, model.eval(), self.read_summary())
 
 

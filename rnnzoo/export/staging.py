@@ -16,7 +16,7 @@ import torch
 
 from rnnzoo import card as cards
 from rnnzoo.export.verification import TOLERANCE, Check
-from rnnzoo.files import Lock, recover_folder, replace_folder, staging_folder
+from rnnzoo.files import folder_lock, parse_json, recover_folder, replace_folder, staging_folder
 from rnnzoo.registry import family_entry
 
 
@@ -126,7 +126,7 @@ def export_names(folder: Path) -> set[str]:
     every export has); anything else there is the user's and survives a re-export."""
     names = set(EXPORT_NAMES)
     try:
-        listed = json.loads((folder / "card.json").read_text()).get("files", {})
+        listed = parse_json((folder / "card.json").read_text()).get("files", {})
         names |= {str(name).rstrip("/") for name in listed}
     except (OSError, ValueError, AttributeError):
         pass
@@ -138,7 +138,7 @@ def export_names(folder: Path) -> set[str]:
 
 def recover(out: Path) -> None:
     """Finish what a killed export left beside ``out`` (see ``rnnzoo.files.recover_folder``)."""
-    with Lock(out.parent / f".{out.name}.lock", f"export folder {out}"):
+    with folder_lock(out.parent):
         recover_folder(out, export_names)
 
 
@@ -157,7 +157,7 @@ def write_staged(
         cards.check_fields(card, "the new card", runner.card_fields)
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(cards.markdown(card, TOLERANCE))
-        with Lock(out.parent / f".{out.name}.lock", f"export folder {out}"):
+        with folder_lock(out.parent):
             replace_folder(out, staging, export_names)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

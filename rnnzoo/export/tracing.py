@@ -108,7 +108,7 @@ class ExportRunner:
 
     def __call__(self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None, backward: bool):
         op = cell.onnx_operator()
-        if x.shape[1] == 1 and lengths is None and op is None:  # one step: no Scan needed
+        if x.shape[1] == 1 and lengths is None:  # one step (streaming): the cell's own math
             return unroll(cell, x, state)
         scan = op is None or lengths is not None
         if backward and not scan:

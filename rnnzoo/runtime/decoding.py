@@ -3,7 +3,6 @@ with ``decoder.step.onnx`` — greedily or by beam search — into text."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import onnxruntime
 from rnnzoo import text
 from rnnzoo.card import field
 from rnnzoo.errors import RuntimeInputError
+from rnnzoo.files import parse_json
 from rnnzoo.runtime.base import Answers, Runner
 from rnnzoo.runtime.inputs import check_array, load_input, load_texts
 from rnnzoo.runtime.session import run
@@ -191,7 +191,7 @@ class TokenDecoderRunner(Runner):
 
     def sample_feeds(self, folder: Path) -> dict[str, list[dict[str, np.ndarray]]]:
         """The example's encoder inputs, and one decoder step from the states they give."""
-        example = json.loads((folder / "example.json").read_text())
+        example = parse_json((folder / "example.json").read_text())
         if self.card["reads_tokens"]:
             feeds = self.encoder_feeds(example)
         else:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rnnzoo.errors import RuntimeInputError
+from rnnzoo.files import parse_json
 
 
 def check_array(
@@ -78,26 +78,31 @@ def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise RuntimeInputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     try:
-        if suffix == ".npy":
-            return _read_npy(path), None
-        if suffix == ".csv":
-            return _read_csv(path), None
-        if suffix == ".json":
-            data = json.loads(path.read_text())
-            if isinstance(data, dict):
-                lengths = data.get("lengths")
-                return (
-                    np.asarray(data["input"], np.float32),
-                    None if lengths is None else np.asarray(lengths),
-                )
-            return np.asarray(data, np.float32), None
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused later
+            return _read(path, suffix)
     except RuntimeInputError:
         raise
     except RecursionError:
         raise RuntimeInputError(f"{path}: nested too deeply to be an array") from None
-    except (ValueError, KeyError, TypeError, OSError, EOFError, csv.Error) as error:
+    except (ValueError, KeyError, TypeError, OSError, EOFError, OverflowError, csv.Error) as error:
         detail = str(error)[:200] or type(error).__name__
         raise RuntimeInputError(f"{path}: cannot read it as {suffix[1:]} ({detail})") from None
+
+
+def _read(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if suffix == ".npy":
+        return _read_npy(path), None
+    if suffix == ".csv":
+        return _read_csv(path), None
+    if suffix == ".json":
+        data = parse_json(path.read_text())
+        if isinstance(data, dict):
+            lengths = data.get("lengths")
+            return (
+                np.asarray(data["input"], np.float32),
+                None if lengths is None else np.asarray(lengths),
+            )
+        return np.asarray(data, np.float32), None
     raise RuntimeInputError(f"{path}: unknown input format {suffix!r}; use .npy, .csv or .json")
 
 
@@ -158,7 +163,7 @@ def load_texts(path: str | Path) -> list[str]:
         raise RuntimeInputError(f"{path}: cannot read it ({error})") from None
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
+            data = parse_json(text)
         except ValueError as error:
             raise RuntimeInputError(f"{path}: not valid JSON ({error})") from None
         if not isinstance(data, list) or not all(isinstance(t, str) for t in data):

@@ -113,27 +113,52 @@ class SequenceRunner(Runner):
 
 
 class Stream:
-    """Feeds one time step at a time through ``model.step.onnx``, keeping the state."""
+    """Feeds one time step at a time through ``model.step.onnx``, keeping the state.
+
+    The first step is checked like any input; later steps of the same shape and dtype go
+    straight to onnxruntime with the feeds dictionary reused (the state outputs become the next
+    state inputs in place), so a step costs little more than the graph itself."""
 
     def __init__(self, runner: SequenceRunner):
         self.runner = runner
         self.session = runner.step_session
-        self.state: dict[str, np.ndarray] | None = None
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.feeds: dict[str, np.ndarray] | None = None
+        self.shape: tuple[int, ...] = ()
+        self.shapes: tuple[tuple[int, ...], ...] = ()  # the step shapes the fast path takes
+        self.finite_only = not runner.card.get("missing_values")
 
     def reset(self) -> None:
-        self.state = None
+        self.feeds = None
+
+    @property
+    def batch(self) -> int:
+        return self.shape[0]
 
     def step(self, x: Any) -> np.ndarray:
         """``x``: ``(batch, features)`` or ``(features,)``; returns the prediction so far."""
-        x = self.runner.check_input(x, sequence=False)
-        if self.state is None:
-            self.state = zero_state(self.session, x.shape[0])
-            self.batch = x.shape[0]
-        if x.shape[0] != self.batch:
-            raise RuntimeInputError(
-                f"this stream carries {self.batch} sequences; got a step "
-                f"for {x.shape[0]} (call reset() to start another)"
-            )
-        y, *new = run(self.session, {"input": x, **self.state})
-        self.state = dict(zip(self.state, new))
+        if (
+            self.feeds is not None
+            and type(x) is np.ndarray
+            and x.dtype == np.float32
+            and x.shape in self.shapes
+            and not (self.finite_only and not np.isfinite(x).all())
+        ):
+            x = x.reshape(self.shape)  # the batch axis, if left out (a view, no copy)
+        else:  # the first step, or anything unusual: the full checks and messages
+            x = self.runner.check_input(x, sequence=False)
+            if self.feeds is None:
+                self.feeds = zero_state(self.session, x.shape[0])
+                self.shape = x.shape
+                self.shapes = (x.shape, x.shape[1:]) if x.shape[0] == 1 else (x.shape,)
+            if x.shape[0] != self.batch:
+                raise RuntimeInputError(
+                    f"this stream carries {self.batch} sequences; got a step "
+                    f"for {x.shape[0]} (call reset() to start another)"
+                )
+        feeds = self.feeds
+        feeds[self.input_names[0]] = x
+        y, *state = run(self.session, feeds, self.output_names)
+        feeds.update(zip(self.input_names[1:], state))
         return y

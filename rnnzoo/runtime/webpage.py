@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from rnnzoo.errors import RuntimeInputError
+from rnnzoo.files import atomic_write, parse_json
 from rnnzoo.runtime.engines import node_modules
 from rnnzoo.runtime.model import Model
 
@@ -36,11 +37,17 @@ def write_page(export: str | Path, out: str | Path) -> Path:
     dist = ort_web_dist()
     if out.exists() and any(out.iterdir()) and not (out / "index.html").is_file():
         raise RuntimeInputError(f"{out} exists and is not an rnnzoo web page; choose another --out")
+    try:
+        parse_json((export / "example.json").read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise RuntimeInputError(
+            f"{export / 'example.json'}: the page's example input cannot be read ({error}); "
+            "export the run again"
+        ) from None
     out.mkdir(parents=True, exist_ok=True)
     files = [f.name for f in model.runner.files.values() if "int8" not in f.name]
-    for name in [*files, "card.json", "example.json"]:
-        shutil.copy(export / name, out / name)
-    for name in ORT_WEB_FILES:
-        shutil.copy(dist / name, out / name)
-    shutil.copy(PAGE, out / "index.html")
+    sources = [export / name for name in [*files, "card.json", "example.json"]]
+    sources += [dist / name for name in ORT_WEB_FILES]
+    for source, name in [*((s, s.name) for s in sources), (PAGE, "index.html")]:
+        atomic_write(out / name, lambda tmp, source=source: shutil.copyfile(source, tmp))
     return out

@@ -213,7 +213,7 @@ class Rain(Task):
         self.max_expected, self.max_steps = max_expected, max_steps
         self.step_shape = (len(FEATURES),)
         self.input_size, self.output_size = 2 * len(FEATURES) - 2, 1
-        require(n_generated >= 30, "n_generated must be at least 30")
+        require(30 <= n_generated <= 1_000_000, "n_generated must be 30 to 1,000,000")
         require(max_expected > 0 and max_steps >= 1, "max_expected must be > 0, max_steps >= 1")
         self.preprocessing = (
             "raw radar rows in the competition's column order "
@@ -255,6 +255,11 @@ class Rain(Task):
         for name, ids in parts.items():
             if name != "test":  # drop gauge outliers from what the model learns and selects on
                 ids = [i for i in ids if targets[i] < self.max_expected]
+            require(
+                len(ids) > 0,
+                f"no gauge of the {name} split reads below max_expected={self.max_expected:g} "
+                f"mm; raise max_expected or give more data",
+            )
             x, lengths = pad([sequences[i] for i in ids])
             y = torch.tensor([targets[i] for i in ids], dtype=torch.float32).unsqueeze(1)
             splits[name] = Split(x, y, lengths)

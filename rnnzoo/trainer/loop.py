@@ -15,6 +15,7 @@ weights as one never interrupted.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import sys
@@ -28,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, TensorDataset
 
-from rnnzoo.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
+from rnnzoo.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from rnnzoo.errors import UserError
 from rnnzoo.families.base import Family, family_of
 from rnnzoo.files import atomic_write, check_folder_path, write_json, write_text
@@ -171,6 +172,17 @@ class Counters:
     best_epoch: int = -1
     bad_epochs: int = 0  # epochs since the best one
 
+    def __post_init__(self) -> None:
+        """Refuse counters of the wrong types (a damaged or edited checkpoint)."""
+        whole = (self.epoch, self.step, self.best_epoch, self.bad_epochs)
+        if not all(type(n) is int for n in whole) or min(self.epoch, self.step) < 0:
+            raise ValueError(f"counters must be whole numbers, not {whole}")
+        best = self.best
+        if best is not None and not (
+            isinstance(best, list) and all(type(v) in (int, float) for v in best)
+        ):
+            raise ValueError(f"counters: best must be a list of numbers, not {best!r}")
+
     def end_epoch(self, key: list[float]) -> bool:
         """Count a finished epoch that scored ``key``; whether it is the best so far."""
         improved = self.best is None or key > self.best
@@ -305,10 +317,15 @@ def restore_checkpoint(run: RunDir, parts: Parts) -> Counters:
             parts.scaler.load_state_dict(saved["scaler"])
         counters = Counters(**saved["counters"])
         torch.set_rng_state(saved["rng"]["torch"])
+    except UserError:  # a damaged file: said by the reader
+        raise
     except Exception as error:  # safetensors, JSON, key and shape errors alike
         raise UserError(
-            f"{run.checkpoint_path} cannot be resumed from: {str(error).splitlines()[0]}"
+            f"{run.checkpoint_path} cannot be resumed from: "
+            f"{(str(error).splitlines() or [type(error).__name__])[0]}"
         ) from None
+    if run.weights_path.exists():  # the best weights, read at the end: check them now
+        run.load_weights(copy.deepcopy(parts.model))
     return counters
 
 
@@ -361,7 +378,10 @@ def keep_metrics_before(run: RunDir, epoch: int) -> None:
     kill tore while it was being appended (it is not JSON, or not a record)."""
     if run.metrics_path.exists():
         kept = [record for record in read_metrics(run) if record["epoch"] <= epoch]
-        write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        if kept:
+            write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        else:  # no empty file: the next epoch starts it again
+            run.metrics_path.unlink()
 
 
 def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) -> None:
@@ -504,7 +524,7 @@ def finish(
     }
     if not setup.dist.is_main:
         return summary
-    load_weights(run.weights_path, model)
+    run.load_weights(model)
     summary["validation"] = evaluate(setup.family, model, task, splits["validation"], setup.device)
     test_prediction = predict(setup.family, model, splits["test"], setup.device)
     summary["test"] = task.evaluate(test_prediction, splits["test"].y)

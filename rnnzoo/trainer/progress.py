@@ -3,10 +3,10 @@ learning curves (``curve.png``) at the end."""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
+from rnnzoo.files import parse_json
 from rnnzoo.rundir import RunDir
 
 
@@ -67,14 +67,17 @@ def format_record(record: dict[str, Any]) -> str:
     )
 
 
-def plot_curves(run: RunDir, path: str) -> None:
-    """The run's learning curves: training loss and the validation metrics per epoch."""
+def plot_curves(run: RunDir, path: str) -> bool:
+    """The run's learning curves: training loss and the validation metrics per epoch;
+    whether there was anything to draw."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     records = read_metrics(run)
+    if not records:
+        return False
     epochs = [r["epoch"] for r in records]
     keys = [k for k in records[0] if k.startswith("validation_")]
     fig, axes = plt.subplots(1, 1 + len(keys), figsize=(4 * (1 + len(keys)), 3.2))
@@ -85,6 +88,7 @@ def plot_curves(run: RunDir, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return True
 
 
 def read_metrics(run: RunDir) -> list[dict]:
@@ -92,7 +96,7 @@ def read_metrics(run: RunDir) -> list[dict]:
     records = []
     for line in run.metrics_path.read_text(errors="replace").splitlines():
         try:
-            record = json.loads(line)
+            record = parse_json(line)
         except ValueError:
             continue
         if isinstance(record, dict) and isinstance(record.get("epoch"), int):
