@@ -71,13 +71,18 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     "bad",
     [
         ["--device", "cuda:7"],
-        ["--hidden", "0"],
-        ["--dropout", "1.5"],
-        ["--lr", "nan"],
-        ["--batch-size", "0"],
-        ["--param", "n_train=0"],
-        ["--tbptt", "3", "--bidirectional"],
         ["--lr", "1e38", "--clip", "0"],  # refused only once it diverges in the first epoch
+    ]
+    + [
+        pytest.param(bad, marks=pytest.mark.fuzz)
+        for bad in (
+            ["--hidden", "0"],
+            ["--dropout", "1.5"],
+            ["--lr", "nan"],
+            ["--batch-size", "0"],
+            ["--param", "n_train=0"],
+            ["--tbptt", "3", "--bidirectional"],
+        )
     ],
 )
 def test_a_refused_overwrite_leaves_the_old_run_as_it_was(old_run, bad):
@@ -336,7 +341,9 @@ def test_a_full_disk_is_one_line_and_leaves_the_last_good_files(finished_run, tm
     assert ".tmp" not in listing  # nothing half-written left behind
 
 
-@pytest.mark.parametrize("size", ["8k", "24k", "48k", "80k"])
+@pytest.mark.parametrize(
+    "size", ["80k"] + [pytest.param(size, marks=pytest.mark.fuzz) for size in ("8k", "24k", "48k")]
+)
 def test_a_full_disk_during_training_leaves_no_broken_file(tmp_path, size):
     rc, stderr, listing = in_namespace(
         tmp_path,
