@@ -259,6 +259,11 @@ def print_metrics(title: str, columns: dict[str, dict[str, float]]) -> None:
 @click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
 @click.option("--device", help="auto (cuda when available), cpu, cuda or cuda:N.")
 @click.option("--amp", is_flag=True, default=None, help="Mixed precision on CUDA.")
+@click.option(
+    "--compile",
+    type=click.Choice(["auto", "on", "off"]),
+    help="torch.compile the step loop (auto: for cells without a fused kernel on long runs).",
+)
 @click.option("--seed", type=int)
 @click.option(
     "--param",

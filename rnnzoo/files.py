@@ -27,6 +27,12 @@ from rnnzoo.errors import UserError
 TEMPORARY = ".*.tmp"  # the temporary files' names (``keep_suffix`` adds the target's suffix)
 
 
+def cache_dir() -> Path:
+    """Where rnnzoo keeps what it can make again (generated data, compiled kernels):
+    ``$RNNZOO_CACHE``, default ``~/.cache/rnnzoo``."""
+    return Path(os.environ.get("RNNZOO_CACHE", Path.home() / ".cache" / "rnnzoo"))
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

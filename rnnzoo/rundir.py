@@ -33,6 +33,7 @@ from rnnzoo.errors import UserError
 from rnnzoo.files import TEMPORARY, Lock, parse_json, remove_leftovers, sync_folder, write_json
 
 SCHEDULES = ("constant", "onecycle")
+COMPILE_MODES = ("auto", "on", "off")  # see rnnzoo.trainer.compiling
 
 # the largest values the options take: far beyond any sensible run, and small enough that a typo
 # (an extra zero or two) is refused at once instead of hanging or exhausting the memory
@@ -72,6 +73,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
+    compile: str = "auto"  # torch.compile: auto (where it pays), on or off
 
     def __post_init__(self) -> None:
         self.check()
@@ -90,6 +92,8 @@ class TrainConfig:
                 raise UserError(f"{option(spec.name)} must be {wanted.__name__}, not {value!r}")
             if wanted is float and not math.isfinite(value):
                 raise UserError(f"{option(spec.name)} must be a finite number, not {value}")
+        if self.compile not in COMPILE_MODES:
+            raise UserError(f"--compile must be auto, on or off, not {self.compile!r}")
         if self.schedule not in SCHEDULES:
             raise UserError(f"--schedule must be constant or onecycle, not {self.schedule!r}")
         for name in ("hidden", "layers", "epochs", "batch_size"):
@@ -148,6 +152,8 @@ def config_with_defaults(task: str, cell: str, **given: Any) -> TrainConfig:
         raise UserError(f"unknown training option(s) {sorted(unknown)}; valid: {sorted(fields)}")
     values = dict(get_task_class(task).defaults)
     values.update({k: v for k, v in given.items() if v is not None})
+    if isinstance(values.get("compile"), bool):  # rnnzoo.train(..., compile=True)
+        values["compile"] = "on" if values["compile"] else "off"
     return TrainConfig(task=task, cell=cell, **values)
 
 

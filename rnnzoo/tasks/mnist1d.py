@@ -4,19 +4,14 @@ a few seconds, so the arrays are cached under ``$RNNZOO_CACHE`` (default ``~/.ca
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from rnnzoo.errors import UserError
-from rnnzoo.files import atomic_write
+from rnnzoo.files import atomic_write, cache_dir
 from rnnzoo.tasks.base import ClassificationTask, Split, require
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("RNNZOO_CACHE", Path.home() / ".cache" / "rnnzoo"))
 
 
 def generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:

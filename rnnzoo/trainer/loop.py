@@ -36,6 +36,7 @@ from rnnzoo.files import atomic_write, check_folder_path, write_json, write_text
 from rnnzoo.registry import create_task
 from rnnzoo.rundir import RunDir, TrainConfig
 from rnnzoo.tasks.base import Split, Task
+from rnnzoo.trainer import compiling
 from rnnzoo.trainer.distributed import Distributed, resolve_device
 from rnnzoo.trainer.progress import Progress, format_record, plot_curves, read_metrics
 
@@ -219,6 +220,9 @@ class Parts:
     scheduler: torch.optim.lr_scheduler.LRScheduler | None
     scaler: torch.amp.GradScaler
     loader: DataLoader
+    compile: bool = False  # through torch.compile (rnnzoo.trainer.compiling)
+    compile_reason: str = "off"
+    compile_seconds: float = 0.0
 
 
 def train(
@@ -248,7 +252,7 @@ def train(
             started = time.perf_counter()
             train_epochs(setup, parts, counters, quiet)
             wall_seconds = time.perf_counter() - started
-            return finish(setup, parts.model, counters, wall_seconds)
+            return finish(setup, parts, counters, wall_seconds)
     finally:
         dist.stop()
 
@@ -301,7 +305,9 @@ def build(setup: Setup, quiet: bool) -> Parts:
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     if config.amp and not amp and setup.dist.is_main and not quiet:
         print("note: --amp applies on CUDA only; training in fp32 on the CPU", file=sys.stderr)
-    return Parts(model, optimizer, scheduler, scaler, loader)
+    steps = (config.epochs * len(loader)) if not config.max_steps else config.max_steps
+    use_compile, reason = compiling.decide(config.compile, model, steps, device)
+    return Parts(model, optimizer, scheduler, scaler, loader, use_compile, reason)
 
 
 def restore_checkpoint(run: RunDir, parts: Parts) -> Counters:
@@ -389,6 +395,13 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
     recorded, until the last, ``max_steps`` or ``patience`` ends the run."""
     config, dist = setup.config, setup.dist
     trained = dist.wrap(parts.model, setup.device)
+    if parts.compile:
+        trained = compiling.compiled(trained, parts.model)
+        if dist.is_main and not quiet:
+            print("compiling the model (once; cached for later runs)...", file=sys.stderr)
+        parts.compile_seconds = compile_now(setup, parts, trained)
+        if dist.is_main and not quiet:
+            print(f"compiled in {parts.compile_seconds:.1f} s", file=sys.stderr)
     progress = Progress(dist.is_main and not quiet and sys.stdout.isatty(), config.epochs)
     try:
         for epoch in range(counters.epoch, config.epochs):
@@ -418,6 +431,19 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
                 break
     finally:
         progress.close()
+
+
+def compile_now(setup: Setup, parts: Parts, trained: nn.Module) -> float:
+    """Compile ``trained`` on a first batch (forward and backward), changing nothing; the
+    seconds it took."""
+    x, y, *rest = (t.to(setup.device) for t in next(iter(parts.loader)))
+    x, y, lengths = windows(x, y, rest[0] if rest else None, setup.config.tbptt)[0]
+
+    def forward_backward() -> None:
+        prediction, _ = setup.family.train_forward(trained, x, y, lengths, None)
+        setup.task.loss(prediction.float(), y).backward()
+
+    return compiling.warm_up(forward_backward, parts.model, setup.device)
 
 
 def run_epoch(
@@ -509,18 +535,18 @@ def save_epoch(
     )
 
 
-def finish(
-    setup: Setup, model: nn.Module, counters: Counters, wall_seconds: float
-) -> dict[str, Any]:
+def finish(setup: Setup, parts: Parts, counters: Counters, wall_seconds: float) -> dict[str, Any]:
     """The summary; the main process adds the best weights' validation and test metrics and
     the baseline, and writes it with the plots."""
-    run, task, splits = setup.run, setup.task, setup.splits
+    run, task, splits, model = setup.run, setup.task, setup.splits, parts.model
     summary: dict[str, Any] = {
         "run": str(run),
         "epochs": counters.epoch,
         "steps": counters.step,
         "best_epoch": counters.best_epoch,
         "wall_seconds": round(wall_seconds, 2),
+        "compile": parts.compile_reason,
+        "compile_seconds": round(parts.compile_seconds, 2),
     }
     if not setup.dist.is_main:
         return summary
