@@ -21,8 +21,9 @@ class GRU(FusedCell):
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         w_ih, w_hh, b_ih, b_hh = self.weights()
         (h,) = state
-        i_r, i_z, i_n = F.linear(x, w_ih, b_ih).chunk(3, dim=-1)
-        h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
+        # split by a fixed size, not chunk(3): one Split node in the exported step graph
+        i_r, i_z, i_n = F.linear(x, w_ih, b_ih).split(self.hidden_size, dim=-1)
+        h_r, h_z, h_n = F.linear(h, w_hh, b_hh).split(self.hidden_size, dim=-1)
         r = torch.sigmoid(i_r + h_r)
         z = torch.sigmoid(i_z + h_z)
         n = torch.tanh(i_n + r * h_n)

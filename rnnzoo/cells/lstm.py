@@ -47,7 +47,8 @@ class LSTM(FusedCell):
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         w_ih, w_hh, b_ih, b_hh = self.weights()
         h, c = state
-        i, f, g, o = (F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)).chunk(4, dim=-1)
+        gates = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)
+        i, f, g, o = gates.split(self.hidden_size, dim=-1)  # one Split node when exported
         if self.peephole:
             i = i + self.peep[0] * c
             f = f + self.peep[1] * c

@@ -81,7 +81,12 @@ class Model:
                 hint = " (export with --quantize int8)" if int8 else ""
                 raise RuntimeInputError(f"{path}: no {files['main'].name} in this folder{hint}")
             files = {role: file for role, file in files.items() if file.is_file()}
-            sessions = {role: open_session(file, threads) for role, file in files.items()}
+            # a step graph's operators are too small to split across threads: one thread
+            # spares the pool's wake-ups, which cost more than the step itself (streaming)
+            sessions = {
+                role: open_session(file, 1 if role == "step" else threads)
+                for role, file in files.items()
+            }
         else:
             session = open_session(path, threads)
             props = session.get_modelmeta().custom_metadata_map

@@ -2,11 +2,10 @@
 
 Compiled, the step-by-step loop of a recurrent stack becomes one graph whose gate arithmetic is
 fused into a few kernels: a Python cell (a plugin's) then trains faster than PyTorch's fused
-GRU on the CPU, and the built-in cells at least as fast as their fused kernels. So a compiled
-model always takes the step path. Compiling costs tens of seconds once; ``auto`` compiles only
-where that pays — a cell without a fused kernel, a run of many steps, a C++ compiler at hand.
-Inductor's artifacts are cached under ``$RNNZOO_CACHE/inductor``, so the next run of the same
-model shape compiles in a few seconds.
+GRU on the CPU; the built-in cells keep their fused kernels. Compiling costs tens of seconds
+once; ``auto`` compiles only where that pays — a cell without a fused kernel, a run of many
+steps, a C++ compiler at hand. Inductor's artifacts are cached under
+``$RNNZOO_CACHE/inductor``, so the next run of the same model shape compiles in seconds.
 
 The compile happens in ``warm_up``, on the first batch, before the first epoch: its time is
 reported apart from the epochs' (``compile_seconds`` in the summary), and it changes nothing —
@@ -68,13 +67,12 @@ def decide(mode: str, model: nn.Module, steps: int, device: torch.device) -> tup
     return True, f"auto: on, a cell without a fused kernel and {steps} steps"
 
 
-def compiled(module: nn.Module, model: nn.Module) -> nn.Module:
-    """``module`` (the model, or its DDP wrapper) through ``torch.compile``, the model's
-    recurrent stacks on their step path. The batch size may vary (the last batch); the
-    sequence length is specialised, as the unrolled loop needs it."""
-    for stack in model.modules():
-        if isinstance(stack, Recurrent):
-            stack.fused = False
+def compiled(module: nn.Module) -> nn.Module:
+    """``module`` (the model, or its DDP wrapper) through ``torch.compile``. A cell's step loop
+    is compiled; a cell with a fused kernel keeps it (measured faster than its compiled step
+    loop for the LSTM and the basic RNN on the CPU, ``benchmarks/train_speed.py``). The batch
+    size may vary (the last batch); the sequence length is specialised, as the unrolled loop
+    needs it."""
     return torch.compile(module, dynamic=True)
 
 

@@ -396,7 +396,7 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
     config, dist = setup.config, setup.dist
     trained = dist.wrap(parts.model, setup.device)
     if parts.compile:
-        trained = compiling.compiled(trained, parts.model)
+        trained = compiling.compiled(trained)
         if dist.is_main and not quiet:
             print("compiling the model (once; cached for later runs)...", file=sys.stderr)
         parts.compile_seconds = compile_now(setup, parts, trained)
