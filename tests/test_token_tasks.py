@@ -238,6 +238,21 @@ def test_caption_composes_images_and_captions(images):
         create_task("caption", {"classes": "bag,hat"})
 
 
+def test_caption_draws_fresh_compositions_each_epoch(images):
+    params = {"data_dir": str(images), "n_train": 40}
+    task = create_task("caption", params)
+    first = task.load()["train"]
+    assert task.train_split(0) is None  # epoch 1 trains on load()'s split
+    one, two = task.train_split(1), task.train_split(2)
+    assert one.x.shape == first.x.shape and not torch.equal(one.x, two.x)
+    again = create_task("caption", params)
+    again.load()
+    assert torch.equal(again.train_split(1).y, one.y)  # from (seed, epoch) alone: resumable
+    fixed = create_task("caption", {**params, "fresh": False})
+    fixed.load()
+    assert fixed.train_split(1) is None
+
+
 def test_caption_without_image_files_exits_2(tmp_path, cli):
     result = cli(
         "train",

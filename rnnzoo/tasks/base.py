@@ -122,6 +122,13 @@ class Task:
         """Return the ``train``, ``validation`` and ``test`` splits (generated or read)."""
         raise NotImplementedError
 
+    def train_split(self, epoch: int) -> Split | None:
+        """Fresh training examples for ``epoch`` (drawn from the seed and the epoch alone, so
+        a resumed run sees what an uninterrupted one saw), or None to train on ``load()``'s
+        split every epoch — the default. A task that composes its examples (caption) draws
+        new compositions each epoch, so the model cannot learn the few it would see."""
+        return None
+
     def encoder(self) -> nn.Module:
         """The module in front of the recurrent stack; its output feature size is
         ``self.input_size`` as the stack sees it."""

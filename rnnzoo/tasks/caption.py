@@ -83,9 +83,11 @@ class Caption(TokenSequenceTask):
         n_train: int = 30000,
         n_test: int = 2000,
         seed: int = 42,
+        fresh: bool = True,
     ):
         super().__init__()
         require(items in (1, 2, 3), "items must be 1, 2 or 3")
+        self.fresh = fresh  # new compositions of the training images every epoch
         require(min(n_train, n_test) >= 1, "n_train and n_test must be >= 1")
         self.data_dir, self.items, self.seed = Path(data_dir), items, seed
         self.n_train, self.n_test = n_train, n_test
@@ -132,8 +134,18 @@ class Caption(TokenSequenceTask):
         held_out = rng.permutation(len(images))
         n_val = len(images) // 6  # validation items are kept apart from training items
         val, train = held_out[:n_val], held_out[n_val:]
+        self._train_pool = images[train], labels[train]  # what train_split composes from
         return {
             "train": self.compose(images[train], labels[train], self.n_train, rng),
             "validation": self.compose(images[val], labels[val], self.n_test, rng),
             "test": self.compose(test_images, test_labels, self.n_test, rng),
         }
+
+    def train_split(self, epoch: int) -> Split | None:
+        """With ``fresh``, new compositions of the same training images each epoch: the
+        2-item captions of ten classes have 100 orders, and a fixed set of 30,000 images lets
+        the model memorise them rather than learn to name each item."""
+        if not self.fresh or epoch == 0:
+            return None
+        images, labels = self._train_pool
+        return self.compose(images, labels, self.n_train, np.random.default_rng((self.seed, epoch)))

@@ -457,6 +457,9 @@ def run_epoch(
     """Train ``trained`` (the model, or its DDP wrapper) on one epoch of batches; returns the
     mean loss, the sequences seen by all processes and the seconds taken."""
     config = setup.config
+    fresh = setup.task.train_split(epoch)
+    if fresh is not None:  # new examples this epoch (a task that composes them)
+        parts.loader = make_loader(fresh, config, setup.dist)
     parts.loader.sampler.sampler.set_epoch(epoch)
     progress.new_epoch(epoch, len(parts.loader))
     parts.model.train()
