@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,21 @@ def median_seconds(fn, repeats: int, *args) -> float:
         fn(*args)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved(functions: list, calls: int, rounds: int = 7) -> list[float]:
+    """The median seconds per call of each function, timed in alternating rounds so that a
+    busy moment of this shared machine falls on all of them alike."""
+    for fn in functions:
+        fn()  # warm up
+    times: list[list[float]] = [[] for _ in functions]
+    for _ in range(rounds):
+        for fn, samples in zip(functions, times):
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples.append((time.perf_counter() - start) / calls)
+    return [statistics.median(samples) for samples in times]
 
 
 def random_run(folder: Path, cell: str) -> tuple[Path, torch.nn.Module]:
@@ -128,14 +144,23 @@ def int8_comparison() -> dict:
         card = json.loads((folder / "card.json").read_text())
         fp32, int8 = Model(folder, threads=THREADS), Model(folder, threads=THREADS, int8=True)
         x = np.asarray(json.loads((folder / "example.json").read_text())["input"], np.float32)[:1]
-        out[folder.name] = {
+        big = np.repeat(x, 256, axis=0)
+        row = {
             "fp32_bytes": (folder / "model.onnx").stat().st_size,
             "int8_bytes": export.stat().st_size,
-            "fp32_batch1_ms": round(1e3 * median_seconds(fp32.predict, 100, x), 3),
-            "int8_batch1_ms": round(1e3 * median_seconds(int8.predict, 100, x), 3),
+        }
+        for batch, inputs, calls in ((1, x, 100), (256, big, 5)):
+            fp32_s, int8_s = interleaved(
+                [partial(fp32.predict, inputs), partial(int8.predict, inputs)], calls
+            )
+            row[f"fp32_batch{batch}_ms"] = round(1e3 * fp32_s, 3)
+            row[f"int8_batch{batch}_ms"] = round(1e3 * int8_s, 3)
+            row[f"int8_over_fp32_batch{batch}"] = round(int8_s / fp32_s, 3)
+        row |= {
             "fp32_test": card["int8"]["fp32_test_metrics"],
             "int8_test": card["int8"]["test_metrics"],
         }
+        out[folder.name] = row
         print(folder.name, out[folder.name], flush=True)
     return out
 

@@ -183,6 +183,24 @@ def test_int8_export_stays_close_to_fp32(trained_export):
     assert q["fp32_test_metrics"]["mse"] < result.card["metrics"]["baseline_test"]["mse"]
 
 
+def test_int8_weights_are_dequantized_once_at_load(trained_export, tmp_path):
+    """The runtime's sessions fold the int8 files' DequantizeLinear nodes into float weights
+    when they load, so no call pays for dequantizing (int8 at fp32's latency)."""
+    import onnx
+    import onnxruntime
+
+    from rnnzoo.runtime.session import open_session
+
+    folder, _ = trained_export
+    int8 = folder / "export/model.int8.onnx"
+    assert any(n.op_type == "DequantizeLinear" for n in onnx.load(int8).graph.node)
+    options = open_session(int8).get_session_options()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    onnxruntime.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
+    optimized = onnx.load(tmp_path / "optimized.onnx")
+    assert not [n for n in optimized.graph.node if n.op_type == "DequantizeLinear"]
+
+
 def test_runtime_works_without_torch(trained_export, tmp_path):
     folder, _ = trained_export
     x = np.random.default_rng(0).normal(size=(2, 30, 1)).astype(np.float32)
