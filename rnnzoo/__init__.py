@@ -52,7 +52,7 @@ def train(
     cell: str,
     out: str,
     resume: bool = False,
-    quiet: bool = True,
+    quiet: bool = False,
     cell_params: dict[str, Any] | None = None,
     task_params: dict[str, Any] | None = None,
     **options: Any,

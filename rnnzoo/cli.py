@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rnnzoo.errors import UserError
 from rnnzoo.plugins import PluginError
+
+if TYPE_CHECKING:
+    from rnnzoo.rundir import RunDir
 
 
 class Group(click.Group):
@@ -320,18 +323,57 @@ def train(
         if not run.has_checkpoint():
             click.echo("interrupted before the first epoch ended; nothing was kept", err=True)
         else:
-            click.echo(f"interrupted; continue with: rnnzoo train --resume --out {run}", err=True)
+            epochs = run.read_metrics()
+            after = f" after epoch {epochs[-1]['epoch']}" if epochs else ""
+            click.echo(
+                f"interrupted{after}; continue with: rnnzoo train --resume --out {run}", err=True
+            )
         sys.exit(130)
     if as_json:
         print_json(summary)
     elif "test" in summary and not quiet:
-        click.echo(
-            f"run {summary['run']}: {summary['epochs']} epochs, {summary['steps']} steps,"
-            f" {summary['wall_seconds']} s; best epoch {summary['best_epoch']}"
-        )
         print_metrics(
             "test split", {"model": summary["test"], "baseline": summary["baseline_test"]}
         )
+        click.echo(training_in_words(RunDir(summary["run"]), summary))
+
+
+def training_in_words(run: RunDir, summary: dict[str, Any]) -> str:
+    """The end of a training as a newcomer wants it: what was trained, how good it is against
+    the baseline, where its files are, and what to run next."""
+    from rnnzoo.rundir import RunDir
+
+    config = run.read_config()
+    size = f"{config.layers}x{config.hidden}" + (" bidirectional" if config.bidirectional else "")
+    lines = [
+        f"Trained {config.cell} ({size}) on {config.task} in {summary['wall_seconds']:.0f} s:"
+        f" {summary['epochs']} epochs, the best weights from epoch {summary['best_epoch']}."
+    ]
+    versus = summary["against_baseline"]
+    if versus["baseline"] is not None:
+        model, base, name = versus["model"], versus["baseline"], versus["metric"]
+        baseline = f"{base:.4g} for the baseline ({versus['baseline_is']})"
+        if not versus["better"]:
+            lines.append(
+                f"WARNING: test {name} {model:.4g} is no better than {baseline}: the model did"
+                " not learn the task; lower --lr, train longer or change the model."
+            )
+        elif not versus["higher_is_better"] and model > 0:
+            lines.append(f"Test {name} {model:.4g}, {base / model:.1f}x lower than {baseline}.")
+        else:
+            lines.append(f"Test {name} {model:.4g} against {baseline}.")
+    files = [(RunDir.CURVE, "learning curves"), (RunDir.PREDICTIONS, "test predictions")]
+    drawn = ", ".join(f"{name} ({what})" for name, what in files if run.file(name).exists())
+    lines.append(
+        f"In {run}: model.safetensors (best weights), summary.json, metrics.jsonl"
+        + (f", {drawn}" if drawn else "")
+        + "."
+    )
+    lines.append(
+        f"Next: rnnzoo export {run} --out exports/{Path(str(run)).name}   |   rnnzoo plot {run}"
+        f"   |   rnnzoo runs {Path(str(run)).parent}"
+    )
+    return "\n".join(lines)
 
 
 @cli.command()
@@ -373,9 +415,13 @@ def check_plot_path(path: str) -> Path:
 
 def save_figure(fig: Any, path: Path) -> None:
     """Save a matplotlib figure atomically (never a half-written image)."""
+    from rnnzoo import plots
     from rnnzoo.files import atomic_write
 
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=100))
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=100))
+    finally:
+        plots.pyplot().close(fig)
 
 
 @cli.command()
@@ -398,23 +444,83 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
     seed = run.splits["test"].x[0]
     values = run.family.generate(run.model, run.task, seed, steps)
     if plot_path:
-        import matplotlib
+        from rnnzoo import plots
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(8, 3))
-        n = len(seed)
-        ax.plot(range(n), seed[:, 0], "o-", ms=3, label="seed window")
-        ax.plot(range(n, n + steps), values[:, 0], ".-", label="generated")
-        ax.legend()
-        fig.tight_layout()
-        save_figure(fig, plot_path)
-        plt.close(fig)
+        truth = run.task.continuation("test", 0, steps)
+        title = (
+            f"{plots.run_label(RunDir(run_dir))} — rolled forward {steps} steps from the first"
+            " test window, each value fed back as the next input"
+        )
+        save_figure(plots.generated(seed[:, 0], values[:, 0], truth, title), plot_path)
     if as_json:
         print_json({"seed": seed.tolist(), "generated": values.tolist()})
-    else:
-        click.echo(" ".join(f"{v:.4f}" for v in values[:, 0].tolist()))
+        return
+    click.echo(f"{steps} values generated after the first test window ({len(seed)} steps):")
+    column = values[:, 0].tolist()
+    for start in range(0, len(column), 10):
+        click.echo(f"{start + 1:>6}  " + " ".join(f"{v:8.4f}" for v in column[start : start + 10]))
+    if plot_path:
+        click.echo(f"plot: {plot_path}")
+
+
+@cli.command()
+@click.argument("run_dirs", metavar="RUN [RUN ...]", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--out",
+    type=click.Path(),
+    help="Image to write  [default: RUN/curve.png for one run, compare.png beside several]",
+)
+def plot(run_dirs: tuple[str, ...], out: str | None) -> None:
+    """Learning curves of one run, or of several overlaid: training and validation loss,
+    the main metric with the baseline and the best epoch marked."""
+    from rnnzoo import plots
+    from rnnzoo.rundir import RunDir
+
+    runs = [RunDir(path) for path in run_dirs]
+    for run in runs:
+        run.read_config()  # one line for a folder that is not a run
+    if out is None:
+        out = str(
+            runs[0].file("curve.png") if len(runs) == 1 else runs[0].path.parent / "compare.png"
+        )
+    path = check_plot_path(out)
+    save_figure(plots.curves(runs), path)
+    click.echo(f"plot: {path}")
+
+
+@cli.command()
+@click.argument("folder", default="runs", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs(folder: str, as_json: bool) -> None:
+    """Compare the runs in FOLDER (default: runs) in one table: task, cell, sizes, best
+    epoch, the main test metric beside its baseline, time."""
+    from rnnzoo.rundir import compare_runs
+
+    rows = compare_runs(folder)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(f"no runs in {folder} (train one: rnnzoo train --task sine --cell lstm)")
+        return
+    print_table(
+        f"runs in {folder}",
+        ["run", "task", "cell", "size", "epochs", "best", "test metric", "baseline", "seconds"],
+        [
+            [
+                r["run"],
+                r["task"],
+                r["cell"],
+                r["size"],
+                r["epochs"],
+                r["best_epoch"],
+                r["metric"],
+                r["baseline"],
+                r["seconds"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 @cli.command()

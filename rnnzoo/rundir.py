@@ -336,6 +336,21 @@ class RunDir:
             return {}
         return summary if isinstance(summary, dict) else {}
 
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The records of ``metrics.jsonl`` (none when it is missing), skipping any line that
+        is not one (a line a kill tore)."""
+        if not self.metrics_path.is_file():
+            return []
+        records = []
+        for line in self.metrics_path.read_text(errors="replace").splitlines():
+            try:
+                record = parse_json(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("epoch"), int):
+                records.append(record)
+        return records
+
     def record_data(self, task: Any) -> None:
         """Write the digests of the files the run is trained on (``data.json``)."""
         write_json(self.file(self.DATA), _data_digests(task))
@@ -403,3 +418,49 @@ def _data_digests(task: Any) -> dict[str, str]:
 def load_run(path: str | Path) -> LoadedRun:
     """A trained run, ready to use: ``load_run("runs/sine-lstm").model``."""
     return RunDir(path).load()
+
+
+def compare_runs(folder: str | Path) -> list[dict[str, Any]]:
+    """A row per run directory directly in ``folder`` (sorted by name): its config, epochs,
+    best epoch, the main test metric beside its baseline and the time; an unfinished run
+    shows the epochs done so far. Folders that are not runs are left out."""
+    rows = []
+    root = Path(folder)
+    if not root.is_dir():
+        raise UserError(f"{folder}: no such folder")
+    for path in sorted(p for p in root.iterdir() if (p / RunDir.CONFIG).is_file()):
+        run = RunDir(path)
+        try:
+            config = run.read_config()
+        except UserError:
+            continue
+        summary, records = run.read_summary(), run.read_metrics()
+        versus = summary.get("against_baseline") or summary_versus(summary)
+        metric = versus.get("metric")
+        rows.append(
+            {
+                "run": path.name,
+                "task": config.task,
+                "cell": config.cell,
+                "size": f"{config.layers}x{config.hidden}"
+                + (" bi" if config.bidirectional else ""),
+                "epochs": f"{records[-1]['epoch'] if records else 0}/{config.epochs}",
+                "best_epoch": summary.get("best_epoch", "-"),
+                "metric": f"{metric} {versus['model']:.4g}" if metric else "unfinished",
+                "baseline": f"{versus['baseline']:.4g}"
+                if versus.get("baseline") is not None
+                else "-",
+                "seconds": summary.get("wall_seconds", "-"),
+            }
+        )
+    return rows
+
+
+def summary_versus(summary: dict[str, Any]) -> dict[str, Any]:
+    """The first test metric and its baseline from a summary written before summaries
+    carried ``against_baseline``."""
+    test, baseline = summary.get("test"), summary.get("baseline_test") or {}
+    if not isinstance(test, dict) or not test:
+        return {}
+    metric = next(iter(test))
+    return {"metric": metric, "model": test[metric], "baseline": baseline.get(metric)}

@@ -400,5 +400,6 @@ def test_ctrl_c_says_how_to_continue(tmp_path):
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    assert "interrupted after epoch " in stderr
     assert f"continue with: rnnzoo train --resume --out {run}" in stderr
     assert json.loads((run / "config.json").read_text())["epochs"] == 500  # nothing lost

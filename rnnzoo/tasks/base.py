@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -153,6 +154,12 @@ class Task:
         """Optionally draw predictions against the truth into ``path`` (a PNG); return
         whether a plot was written. Forecasting tasks do; the default draws nothing."""
         return False
+
+    def continuation(self, split: str, index: int, steps: int) -> np.ndarray | None:
+        """The true ``(steps, features)`` values that follow input ``index`` of ``split``
+        (from ``load()``), for a task that can make them (a generated series); ``rnnzoo
+        generate --plot`` draws them beside the generated ones. None by default."""
+        return None
 
     def data_files(self) -> list[Path]:
         """The files the data is read from, whose contents the model depends on beyond their

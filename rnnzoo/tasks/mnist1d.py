@@ -4,6 +4,7 @@ a few seconds, so the arrays are cached under ``$RNNZOO_CACHE`` (default ``~/.ca
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,19 @@ def generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
     cached = read_cache(path)
     if cached is not None:
         return cached
+    arrays = make(num_samples, seed)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(path, write)
+    return arrays
+
+
+def make(num_samples: int, seed: int) -> dict[str, np.ndarray]:
+    """The generator's own arrays; it seeds Python's and NumPy's global generators, which are
+    put back afterwards so that generating data disturbs nothing else."""
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as error:
@@ -27,15 +41,13 @@ def generate(num_samples: int, seed: int) -> dict[str, np.ndarray]:
         ) from error
     args = get_dataset_args()
     args.num_samples, args.seed = num_samples, seed
-    data = make_dataset(args)
-    arrays = {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    atomic_write(path, write)
-    return arrays
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        data = make_dataset(args)
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+    return {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}
 
 
 def read_cache(path: Path) -> dict[str, np.ndarray] | None:
@@ -65,9 +77,16 @@ class MNIST1D(ClassificationTask):
         "schedule": "onecycle",
     }
 
-    def __init__(self, num_samples: int = 5000, validation_size: int = 400, seed: int = 42):
+    def __init__(
+        self,
+        num_samples: int = 5000,
+        validation_size: int = 400,
+        seed: int = 42,
+        fresh: bool = True,
+    ):
         super().__init__()
         self.num_samples, self.validation_size, self.seed = num_samples, validation_size, seed
+        self.fresh = fresh
         self.input_size, self.output_size = 1, 10
         self.labels = [str(i) for i in range(10)]
         require(num_samples >= 20, "num_samples must be at least 20")
@@ -75,20 +94,37 @@ class MNIST1D(ClassificationTask):
             1 <= validation_size < 0.8 * num_samples * 0.8,
             "validation_size must be at least 1 and leave most of the training set",
         )
-        self.preprocessing = "the 40 samples of each signal as 40 steps of 1 feature, as generated"
+        self.preprocessing = (
+            "the 40 samples of each signal as 40 steps of 1 feature, as generated"
+            + ("; new signals from the generator every epoch after the first" if fresh else "")
+        )
 
     def load(self) -> dict[str, Split]:
         data = generate(self.num_samples, self.seed)
-
-        def split(x: np.ndarray, y: np.ndarray) -> Split:
-            return Split(
-                torch.from_numpy(x.astype(np.float32)[:, :, None]),
-                torch.from_numpy(y.astype(np.int64)),
-            )
-
         n_val = self.validation_size
+        self._n_train = len(data["x"]) - n_val
         return {
-            "train": split(data["x"][:-n_val], data["y"][:-n_val]),
-            "validation": split(data["x"][-n_val:], data["y"][-n_val:]),
-            "test": split(data["x_test"], data["y_test"]),
+            "train": as_split(data["x"][:-n_val], data["y"][:-n_val]),
+            "validation": as_split(data["x"][-n_val:], data["y"][-n_val:]),
+            "test": as_split(data["x_test"], data["y_test"]),
         }
+
+    def train_split(self, epoch: int) -> Split | None:
+        """With ``fresh``, new signals from the same generator each epoch (other seeds than
+        the data set's; validation and test stay the standard ones): the 3,600 fixed signals
+        are few enough for a 2x128 network to memorise, and new draws of the same digits are
+        the augmentation the generator was made for."""
+        if not self.fresh or epoch == 0:
+            return None
+        seed = int(np.random.SeedSequence((self.seed, epoch)).generate_state(1)[0])
+        data = make(self.num_samples, seed)
+        x = np.concatenate([data["x"], data["x_test"]])[: self._n_train]
+        y = np.concatenate([data["y"], data["y_test"]])[: self._n_train]
+        return as_split(x, y)
+
+
+def as_split(x: np.ndarray, y: np.ndarray) -> Split:
+    """Signals as (N, 40, 1) float32 steps, labels as int64."""
+    return Split(
+        torch.from_numpy(x.astype(np.float32)[:, :, None]), torch.from_numpy(y.astype(np.int64))
+    )

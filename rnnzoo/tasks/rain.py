@@ -294,4 +294,5 @@ class Rain(Task):
         return {"mae": error.mean().item(), "mae_below_max": error[kept].mean().item()}
 
     def baseline(self, train: Split, split: Split) -> dict[str, float]:
+        """Marshall-Palmer: rain from each hour's radar reflectivity by the Z-R relation."""
         return self.evaluate(marshall_palmer(split.x, split.lengths).unsqueeze(1), split.y)

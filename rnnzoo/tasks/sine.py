@@ -43,18 +43,22 @@ class Sine(Task):
             0 < (n_steps + 1) * resolution < t_max, "need 0 < (n_steps + 1) * resolution < t_max"
         )
 
-    def windows(self, n: int, rng: np.random.Generator) -> Split:
-        t0 = rng.uniform(0, self.t_max - (self.n_steps + 1) * self.resolution, size=(n, 1))
-        values = series(t0 + np.arange(self.n_steps + 1) * self.resolution).astype(np.float32)
-        return Split(torch.from_numpy(values[:, :-1, None]), torch.from_numpy(values[:, 1:, None]))
-
     def load(self) -> dict[str, Split]:
         rng = np.random.default_rng(self.seed)
-        return {
-            "train": self.windows(self.n_train, rng),
-            "validation": self.windows(self.n_test, rng),
-            "test": self.windows(self.n_test, rng),
-        }
+        longest = self.t_max - (self.n_steps + 1) * self.resolution
+        sizes = {"train": self.n_train, "validation": self.n_test, "test": self.n_test}
+        self._starts = {name: rng.uniform(0, longest, size=(n, 1)) for name, n in sizes.items()}
+        splits = {}
+        for name, t0 in self._starts.items():
+            values = series(t0 + np.arange(self.n_steps + 1) * self.resolution).astype(np.float32)
+            x, y = values[:, :-1, None], values[:, 1:, None]
+            splits[name] = Split(torch.from_numpy(x), torch.from_numpy(y))
+        return splits
+
+    def continuation(self, split: str, index: int, steps: int) -> np.ndarray | None:
+        """The series itself after the window: the window starts at a known time."""
+        t = self._starts[split][index, 0] + (self.n_steps + np.arange(steps)) * self.resolution
+        return series(t).astype(np.float32)[:, None]
 
     def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
         return nn.functional.mse_loss(prediction, target)

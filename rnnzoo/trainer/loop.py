@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import json
 import math
 import sys
@@ -29,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, TensorDataset
 
+from rnnzoo import plots
 from rnnzoo.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from rnnzoo.errors import UserError
 from rnnzoo.families.base import Family, family_of
@@ -38,7 +40,7 @@ from rnnzoo.rundir import RunDir, TrainConfig
 from rnnzoo.tasks.base import Split, Task
 from rnnzoo.trainer import compiling
 from rnnzoo.trainer.distributed import Distributed, resolve_device
-from rnnzoo.trainer.progress import Progress, format_record, plot_curves, read_metrics
+from rnnzoo.trainer.progress import Progress
 
 
 class TrainingDiverged(UserError):
@@ -383,7 +385,7 @@ def keep_metrics_before(run: RunDir, epoch: int) -> None:
     """On resume, drop lines of epochs that the checkpoint does not include, and any line a
     kill tore while it was being appended (it is not JSON, or not a record)."""
     if run.metrics_path.exists():
-        kept = [record for record in read_metrics(run) if record["epoch"] <= epoch]
+        kept = [record for record in run.read_metrics() if record["epoch"] <= epoch]
         if kept:
             write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
         else:  # no empty file: the next epoch starts it again
@@ -402,7 +404,8 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
         parts.compile_seconds = compile_now(setup, parts, trained)
         if dist.is_main and not quiet:
             print(f"compiled in {parts.compile_seconds:.1f} s", file=sys.stderr)
-    progress = Progress(dist.is_main and not quiet and sys.stdout.isatty(), config.epochs)
+    progress = Progress(dist.is_main and not quiet, config.epochs, counters.epoch)
+    progress.log(header(setup, parts, counters))
     try:
         for epoch in range(counters.epoch, config.epochs):
             loss, seen, seconds = run_epoch(setup, parts, trained, counters, epoch, progress)
@@ -423,14 +426,26 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
             if dist.is_main:
                 save_epoch(setup.run, parts, counters, record, improved)
                 setup.run.drop_previous()  # the replaced run, if any: the new one has a checkpoint
-                if not quiet:
-                    progress.log(format_record(record))
+                progress.end_epoch(record, improved)
             if counters.reached(config.max_steps):
                 break
             if config.patience and counters.bad_epochs >= config.patience:
                 break
     finally:
         progress.close()
+
+
+def header(setup: Setup, parts: Parts, counters: Counters) -> str:
+    """One line that says what is trained, how big, for how long and where it goes."""
+    config = setup.config
+    size = f"{config.layers}x{config.hidden}" + (" bidirectional" if config.bidirectional else "")
+    weights = sum(p.numel() for p in parts.model.parameters())
+    start = f" from epoch {counters.epoch + 1}" if counters.epoch else ""
+    return (
+        f"training {config.cell} on {config.task}: {size}, {weights:,} parameters;"
+        f" {config.epochs} epochs{start} of {len(parts.loader):,} steps (batch {config.batch_size})"
+        f" on {setup.device} -> {setup.run}"
+    )
 
 
 def compile_now(setup: Setup, parts: Parts, trained: nn.Module) -> float:
@@ -558,13 +573,33 @@ def finish(setup: Setup, parts: Parts, counters: Counters, wall_seconds: float) 
     test_prediction = predict(setup.family, model, splits["test"], setup.device)
     summary["test"] = task.evaluate(test_prediction, splits["test"].y)
     summary["baseline_test"] = task.baseline(splits["train"], splits["test"])
+    summary["against_baseline"] = against_baseline(task, summary["test"], summary["baseline_test"])
     write_json(run.summary_path, summary)
-    draw(run.file(RunDir.CURVE), lambda path: plot_curves(run, path))
+    draw(run.file(RunDir.CURVE), lambda path: plots.save(plots.curves([run]), path))
     draw(
         run.file(RunDir.PREDICTIONS),
         lambda path: task.plot_predictions(test_prediction, splits["test"], path),
     )
     return summary
+
+
+def against_baseline(
+    task: Task, test: dict[str, float], baseline: dict[str, float]
+) -> dict[str, Any]:
+    """The task's first metric beside its baseline's, and whether the model beat it: a run
+    that diverged or did not learn ends worse, and says so rather than just exiting 0."""
+    metric = task.metrics[0]
+    model, base = test[metric.name], baseline.get(metric.name)
+    better = base is None or (model > base if metric.higher_is_better else model < base)
+    doc = (inspect.getdoc(type(task).baseline) or "").split("\n")[0].rstrip(".")
+    return {
+        "metric": metric.name,
+        "higher_is_better": metric.higher_is_better,
+        "model": model,
+        "baseline": base,
+        "baseline_is": doc[:1].lower() + doc[1:] if doc else "the task's baseline",
+        "better": better,
+    }
 
 
 def draw(path: Path, plot: Callable[[str], object]) -> None:

@@ -1,27 +1,31 @@
-"""What a run shows while it trains: a live progress bar, one line per epoch, and the
-learning curves (``curve.png``) at the end."""
+"""What a run shows while it trains: a header, one line per epoch, a live bar on a
+terminal."""
 
 from __future__ import annotations
 
 import math
+import sys
+import time
 from typing import Any
-
-from rnnzoo.files import parse_json
-from rnnzoo.rundir import RunDir
 
 
 class Progress:
-    """A live progress bar on a terminal; nothing when quiet or not a TTY."""
+    """What a run shows while it trains, as Keras and timm show it: a header naming the run,
+    one line per epoch with the time left, and on a terminal a live bar (with the epoch's
+    time left) that leaves no trace. Into a pipe or a log file there is no bar; a long epoch
+    prints a line every ``every`` seconds instead, so a log never stays silent for long."""
 
-    def __init__(self, enabled: bool, epochs: int):
+    def __init__(self, enabled: bool, epochs: int, first_epoch: int = 0, every: float = 30.0):
+        self.enabled, self.epochs, self.every = enabled, epochs, every
+        self.first_epoch, self.started = first_epoch, time.perf_counter()
         self.bar = None
-        if enabled:
+        if enabled and sys.stdout.isatty():
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
                 Progress,
                 TextColumn,
-                TimeElapsedColumn,
+                TimeRemainingColumn,
             )
 
             self.bar = Progress(
@@ -29,13 +33,24 @@ class Progress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("loss {task.fields[loss]:.4g}"),
-                TextColumn("{task.fields[speed]:.0f} seq/s"),
-                TimeElapsedColumn(),
+                TextColumn("{task.fields[speed]:,.0f} seq/s"),
+                TimeRemainingColumn(),
                 transient=True,
             )
             self.bar.start()
 
+    def log(self, line: str) -> None:
+        """A line that stays (above the bar on a terminal)."""
+        if not self.enabled:
+            return
+        if self.bar:
+            self.bar.console.print(line, highlight=False)
+        else:
+            print(line, flush=True)
+
     def new_epoch(self, epoch: int, steps: int) -> None:
+        self.epoch, self.steps, self.done = epoch, steps, 0
+        self.epoch_started = self.last_line = time.perf_counter()
         if self.bar:
             for t in list(self.bar.task_ids):
                 self.bar.remove_task(t)
@@ -44,61 +59,46 @@ class Progress:
             )
 
     def advance(self, loss: float, speed: float) -> None:
+        self.done += 1
         if self.bar:
             self.bar.update(self.id, advance=1, loss=loss, speed=speed)
+        elif self.enabled and time.perf_counter() - self.last_line >= self.every:
+            self.last_line = time.perf_counter()
+            left = (self.last_line - self.epoch_started) * (self.steps / self.done - 1)
+            self.log(
+                f"epoch {self.epoch + 1}/{self.epochs}: step {self.done}/{self.steps}"
+                f"  loss {loss:.4g}  {speed:,.0f} seq/s  epoch ends in {duration(left)}"
+            )
 
-    def log(self, line: str) -> None:
-        """A line that stays (above the bar on a terminal)."""
-        if self.bar:
-            self.bar.console.print(line, highlight=False)
-        else:
-            print(line, flush=True)
+    def end_epoch(self, record: dict[str, Any], best: bool) -> None:
+        """The epoch's line: its metrics, time, speed and the run's time left."""
+        done = record["epoch"] - self.first_epoch
+        left = (time.perf_counter() - self.started) / max(done, 1) * (self.epochs - record["epoch"])
+        eta = f"  eta {duration(left)}" if record["epoch"] < self.epochs else ""
+        self.log(format_record(record, self.epochs) + ("  *best" if best else "") + eta)
 
     def close(self) -> None:
         if self.bar:
             self.bar.stop()
 
 
-def format_record(record: dict[str, Any]) -> str:
-    """An epoch's metrics line as the console shows it."""
-    shown = {k: v for k, v in record.items() if k not in ("step", "lr")}
-    return "  ".join(
-        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()
-    )
+def duration(seconds: float) -> str:
+    """Seconds as people read them: 8 s, 2 min 05 s, 1 h 04 min."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def plot_curves(run: RunDir, path: str) -> bool:
-    """The run's learning curves: training loss and the validation metrics per epoch;
-    whether there was anything to draw."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    records = read_metrics(run)
-    if not records:
-        return False
-    epochs = [r["epoch"] for r in records]
-    keys = [k for k in records[0] if k.startswith("validation_")]
-    fig, axes = plt.subplots(1, 1 + len(keys), figsize=(4 * (1 + len(keys)), 3.2))
-    for ax, key in zip(axes, ["train_loss", *keys]):
-        ax.plot(epochs, [r[key] for r in records], "o-")
-        ax.set_title(key)
-        ax.set_xlabel("epoch")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
-
-
-def read_metrics(run: RunDir) -> list[dict]:
-    """The records of ``metrics.jsonl``, skipping any line that is not one (a torn line)."""
-    records = []
-    for line in run.metrics_path.read_text(errors="replace").splitlines():
-        try:
-            record = parse_json(line)
-        except ValueError:
+def format_record(record: dict[str, Any], epochs: int) -> str:
+    """An epoch's metrics line as the console shows it, in plain numbers."""
+    parts = [f"epoch {record['epoch']}/{epochs}"]
+    for key, value in record.items():
+        if key in ("epoch", "step", "lr", "seconds", "sequences_per_second"):
             continue
-        if isinstance(record, dict) and isinstance(record.get("epoch"), int):
-            records.append(record)
-    return records
+        parts.append(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}")
+    parts.append(f"{record['seconds']:.1f} s")
+    parts.append(f"{record['sequences_per_second']:,.0f} seq/s")
+    return "  ".join(parts)
