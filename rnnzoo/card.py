@@ -65,6 +65,8 @@ COMMON_FIELDS = (
         "whether NaN in the input marks a missing value the graph handles (else refused)",
         required=False,
     ),
+    field("usage", dict, "how to run it: a command line (cli) and Python (python)", required=False),
+    field("reproduce", list, "the commands that train and export it again", required=False),
     field(
         "runtimes",
         dict,
@@ -209,6 +211,11 @@ def markdown(card: dict[str, Any], tolerance: float) -> str:
             f"int8: {q['size_bytes']} bytes against {q['fp32_size_bytes']} in fp32; test "
             f"metrics {q['test_metrics']} against {q['fp32_test_metrics']}.",
         ]
+    if card.get("usage"):
+        lines += ["", "## Use", "", "```bash", card["usage"]["cli"], "```", ""]
+        lines += ["```python", card["usage"]["python"], "```"]
+    if card.get("reproduce"):
+        lines += ["", "## Reproduce", "", "```bash", *card["reproduce"], "```"]
     lines += runtimes_markdown(card)
     lines += [
         "",

@@ -100,7 +100,10 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*(str(v) for v in row))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a pipe or a log: no 80-column wrapping of long rows
+        console = Console(width=max(console.width, 160))
+    console.print(table)
 
 
 runtime_option = click.option(
@@ -197,6 +200,50 @@ def plugins(as_json: bool) -> None:
                     "; ".join(p.errors) if p.errors else "ok",
                 ]
                 for p in infos
+            ],
+        )
+
+
+@cli.command()
+@click.argument("pattern", default="*")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--markdown", is_flag=True, help="Print the shelf's index (exports/README.md).")
+def zoo(pattern: str, as_json: bool, markdown: bool) -> None:
+    """The trained models on the shelf (PATTERN is a wildcard: rnnzoo zoo '*mnist*'); open
+    one by name with `rnnzoo predict NAME` or Model("NAME"). Add shelves with RNNZOO_ZOO."""
+    from rnnzoo.runtime import zoo as shelf
+
+    rows = shelf.catalogue(pattern)
+    if as_json:
+        print_json(rows)
+    elif markdown:
+        click.echo(shelf.index_markdown(rows), nl=False)
+    elif not rows:
+        where = ", ".join(map(str, shelf.shelves()))
+        click.echo(f"no model matches {pattern!r} on the shelves ({where})")
+    else:
+        click.echo(
+            "verified on: ort = onnxruntime, ref = onnx.reference, ov = openvino,"
+            " node/web = onnxruntime-node/-web, .ort = the ORT format"
+        )
+        print_table(
+            "the shelf (" + ", ".join(map(str, shelf.shelves())) + ")",
+            ["name", "task", "cell", "size", "test", "baseline", "fp32", "int8", "verified on"],
+            [
+                [r["name"], r.get("error", "")]
+                if "error" in r
+                else [
+                    r["name"],
+                    r["task"],
+                    r["cell"],
+                    r["size"],
+                    f"{r['metric']} {r['test']:.4g}",
+                    "-" if r["baseline"] is None else f"{r['baseline']:.4g}",
+                    shelf.size_text(r["fp32_bytes"]),
+                    shelf.size_text(r["int8_bytes"]),
+                    " ".join(shelf.SHORT_RUNTIMES.get(n, n) for n in r["runtimes"]),
+                ]
+                for r in rows
             ],
         )
 
@@ -595,6 +642,7 @@ def export(
         if q["size_bytes"] >= q["fp32_size_bytes"]:
             click.echo("note: int8 does not pay for a model this small; ship the fp32 files")
     click.echo(f"exported to {result.out}: " + ", ".join(files))
+    click.echo(f"Next: rnnzoo predict {result.out} --input {result.out / 'example.json'}")
 
 
 def print_runtimes(runtimes: dict[str, Any]) -> None:
@@ -679,11 +727,25 @@ def verify(model_path: str, runtimes: tuple[str, ...], as_json: bool) -> None:
     show_default=True,
     help="Beam width for models that decode tokens (1: greedy).",
 )
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Classifiers: show this many classes, most likely first, with probabilities.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def predict(
-    model_path: str, input_path: str, output: str | None, int8: bool, beam: int, as_json: bool
+    model_path: str,
+    input_path: str,
+    output: str | None,
+    int8: bool,
+    beam: int,
+    top: int,
+    as_json: bool,
 ) -> None:
-    """Run an exported MODEL on onnxruntime (no torch) and print its answers."""
+    """Run an exported MODEL (an export folder, a .onnx file or a name on the shelf: see
+    `rnnzoo zoo`) on onnxruntime, without torch, and print its answers."""
     import numpy as np
 
     from rnnzoo.files import atomic_write, check_output_path, write_text
@@ -693,7 +755,8 @@ def predict(
         check_output_path(output, "--output")
         if Path(output).suffix.lower() not in (".npy", ".json"):
             raise UserError(f"--output {output}: name a .npy or .json file")
-    result = Model(model_path, int8=int8).answer_file(input_path, beam)
+    model = Model(model_path, int8=int8)
+    result = model.answer_file(input_path, beam)
     if output and output.lower().endswith(".npy") and result.prediction is not None:
 
         def write(tmp: str) -> None:
@@ -706,10 +769,65 @@ def predict(
     if as_json:
         print_json(result.to_json())
         return
-    for shown, answer in zip(result.shown, result.answers):
-        if not isinstance(answer, str):
+    click.echo(model_line(model))
+    meaning = answer_meaning(model.card, result.prediction)
+    if meaning:
+        click.echo(meaning)
+    labels = model.labels
+    for index, (shown, answer) in enumerate(zip(result.shown, result.answers)):
+        if labels and result.prediction is not None and result.prediction.ndim == 2:
+            answer = top_classes(result.prediction[index], labels, top)
+        elif not isinstance(answer, str):
             answer = np.round(np.asarray(answer), 4).tolist()
         click.echo(f"{shown}{result.arrow} {answer}")
+
+
+def model_line(model: Any) -> str:
+    """Which model answered, and how good it was on its test split."""
+    card = model.card
+    size = f"{card['layers']}x{card['hidden']}" + (
+        " bidirectional" if card["bidirectional"] else ""
+    )
+    line = f"{model.folder}: {card['cell']} {size} trained on {card['task']}"
+    test, baseline = card["metrics"].get("test") or {}, card["metrics"].get("baseline_test") or {}
+    if test:
+        metric, value = next(iter(test.items()))
+        line += f"; test {metric} {value:.4g}"
+        if metric in baseline:
+            line += f" (baseline {baseline[metric]:.4g})"
+    return line
+
+
+def answer_meaning(card: dict[str, Any], prediction: Any) -> str:
+    """What the printed answers are, in words."""
+    if prediction is None:
+        return ""
+    if card["kind"] == "seq2seq":
+        if card["labels"]:
+            return "For each input sequence, the class at each step:"
+        return (
+            f"For each input sequence, the output at each of its {prediction.shape[1]} steps"
+            " (a forecaster's: the value it expects at the next step):"
+        )
+    if card["kind"] == "seq2vec":
+        if card["labels"]:
+            return (
+                "For each input sequence, the most likely class with its probability,"
+                " then the runners-up:"
+            )
+        return "For each input sequence, the predicted value:"
+    return ""
+
+
+def top_classes(logits: Any, labels: list[str], top: int) -> str:
+    """The ``top`` most likely classes of one output, with their softmax probabilities."""
+    import numpy as np
+
+    exp = np.exp(logits - logits.max())
+    probabilities = exp / exp.sum()
+    order = np.argsort(-probabilities)[:top]
+    first, *rest = (f"{labels[i]} {probabilities[i]:.3f}" for i in order)
+    return first + (f"  ({', '.join(rest)})" if rest else "")
 
 
 def main() -> None:

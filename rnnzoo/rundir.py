@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import math
 import os
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,26 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def command(self, out: str) -> str:
+        """The ``rnnzoo train`` command line that trains this config again into ``out``:
+        every option spelled out, so that later changes to a task's recommended values do
+        not change what it trains. (``device``, ``amp`` and ``compile`` are left to the
+        machine it runs on.)"""
+        words = ["rnnzoo", "train", "--task", self.task, "--cell", self.cell]
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("task", "cell", "task_params", "cell_params", "device", "amp", "compile"):
+                continue
+            if isinstance(value, bool):
+                words.append("--bidirectional" if value else "--unidirectional")
+            else:
+                words += [option(f.name), str(value)]
+        for scope, params in (("cell", self.cell_params), ("task", self.task_params)):
+            for key, value in params.items():
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                words += ["--param", f"{scope}.{key}={text}"]
+        return shlex.join([*words, "--out", out])
 
 
 def option(name: str) -> str:

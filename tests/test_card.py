@@ -98,7 +98,8 @@ def test_every_card_on_the_shelf_reads(tmp_path, name, old):
     model = Model(folder)
     assert model.card["format"] == cards.FORMAT
     assert model.card["family"] in ("sequence", "token_decoder")
-    assert repr(model).startswith(f"Model(task={model.card['task']!r}, cell=")
+    assert repr(model).startswith(f"Model({str(folder)!r}: {model.card['kind']} ")
+    assert f" on {model.card['task']}, inputs [" in repr(model)
 
 
 def test_the_schema_documents_every_common_field():

@@ -202,7 +202,7 @@ def streamed_check(
     return Check("model.step.onnx streamed vs model.onnx", 3, steps, diff(whole, streamed))
 
 
-def build_card(run: Any, opset: int, streaming: bool) -> dict[str, Any]:
+def build_card(run: Any, out: Path, options: ExportOptions, streaming: bool) -> dict[str, Any]:
     task, model = run.task, run.model
     rnn = model.rnn
     layers = rnn.num_layers * rnn.num_directions
@@ -217,7 +217,7 @@ def build_card(run: Any, opset: int, streaming: bool) -> dict[str, Any]:
         for i, (name, size) in enumerate(zip(state_names(model), rnn.state_sizes))
     ]
     return {
-        **common_card(run, opset),
+        **common_card(run, out, options, streaming),
         "readout": model.readout or "per_step",
         "inputs": [
             {
@@ -278,7 +278,7 @@ def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> Export
         plain, step = graphs["model.onnx"], graphs["model.step.onnx"]
         checks.append(streamed_check(plain, step, model, test.x, train_steps))
     check_results(checks)
-    card = build_card(run, options.opset, streaming)
+    card = build_card(run, out, options, streaming)
     answers = {name: name for name in graphs}  # which file's cases each file answers
     if options.quantize:
         for name in ("model.onnx", "model.full.onnx"):

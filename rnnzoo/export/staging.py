@@ -4,6 +4,7 @@ a staging folder renamed into place only when everything is written."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,11 +52,45 @@ def versions() -> dict[str, str]:
     }
 
 
-def common_card(run: Any, opset: int) -> dict[str, Any]:
+def reproduce(config: Any, out: Path, options: ExportOptions) -> list[str]:
+    """The two commands that make this export again: train (into ``runs/NAME``), export."""
+    run = f"runs/{out.name}"
+    export = ["rnnzoo", "export", run, "--out", str(out), "--opset", str(options.opset)]
+    export += ["--quantize", options.quantize] if options.quantize else []
+    export += [word for f in options.formats for word in ("--format", f)]
+    return [config.command(run), shlex.join(export)]
+
+
+def usage(task: Any, out: Path, streaming: bool) -> dict[str, str]:
+    """How to run the export, from the command line and from Python (the runtime only)."""
+    name = shlex.quote(str(out))
+    call = {
+        "encdec": 'model.translate(["April 22, 2019"])',
+        "vec2seq": "model.caption(x)  # x as in example.json",
+    }.get(task.kind, "y = model.predict(x)  # x: (batch, time, features) as in example.json")
+    lines = [
+        "import json, numpy as np",
+        "from rnnzoo.runtime import Model",
+        f"model = Model({str(out)!r})",
+        f"x = np.asarray(json.load(open({str(out / 'example.json')!r}))['input'], np.float32)",
+        call,
+    ]
+    if task.kind == "encdec":
+        lines = lines[1:3] + lines[4:]
+    if streaming:
+        lines.append("stream = model.stream(); y_t = stream.step(x[:, 0])  # one step at a time")
+    return {
+        "cli": f"rnnzoo predict {name} --input {shlex.quote(str(out / 'example.json'))}",
+        "python": "\n".join(lines),
+    }
+
+
+def common_card(run: Any, out: Path, options: ExportOptions, streaming: bool) -> dict[str, Any]:
     """What every model card says, whatever the family (``run`` is a ``LoadedRun``)."""
     from rnnzoo.registry import task_entry
 
     task, config, summary = run.task, run.config, run.summary
+    opset = options.opset
     return {
         "format": cards.FORMAT,
         "family": run.family.name,
@@ -80,6 +115,8 @@ def common_card(run: Any, opset: int) -> dict[str, Any]:
         },
         "opset": opset,
         "versions": versions(),
+        "usage": usage(task, out, streaming),
+        "reproduce": reproduce(config, out, options),
     }
 
 

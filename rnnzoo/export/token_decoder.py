@@ -173,7 +173,7 @@ def export_token_decoder(run: Any, out: Path, options: ExportOptions) -> ExportR
         "encoder.onnx": encoder_graph(model, example, options.opset),
         "decoder.step.onnx": decoder_graph(model, options.opset),
     }
-    card = build_card(run, options.opset)
+    card = build_card(run, out, options)
     grid = cases(model, test)
     checks = check_on_onnxruntime(graphs, grid)
     checks.append(decode_check(model, *graphs.values(), test, card))
@@ -234,7 +234,7 @@ def quantize_int8(
     }
 
 
-def build_card(run: Any, opset: int) -> dict[str, Any]:
+def build_card(run: Any, out: Path, options: ExportOptions) -> dict[str, Any]:
     task, model = run.task, run.model
     names = state_names(model)
     layers = model.decoder.num_layers
@@ -270,7 +270,7 @@ def build_card(run: Any, opset: int) -> dict[str, Any]:
         ]
         tokenization = {}
     return {
-        **common_card(run, opset),
+        **common_card(run, out, options, streaming=False),
         "inputs": [
             *source,
             {

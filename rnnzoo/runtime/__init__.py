@@ -2,7 +2,8 @@
 
     from rnnzoo.runtime import Model
 
-    model = Model("exports/sine")            # an export folder, or a .onnx file
+    model = Model("sine")                    # a name on the shelf, an export folder, a .onnx file
+    list_models("*mnist*")                   # the shelf's names (rnnzoo zoo)
     y = model.predict(x)                     # x: (batch, time, features) or (time, features)
     model.describe(y)                        # class names, or the values
     stream = model.stream()                  # one sample at a time, state kept between calls
@@ -19,6 +20,7 @@ from rnnzoo.runtime.decoding import beam_decode, greedy_decode
 from rnnzoo.runtime.inputs import load_input, load_texts
 from rnnzoo.runtime.model import Model
 from rnnzoo.runtime.session import open_session, run, zero_state
+from rnnzoo.runtime.zoo import list_models
 
 __all__ = [
     "Model",
@@ -26,6 +28,7 @@ __all__ = [
     "beam_decode",
     "greedy_decode",
     "load_input",
+    "list_models",
     "load_texts",
     "open_session",
     "run",

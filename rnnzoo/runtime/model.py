@@ -10,6 +10,7 @@ import numpy as np
 
 from rnnzoo import card as cards
 from rnnzoo.errors import RuntimeInputError
+from rnnzoo.runtime import zoo
 from rnnzoo.runtime.base import Answers, Runner
 from rnnzoo.runtime.session import open_session
 
@@ -52,17 +53,13 @@ def read_card(text: str, source: str) -> dict[str, Any]:
 class Model:
     """An exported rnnzoo model: its card, and the runner of its family.
 
-    ``path`` is an export folder from ``rnnzoo export`` or one ``.onnx`` file (its card is in
-    its metadata); ``int8`` opens the int8 graphs of a folder exported with ``--quantize int8``.
+    ``path`` is an export folder from ``rnnzoo export``, one ``.onnx`` file (its card is in
+    its metadata) or the name of a model on the shelf (``rnnzoo zoo``); ``int8`` opens the
+    int8 graphs of a folder exported with ``--quantize int8``.
     """
 
     def __init__(self, path: str | Path, threads: int | None = None, int8: bool = False):
-        path = Path(path)
-        if not path.exists():
-            raise RuntimeInputError(
-                f"{path}: no such file or folder (expected an export "
-                "folder from `rnnzoo export` or a .onnx file)"
-            )
+        path = zoo.find(path)
         if path.is_dir():
             card_file = path / "card.json"
             if not card_file.is_file():
@@ -103,7 +100,12 @@ class Model:
 
     def __repr__(self) -> str:
         c = self.card
-        return f"Model(task={c['task']!r}, cell={c['cell']!r}, kind={c['kind']!r})"
+        size = f"{c['layers']}x{c['hidden']}" + (" bidirectional" if c["bidirectional"] else "")
+        inputs, outputs = [i["name"] for i in c["inputs"]], [o["name"] for o in c["outputs"]]
+        return (
+            f"Model({str(self.folder)!r}: {c['kind']} {c['cell']} {size} on {c['task']},"
+            f" inputs {inputs}, outputs {outputs})"
+        )
 
     @property
     def kind(self) -> str:

@@ -43,12 +43,15 @@ class SequenceRunner(Runner):
         return check_array(x, self.step_shape, sequence, name, hint, missing)
 
     def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
-        """Run whole sequences; ``lengths`` gives each sequence's valid steps (padded batch):
-        ``model.full.onnx`` then runs, from zero states."""
+        """Run whole sequences ``(batch, time, *step)``; one sequence ``(time, *step)`` gives
+        one answer, without a batch axis (as it came). ``lengths`` gives each sequence's valid
+        steps (padded batch): ``model.full.onnx`` then runs, from zero states."""
+        single = lengths is None and np.ndim(x) == 1 + len(self.step_shape)
         x = self.check_input(x)
         feeds = {"input": x}
         if lengths is None:
-            return run(self.session, feeds, ["output"])[0]
+            output = run(self.session, feeds, ["output"])[0]
+            return output[0] if single else output
         lengths = np.asarray(lengths)
         if lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
             raise RuntimeInputError(
@@ -86,6 +89,8 @@ class SequenceRunner(Runner):
 
     def answer_file(self, path: str | Path, beam: int = 1) -> Answers:
         x, lengths = load_input(path)
+        if np.ndim(x) == 1 + len(self.step_shape):  # one sequence (a CSV file): a batch of one
+            x = np.asarray(x)[None]
         prediction = self.predict(x, lengths)
         answers = self.describe(prediction)
         return Answers([str(i) for i in range(len(answers))], answers, ":", prediction)

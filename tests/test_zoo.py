@@ -1,0 +1,138 @@
+"""The shelf: names that open models, the listing, user shelves, the generated index, and
+the cards' usage and reproduce commands (the latter run for real)."""
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rnnzoo
+from rnnzoo.runtime import Model, RuntimeInputError, list_models, zoo
+
+SHELF = zoo.BUILT_IN
+
+
+def test_list_models_and_a_name_open_the_shelf():
+    names = list_models()
+    assert names == sorted(p.parent.name for p in SHELF.glob("*/card.json"))
+    assert "sine" in names and list_models("*mnist*") == ["mnist1d"]
+    model = Model("sine")
+    assert model.folder == SHELF / "sine"
+    x = np.asarray(json.loads((SHELF / "sine/example.json").read_text())["input"], np.float32)
+    np.testing.assert_allclose(model.predict(x[0]), model.predict(x)[0], atol=1e-6)  # one sequence
+
+
+def test_an_unknown_name_suggests_the_closest(cli):
+    with pytest.raises(RuntimeInputError, match="did you mean sine"):
+        Model("sien")
+    result = cli("predict", "sien", "--input", str(SHELF / "sine/example.json"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "did you mean sine" in result.stderr and "rnnzoo zoo" in result.stderr
+
+
+def test_a_users_shelf_comes_first(tmp_path, monkeypatch, cli):
+    mine = tmp_path / "mine"
+    shutil.copytree(SHELF / "reber", mine / "grammar")
+    shutil.copytree(SHELF / "reber", mine / "sine")  # shadows the built-in one
+    monkeypatch.setenv("RNNZOO_ZOO", f"{tmp_path / 'missing'}:{mine}")
+    assert "grammar" in list_models() and Model("sine").folder == mine / "sine"
+    rows = cli("zoo", "--json", env={"RNNZOO_ZOO": str(mine)})
+    table = {r["name"]: r for r in json.loads(rows.stdout)}
+    assert table["grammar"]["task"] == "reber" and table["sine"]["task"] == "reber"
+    assert table["fashion"]["folder"] == str(SHELF / "fashion")
+    result = cli(
+        "predict",
+        "grammar",
+        "--input",
+        str(mine / "grammar/example.json"),
+        env={"RNNZOO_ZOO": str(mine)},
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_zoo_lists_the_cards(cli):
+    result = cli("zoo")
+    assert result.returncode == 0, result.stderr
+    for name in list_models():
+        assert f"│ {name} " in result.stdout
+    rows = json.loads(cli("zoo", "f*", "--json").stdout)
+    assert [r["name"] for r in rows] == ["fashion"]
+    row = rows[0]
+    assert row["task"] == "seqmnist" and row["size"] == "2x128 bi" and row["metric"] == "accuracy"
+    assert row["int8_bytes"] < row["fp32_bytes"] and "onnxruntime" in row["runtimes"]
+    assert cli("zoo", "nothing*").stdout.startswith("no model matches")
+
+
+def test_a_damaged_card_is_a_row_not_a_failure(tmp_path, cli):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken/card.json").write_text("{not json")
+    rows = json.loads(cli("zoo", "broken", "--json", env={"RNNZOO_ZOO": str(tmp_path)}).stdout)
+    assert rows[0]["error"].startswith("unreadable card")
+
+
+def test_the_shelf_index_is_generated_from_the_cards():
+    expected = zoo.index_markdown(zoo.catalogue())
+    assert (SHELF / "README.md").read_text() == expected, (
+        "exports/README.md is stale: rnnzoo zoo --markdown > exports/README.md"
+    )
+
+
+def test_every_shelf_card_says_how_to_use_and_reproduce_it():
+    for name in list_models():
+        card = json.loads((SHELF / name / "card.json").read_text())
+        assert card["usage"]["cli"].startswith("rnnzoo predict "), name
+        assert card["reproduce"][0].startswith(f"rnnzoo train --task {card['task']} "), name
+        assert card["reproduce"][1].startswith(f"rnnzoo export runs/{name} --out exports/{name}")
+        readme = (SHELF / name / "README.md").read_text()
+        assert "## Use" in readme and card["reproduce"][0] in readme
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reproduce")
+    rnnzoo.train(
+        "sine",
+        "gru",
+        out=str(folder / "run"),
+        epochs=1,
+        hidden=8,
+        quiet=True,
+        task_params={"n_train": 200, "n_test": 20},
+        lr=2e-3,
+        schedule="onecycle",
+    )
+    from rnnzoo.export import export_run
+
+    export_run(folder / "run", folder / "sine-small", runtimes=["onnxruntime"])
+    return folder
+
+
+def test_the_cards_reproduce_command_trains_the_same_config(exported):
+    card = json.loads((exported / "sine-small/card.json").read_text())
+    train = shlex.split(card["reproduce"][0])
+    assert train[:2] == ["rnnzoo", "train"] and train[-2:] == ["--out", "runs/sine-small"]
+    again = exported / "again"
+    subprocess.run(
+        [sys.executable, "-m", "rnnzoo", *train[1:-1], str(again), "--quiet"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    original = json.loads((exported / "run/config.json").read_text())
+    copy = json.loads((again / "config.json").read_text())
+    for machine_specific in ("device", "amp", "compile"):
+        original.pop(machine_specific), copy.pop(machine_specific)
+    assert copy == original
+    summary = json.loads((exported / "run/summary.json").read_text())
+    assert json.loads((again / "summary.json").read_text())["test"] == summary["test"]
+
+
+def test_the_cards_python_usage_runs(exported):
+    card = json.loads((exported / "sine-small/card.json").read_text())
+    namespace: dict = {}
+    exec(card["usage"]["python"], namespace)
+    assert namespace["y"].shape[-1] == 1 and namespace["y_t"].shape == (3, 1)
