@@ -53,6 +53,7 @@ def train(
     out: str,
     resume: bool = False,
     quiet: bool = False,
+    overwrite: bool = False,
     cell_params: dict[str, Any] | None = None,
     task_params: dict[str, Any] | None = None,
     **options: Any,
@@ -60,7 +61,8 @@ def train(
     """Train a cell on a task into the run directory ``out``, as ``rnnzoo train`` does.
 
     ``options`` are the fields of ``rnnzoo.rundir.TrainConfig`` (hidden, layers, epochs, lr, ...);
-    unset ones take the task's recommended values. Returns the run's summary.
+    unset ones take the task's recommended values; ``overwrite`` replaces a run already in
+    ``out``; ``quiet`` hides the progress. Returns the run's summary.
     """
     from rnnzoo.rundir import config_with_defaults
     from rnnzoo.trainer import train as run_training
@@ -68,7 +70,7 @@ def train(
     config = config_with_defaults(
         task, cell, cell_params=cell_params or {}, task_params=task_params or {}, **options
     )
-    return run_training(config, out, resume=resume, quiet=quiet)
+    return run_training(config, out, resume=resume, quiet=quiet, overwrite=overwrite)
 
 
 def load_run(path: str | os.PathLike[str]):

@@ -106,6 +106,16 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     console.print(table)
 
 
+def task_or(name: str) -> str:
+    """How ``--help`` shows a training option's default: the task may recommend one."""
+    import dataclasses
+
+    from rnnzoo.rundir import TrainConfig
+
+    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}[name]
+    return f"task's, else {default}"
+
+
 runtime_option = click.option(
     "--runtime",
     "runtimes",
@@ -116,13 +126,15 @@ runtime_option = click.option(
 )
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True}
+)
 @click.version_option(package_name="rnnzoo")
 def cli() -> None:
     """rnnzoo — train any registered recurrent cell on any registered task, export it to ONNX."""
 
 
-@cli.command()
+@cli.command(short_help="List the registered cells.")
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def cells(pattern: str, as_json: bool) -> None:
@@ -143,7 +155,7 @@ def cells(pattern: str, as_json: bool) -> None:
         )
 
 
-@cli.command()
+@cli.command(short_help="List the registered tasks.")
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def tasks(pattern: str, as_json: bool) -> None:
@@ -167,7 +179,7 @@ def tasks(pattern: str, as_json: bool) -> None:
         )
 
 
-@cli.command()
+@cli.command(short_help="List the plugins, what each registered, load errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins(as_json: bool) -> None:
     """List loaded plugins, what each registered, and load errors."""
@@ -204,7 +216,7 @@ def plugins(as_json: bool) -> None:
         )
 
 
-@cli.command()
+@cli.command(short_help="List the trained models on the shelf.")
 @click.argument("pattern", default="*")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--markdown", is_flag=True, help="Print the shelf's index (exports/README.md).")
@@ -248,7 +260,7 @@ def zoo(pattern: str, as_json: bool, markdown: bool) -> None:
         )
 
 
-@cli.command()
+@cli.command(short_help="A cell or task: parameters, recommended training.")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def info(name: str, as_json: bool) -> None:
@@ -269,16 +281,47 @@ def info(name: str, as_json: bool) -> None:
     }
     if entry.kind:
         doc["kind"] = entry.kind
+    if what == "task":
+        doc["training"] = recommended_training(entry.load())
+        doc["input_examples"] = entry.load().input_examples()
     if as_json:
         print_json(doc)
         return
     click.echo(f"{what} {entry.name} ({entry.plugin}){' — ' + entry.kind if entry.kind else ''}")
     click.echo(entry.description)
     print_table(
-        "parameters",
+        "parameters (set with --param KEY=VALUE)",
         ["name", "type", "default"],
         [[p.name, p.type_name, p.default] for p in params],
     )
+    if what == "task":
+        print_table(
+            f"training: what `rnnzoo train --task {entry.name}` uses for an option left out",
+            ["option", "value", "from"],
+            [[r["option"], r["value"], r["from"]] for r in doc["training"]],
+        )
+        if doc["input_examples"]:
+            click.echo("inputs it reads, e.g.: " + " · ".join(doc["input_examples"]))
+
+
+def recommended_training(task_class: Any) -> list[dict[str, Any]]:
+    """Each training option's value when left out: the task's recommendation, else the
+    trainer's default."""
+    import dataclasses
+
+    from rnnzoo.rundir import TrainConfig, option
+
+    rows = []
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("task", "cell", "task_params", "cell_params"):
+            continue
+        if f.name in task_class.defaults:
+            rows.append(
+                {"option": option(f.name), "value": task_class.defaults[f.name], "from": "task"}
+            )
+        else:
+            rows.append({"option": option(f.name), "value": f.default, "from": "trainer"})
+    return rows
 
 
 def print_metrics(title: str, columns: dict[str, dict[str, float]]) -> None:
@@ -291,36 +334,105 @@ def print_metrics(title: str, columns: dict[str, dict[str, float]]) -> None:
     print_table(title, ["metric", *columns], rows)
 
 
-@cli.command()
-@click.option("--task", help="A registered task (see `rnnzoo tasks`).")
-@click.option("--cell", help="A registered cell (see `rnnzoo cells`).")
-@click.option("--hidden", type=int, help="Units per layer and direction.")
-@click.option("--layers", type=int, help="Stacked recurrent layers.")
-@click.option("--bidirectional/--unidirectional", default=None, help="Run both directions.")
-@click.option("--dropout", type=float, help="Dropout between layers.")
-@click.option("--epochs", type=int)
-@click.option("--batch-size", type=int)
-@click.option("--lr", type=float, help="Learning rate (Adam; AdamW with --weight-decay).")
-@click.option("--weight-decay", type=float)
-@click.option("--schedule", type=click.Choice(["constant", "onecycle"]), help="LR schedule.")
-@click.option("--clip", type=float, help="Max gradient norm (0: no clipping).")
-@click.option("--tbptt", type=int, help="Truncated BPTT window in steps (seq2seq tasks).")
-@click.option("--patience", type=int, help="Stop after this many epochs without improvement.")
-@click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
-@click.option("--device", help="auto (cuda when available), cpu, cuda or cuda:N.")
+@cli.command(short_help="Train a cell on a task into a run directory.")
+@click.option(
+    "--task",
+    help="A registered task (see `rnnzoo tasks`).",
+    show_default="required, but with --resume",
+)
+@click.option(
+    "--cell",
+    help="A registered cell (see `rnnzoo cells`).",
+    show_default="required, but with --resume",
+)
+@click.option(
+    "--hidden", type=int, help="Units per layer and direction.", show_default=task_or("hidden")
+)
+@click.option(
+    "--layers", type=int, help="Stacked recurrent layers.", show_default=task_or("layers")
+)
+@click.option(
+    "--bidirectional/--unidirectional",
+    default=None,
+    help="Run both directions.",
+    show_default=task_or("bidirectional"),
+)
+@click.option(
+    "--dropout", type=float, help="Dropout between layers.", show_default=task_or("dropout")
+)
+@click.option(
+    "--epochs", type=int, help="Passes over the training split.", show_default=task_or("epochs")
+)
+@click.option(
+    "--batch-size",
+    type=int,
+    help="Sequences per optimizer step.",
+    show_default=task_or("batch_size"),
+)
+@click.option(
+    "--lr",
+    type=float,
+    help="Learning rate (Adam; AdamW with --weight-decay).",
+    show_default=task_or("lr"),
+)
+@click.option(
+    "--weight-decay",
+    type=float,
+    help="Decoupled weight decay (AdamW); 0: plain Adam.",
+    show_default=task_or("weight_decay"),
+)
+@click.option(
+    "--schedule",
+    type=click.Choice(["constant", "onecycle"]),
+    help="LR schedule.",
+    show_default=task_or("schedule"),
+)
+@click.option(
+    "--clip", type=float, help="Max gradient norm (0: no clipping).", show_default=task_or("clip")
+)
+@click.option(
+    "--tbptt",
+    type=int,
+    help="Truncated BPTT window in steps (seq2seq tasks; 0: full BPTT).",
+    show_default=task_or("tbptt"),
+)
+@click.option(
+    "--patience",
+    type=int,
+    help="Stop after this many epochs without improvement (0: never).",
+    show_default=task_or("patience"),
+)
+@click.option(
+    "--max-steps",
+    type=int,
+    help="Stop after this many optimizer steps (0: no limit).",
+    show_default=task_or("max_steps"),
+)
+@click.option(
+    "--device",
+    help="auto (cuda when available), cpu, cuda or cuda:N.",
+    show_default=task_or("device"),
+)
 @click.option("--amp", is_flag=True, default=None, help="Mixed precision on CUDA.")
 @click.option(
     "--compile",
     type=click.Choice(["auto", "on", "off"]),
     help="torch.compile the step loop (auto: for cells without a fused kernel on long runs).",
+    show_default=task_or("compile"),
 )
-@click.option("--seed", type=int)
+@click.option(
+    "--seed",
+    type=int,
+    help="Seed of the weights, the batch order and dropout.",
+    show_default=task_or("seed"),
+)
 @click.option(
     "--param",
     "params",
     multiple=True,
     metavar="KEY=VALUE",
     help="A cell or task parameter (see `rnnzoo info`); repeatable.",
+    show_default="the parameters' own defaults",
 )
 @click.option("--out", help="Run directory (default: runs/TASK-CELL, numbered if taken).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
@@ -338,7 +450,10 @@ def train(
     as_json: bool,
     **options: Any,
 ) -> None:
-    """Train CELL on TASK; writes config, weights, checkpoints, metrics and plots to --out."""
+    """Train CELL on TASK; writes config, weights, checkpoints, metrics and plots to --out.
+
+    An option left out takes the task's recommended value (`rnnzoo info TASK` lists them),
+    else the trainer's default shown here."""
     from rnnzoo.params import split_params
     from rnnzoo.registry import get_cell_class, get_task_class
     from rnnzoo.rundir import RunDir, config_with_defaults
@@ -423,7 +538,7 @@ def training_in_words(run: RunDir, summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@cli.command()
+@cli.command(short_help="A run's metrics on a split, beside the baseline.")
 @click.argument("run_dir", type=click.Path())
 @click.option("--split", type=click.Choice(["train", "validation", "test"]), default="test")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -471,7 +586,7 @@ def save_figure(fig: Any, path: Path) -> None:
         plots.pyplot().close(fig)
 
 
-@cli.command()
+@cli.command(short_help="Roll a trained forecaster forward.")
 @click.argument("run_dir", type=click.Path())
 @click.option(
     "--steps",
@@ -480,7 +595,12 @@ def save_figure(fig: Any, path: Path) -> None:
     show_default=True,
     help="Values to generate (at most 100,000).",
 )
-@click.option("--plot", type=click.Path(), help="Write a plot of seed and generated values.")
+@click.option(
+    "--plot",
+    type=click.Path(),
+    help="Write a plot (PNG, SVG, PDF) of the seed window, the generated values and the truth.",
+    show_default="no plot",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the values as JSON.")
 def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
     """Roll a trained forecaster forward STEPS values from a test window (the creative RNN)."""
@@ -510,7 +630,7 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
         click.echo(f"plot: {plot_path}")
 
 
-@cli.command()
+@cli.command(short_help="Learning curves of one or more runs.")
 @click.argument("run_dirs", metavar="RUN [RUN ...]", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--out",
@@ -535,7 +655,7 @@ def plot(run_dirs: tuple[str, ...], out: str | None) -> None:
     click.echo(f"plot: {path}")
 
 
-@cli.command()
+@cli.command(short_help="Compare the runs in a folder in one table.")
 @click.argument("folder", default="runs", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def runs(folder: str, as_json: bool) -> None:
@@ -570,11 +690,16 @@ def runs(folder: str, as_json: bool) -> None:
     )
 
 
-@cli.command()
+@cli.command(short_help="Export a run to ONNX, verified on every runtime.")
 @click.argument("run_dir", type=click.Path())
 @click.option("--out", required=True, help="Export folder, e.g. exports/NAME.")
 @click.option("--opset", type=int, help="ONNX opset, 14 to 23 (default: 19).")
-@click.option("--quantize", type=click.Choice(["int8"]), help="Also write int8 graphs.")
+@click.option(
+    "--quantize",
+    type=click.Choice(["int8"]),
+    help="Also write int8 graphs.",
+    show_default="fp32 only",
+)
 @runtime_option
 @click.option(
     "--format",
@@ -582,6 +707,7 @@ def runs(folder: str, as_json: bool) -> None:
     type=click.Choice(["ort"]),
     multiple=True,
     help="Also write the ORT format (onnxruntime mobile / minimal builds) and its operator config.",
+    show_default="ONNX only",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export(
@@ -671,7 +797,7 @@ def print_runtimes(runtimes: dict[str, Any]) -> None:
                 click.echo(f"  {file}: {status[:160]}")
 
 
-@cli.command()
+@cli.command(short_help="A web page that runs an export in the browser.")
 @click.argument("model_path", metavar="EXPORT", type=click.Path())
 @click.option("--out", required=True, help="Folder for the page, e.g. web/sine.")
 def webpage(model_path: str, out: str) -> None:
@@ -684,7 +810,7 @@ def webpage(model_path: str, out: str) -> None:
     click.echo("  then open http://127.0.0.1:8000/")
 
 
-@cli.command()
+@cli.command(short_help="Run an export on the other runtimes here.")
 @click.argument("model_path", metavar="EXPORT", type=click.Path())
 @runtime_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -704,7 +830,7 @@ def verify(model_path: str, runtimes: tuple[str, ...], as_json: bool) -> None:
         sys.exit(1)
 
 
-@cli.command()
+@cli.command(short_help="Run an export (or a shelf model) on onnxruntime.")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.option(
     "--input",
@@ -718,6 +844,7 @@ def verify(model_path: str, runtimes: tuple[str, ...], as_json: bool) -> None:
     "--output",
     type=click.Path(),
     help="Write predictions to .npy (the array) or .json (answers; also texts).",
+    show_default="print only",
 )
 @click.option("--int8", is_flag=True, help="Use the int8 graphs from the export folder.")
 @click.option(

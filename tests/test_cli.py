@@ -92,3 +92,39 @@ def test_python_m_rnnzoo_in_a_subprocess(cli):
     result = cli("cells", "--json")
     assert result.returncode == 0
     assert "rnn" in [c["name"] for c in json.loads(result.stdout)]
+
+
+def test_every_option_shows_its_default():
+    """`--help` says what an option left out means: its default, or that it is required."""
+    import click
+
+    from rnnzoo.cli import cli as group
+
+    root = click.Context(group)
+    silent = []
+    for name, command in sorted(group.commands.items()):
+        context = click.Context(command, info_name=name, parent=root, show_default=True)
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name == "help":
+                continue
+            text = (param.get_help_record(context) or ("", ""))[1]
+            on_off_flag = param.is_flag and not param.secondary_opts
+            if not (param.required or on_off_flag or "default" in text.lower()):
+                silent.append(f"{name} {param.opts[0]}")
+    assert not silent, silent
+
+
+def test_the_command_list_is_not_truncated(cli):
+    commands = cli("--help").stdout.split("Commands:")[1]
+    assert "..." not in commands and "zoo       List the trained models on the shelf." in commands
+
+
+def test_info_shows_the_recommended_training_and_the_date_formats(cli):
+    result = cli("info", "dates", "--json")
+    doc = json.loads(result.stdout)
+    training = {row["option"]: row for row in doc["training"]}
+    assert training["--lr"] == {"option": "--lr", "value": 0.003, "from": "task"}
+    assert training["--clip"]["from"] == "trainer"
+    assert "April 22, 2019" in doc["input_examples"] and "2019/04/22" in doc["input_examples"]
+    text = cli("info", "dates").stdout
+    assert "--batch-size" in text and "inputs it reads, e.g.: April 22, 2019" in text

@@ -155,6 +155,12 @@ class Task:
         whether a plot was written. Forecasting tasks do; the default draws nothing."""
         return False
 
+    @classmethod
+    def input_examples(cls) -> list[str]:
+        """Examples of the inputs a trained model takes, where a list says more than the
+        description (the date formats of ``dates``); ``rnnzoo info TASK`` shows them."""
+        return []
+
     def continuation(self, split: str, index: int, steps: int) -> np.ndarray | None:
         """The true ``(steps, features)`` values that follow input ``index`` of ``split``
         (from ``load()``), for a task that can make them (a generated series); ``rnnzoo

@@ -78,6 +78,11 @@ class Dates(TokenSequenceTask):
         x, lengths = pad_ids(sources)
         return Split(x, torch.tensor(targets), lengths)
 
+    @classmethod
+    def input_examples(cls) -> list[str]:
+        """The date written in each format the task is trained on."""
+        return [written(datetime.date(2019, 4, 22)) for written in FORMATS]
+
     def load(self) -> dict[str, Split]:
         rng = np.random.default_rng(self.seed)
         span = (datetime.date(2099, 12, 31) - datetime.date(1900, 1, 1)).days
