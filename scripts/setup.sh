@@ -17,9 +17,11 @@ if [ "${1:-}" = "--test" ]; then
     [ -d /usr/share/datasets/fashion-mnist ] || missing="$missing dataset-fashion-mnist"
     command -v node >/dev/null || missing="$missing nodejs npm"
     command -v chromium >/dev/null || missing="$missing chromium"  # the web page's test
-    if [ -n "$missing" ]; then
-      { apt-get update -q && apt-get install -y -q $missing; } >/dev/null 2>&1 \
-        || echo "note: could not install$missing; the tests that need them will skip" >&2
+    if [ -n "$missing" ]; then  # quiet on success; the reason on failure
+      apt_log=$(mktemp)
+      { apt-get update -q && apt-get install -y -q $missing; } >"$apt_log" 2>&1 \
+        || echo "note: could not install$missing ($(grep -E '^(E|W):' "$apt_log" | tail -1 || tail -1 "$apt_log")); the tests that need them will skip" >&2
+      rm -f "$apt_log"
     fi
   fi
 fi

@@ -148,3 +148,23 @@ def test_the_cards_python_usage_runs(exported):
     namespace: dict = {}
     exec(card["usage"]["python"], namespace)
     assert namespace["y"].shape[-1] == 1 and namespace["y_t"].shape == (3, 1)
+
+
+@pytest.mark.parametrize("name", ["sine", "reber", "rain"])
+def test_streaming_the_shelf_models_equals_whole_sequences(name):
+    """The bound buffers of a stream take turns as state input and output: every step's
+    answer equals the whole sequence's, and an answer returned stays what it was."""
+    model = Model(name)
+    x = np.asarray(json.loads((SHELF / name / "example.json").read_text())["input"], np.float32)
+    x = np.nan_to_num(x)[:2]
+    whole = model.predict(x)
+    stream = model.stream()
+    answers = [stream.step(x[:, t]) for t in range(x.shape[1])]
+    first = answers[0].copy()
+    if whole.ndim == 3:  # an answer per step
+        np.testing.assert_allclose(np.stack(answers, 1), whole, atol=1e-5)
+    else:
+        np.testing.assert_allclose(answers[-1], whole, atol=1e-5)
+    np.testing.assert_array_equal(answers[0], first)
+    stream.reset()
+    np.testing.assert_allclose(stream.step(x[0, 0]), answers[0][0], atol=1e-6)  # (features,)
