@@ -44,13 +44,6 @@ RECIPES = {
         "goal": ">= 0.93 (TARGETS), >= 0.92 (issue)",
         "reference": "Fashion-MNIST benchmark table: GRU+SVM 0.888, with dropout 0.897",
     },
-    "fashion-rowcnn": {
-        "args": "--task seqmnist --param row_encoder=128 --cell gru --hidden 128 --layers 2 "
-        "--bidirectional --dropout 0.2 --epochs 15 --batch-size 128 --lr 3e-3 --schedule onecycle",
-        "metric": "accuracy",
-        "goal": ">= 0.93 (TARGETS)",
-        "reference": "the same stack on raw rows: 0.912 (recipe fashion)",
-    },
     "reber": {
         "args": "--task reber --cell gru --hidden 30 --epochs 20 --lr 3e-3",
         "metric": "accuracy",

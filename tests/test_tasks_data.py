@@ -206,31 +206,3 @@ def test_dates_pairs_decode_to_the_same_day():
     test_days = {tuple(r) for r in splits["test"].y.tolist()}
     assert not test_days & {tuple(r) for r in train.y.tolist()}  # unseen dates only
 
-
-def test_seqmnist_row_encoder_is_per_row_and_exports(tmp_path):
-    """The per-row CNN sees each row alone (a row's features do not change with the other
-    rows), so the step graph streams what the whole-sequence graph computes; the export
-    verifies both against PyTorch."""
-    from rnnzoo.export import export_run
-    from rnnzoo.tasks.seqmnist import RowCNN, write_bars
-
-    encoder = RowCNN(28, 12)
-    x = torch.rand(3, 28, 28)
-    changed = x.clone()
-    changed[:, 5:] = torch.rand(3, 23, 28)
-    torch.testing.assert_close(encoder(x)[:, :5], encoder(changed)[:, :5])
-    params = {"data_dir": str(write_bars(tmp_path / "idx")), "limit": 300, "row_encoder": 12}
-    rnnzoo.train(
-        "seqmnist",
-        "gru",
-        out=str(tmp_path / "run"),
-        epochs=1,
-        hidden=16,
-        layers=1,
-        bidirectional=False,
-        quiet=True,
-        task_params=params,
-    )
-    result = export_run(tmp_path / "run", tmp_path / "export", runtimes=["onnxruntime"])
-    assert all(check.ok for check in result.checks)
-    assert {c.what.split(":")[0] for c in result.checks} >= {"model.onnx", "model.step.onnx"}

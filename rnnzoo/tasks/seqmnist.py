@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
 
 from rnnzoo.errors import UserError
 from rnnzoo.tasks.base import ClassificationTask, Split, require
@@ -116,31 +115,6 @@ def write_bars(folder: Path, n_train: int = 600, n_test: int = 200, gzipped: boo
     return folder
 
 
-class RowCNN(nn.Module):
-    """Features of each row on its own: ``(batch, rows, 28)`` → ``(batch, rows, features)``.
-    Two 1-D convolutions along the row find strokes and edges wherever they sit in it; the
-    recurrent stack then reads the rows in order as before (a per-step encoder: a row's
-    features never depend on other rows, so step-by-step and whole-image runs agree)."""
-
-    def __init__(self, width: int, features: int, channels: int = 16):
-        super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv1d(1, channels, 5, padding=2),
-            nn.ReLU(),
-            nn.Conv1d(channels, channels, 5, padding=2),
-            nn.ReLU(),
-            nn.MaxPool1d(2),
-            nn.Flatten(),
-        )
-        self.project = nn.Sequential(nn.Linear(channels * (width // 2), features), nn.ReLU())
-
-    def forward(self, x: Tensor) -> Tensor:
-        # reshapes that leave one axis to infer (-1): batch and time stay dynamic on export
-        rows = x.reshape(-1, 1, x.shape[-1])  # (batch·rows, 1, width)
-        features = self.project(self.conv(rows))
-        return features.reshape(-1, x.shape[1], features.shape[-1])
-
-
 class SeqMNIST(ClassificationTask):
     smoke_params = {"limit": 600}
 
@@ -164,14 +138,10 @@ class SeqMNIST(ClassificationTask):
         validation_size: int = 5000,
         limit: int = 0,
         label_names: str = "auto",
-        row_encoder: int = 0,
     ):
         super().__init__()
         self.data_dir, self.validation_size, self.limit = Path(data_dir), validation_size, limit
-        self.row_encoder = row_encoder
-        require(0 <= row_encoder <= 1024, "row_encoder must be 0 (none) to 1024 features")
-        self.input_size, self.output_size = row_encoder or 28, 10
-        self.step_shape = (28,)
+        self.input_size, self.output_size = 28, 10
         require(
             validation_size >= 1 and limit >= 0,
             "validation_size must be >= 1 and limit >= 0 (0: every example)",
@@ -183,10 +153,6 @@ class SeqMNIST(ClassificationTask):
             raise UserError(f"label_names must be auto, fashion or digits, not {label_names!r}")
         self.labels = FASHION_LABELS if label_names == "fashion" else DIGIT_LABELS
         self.preprocessing = "rows of 28 pixels as 28 steps; pixel values / 255"
-
-    def encoder(self) -> nn.Module:
-        """With ``row_encoder`` N, a small CNN turns each row into N features (``RowCNN``)."""
-        return RowCNN(28, self.row_encoder) if self.row_encoder else nn.Identity()
 
     def load(self) -> dict[str, Split]:
         def split(images: np.ndarray, labels: np.ndarray) -> Split:
