@@ -205,4 +205,3 @@ def test_dates_pairs_decode_to_the_same_day():
     assert len(seen) > 2  # several formats
     test_days = {tuple(r) for r in splits["test"].y.tolist()}
     assert not test_days & {tuple(r) for r in train.y.tolist()}  # unseen dates only
-
