@@ -8,15 +8,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from rnnzoo.errors import UserError
 from rnnzoo.plugins import PluginError
-
-if TYPE_CHECKING:
-    from rnnzoo.rundir import RunDir
 
 
 class Group(click.Group):
@@ -493,49 +490,6 @@ def train(
         sys.exit(130)
     if as_json:
         print_json(summary)
-    elif "test" in summary and not quiet:
-        print_metrics(
-            "test split", {"model": summary["test"], "baseline": summary["baseline_test"]}
-        )
-        click.echo(training_in_words(RunDir(summary["run"]), summary))
-
-
-def training_in_words(run: RunDir, summary: dict[str, Any]) -> str:
-    """The end of a training as a newcomer wants it: what was trained, how good it is against
-    the baseline, where its files are, and what to run next."""
-    from rnnzoo.rundir import RunDir
-
-    config = run.read_config()
-    size = f"{config.layers}x{config.hidden}" + (" bidirectional" if config.bidirectional else "")
-    lines = [
-        f"Trained {config.cell} ({size}) on {config.task} in {summary['wall_seconds']:.0f} s:"
-        f" {summary['epochs']} epochs, the best weights from epoch {summary['best_epoch']}."
-    ]
-    versus = summary["against_baseline"]
-    if versus["baseline"] is not None:
-        model, base, name = versus["model"], versus["baseline"], versus["metric"]
-        baseline = f"{base:.4g} for the baseline ({versus['baseline_is']})"
-        if not versus["better"]:
-            lines.append(
-                f"WARNING: test {name} {model:.4g} is no better than {baseline}: the model did"
-                " not learn the task; lower --lr, train longer or change the model."
-            )
-        elif not versus["higher_is_better"] and model > 0:
-            lines.append(f"Test {name} {model:.4g}, {base / model:.1f}x lower than {baseline}.")
-        else:
-            lines.append(f"Test {name} {model:.4g} against {baseline}.")
-    files = [(RunDir.CURVE, "learning curves"), (RunDir.PREDICTIONS, "test predictions")]
-    drawn = ", ".join(f"{name} ({what})" for name, what in files if run.file(name).exists())
-    lines.append(
-        f"In {run}: model.safetensors (best weights), summary.json, metrics.jsonl"
-        + (f", {drawn}" if drawn else "")
-        + "."
-    )
-    lines.append(
-        f"Next: rnnzoo export {run} --out exports/{Path(str(run)).name}   |   rnnzoo plot {run}"
-        f"   |   rnnzoo runs {Path(str(run)).parent}"
-    )
-    return "\n".join(lines)
 
 
 @cli.command(short_help="A run's metrics on a split, beside the baseline.")
@@ -761,9 +715,13 @@ def export(
     print_runtimes(result.card.get("runtimes") or {})
     if quantize:
         q = result.card["int8"]
+        metrics = ", ".join(
+            f"{k} {v:.4g} (fp32 {q['fp32_test_metrics'][k]:.4g})"
+            for k, v in q["test_metrics"].items()
+        )
         click.echo(
-            f"int8: {q['size_bytes']} bytes (fp32 {q['fp32_size_bytes']}); test "
-            f"{q['test_metrics']} vs fp32 {q['fp32_test_metrics']}"
+            f"int8: {q['size_bytes']:,} bytes against {q['fp32_size_bytes']:,} in fp32;"
+            f" test {metrics}"
         )
         if q["size_bytes"] >= q["fp32_size_bytes"]:
             click.echo("note: int8 does not pay for a model this small; ship the fp32 files")
@@ -778,13 +736,13 @@ def print_runtimes(runtimes: dict[str, Any]) -> None:
         return
     files = list(dict.fromkeys(f for r in runtimes.values() for f in r.get("files", {})))
 
-    def short(status: str) -> str:
-        return status if status == "ok" or status.startswith("differs") else "fails (below)"
+    def short(report: dict[str, Any], file: str) -> str:
+        if "skipped" in report:
+            return "not run (below)"
+        status = report["files"].get(file, "—")
+        return status if status in ("ok", "—") or status.startswith("differs") else "fails (below)"
 
-    rows = [
-        [file, *(short(r["files"].get(file, "skipped")) for r in runtimes.values())]
-        for file in files
-    ]
+    rows = [[file, *(short(r, file) for r in runtimes.values())] for file in files]
     columns = [name for name in runtimes]
     print_table("the same inputs on other runtimes (vs onnxruntime)", ["file", *columns], rows)
     for name, report in runtimes.items():
@@ -896,7 +854,9 @@ def predict(
     if as_json:
         print_json(result.to_json())
         return
-    click.echo(model_line(model))
+    if output:
+        click.echo(f"wrote {output}", err=True)
+    click.echo(model_line(model, int8))
     meaning = answer_meaning(model.card, result.prediction)
     if meaning:
         click.echo(meaning)
@@ -909,7 +869,7 @@ def predict(
         click.echo(f"{shown}{result.arrow} {answer}")
 
 
-def model_line(model: Any) -> str:
+def model_line(model: Any, int8: bool = False) -> str:
     """Which model answered, and how good it was on its test split."""
     card = model.card
     size = f"{card['layers']}x{card['hidden']}" + (
@@ -917,6 +877,8 @@ def model_line(model: Any) -> str:
     )
     line = f"{model.folder}: {card['cell']} {size} trained on {card['task']}"
     test, baseline = card["metrics"].get("test") or {}, card["metrics"].get("baseline_test") or {}
+    if int8 and card.get("int8"):
+        line, test = line + ", int8 weights", card["int8"]["test_metrics"]
     if test:
         metric, value = next(iter(test.items()))
         line += f"; test {metric} {value:.4g}"

@@ -74,12 +74,17 @@ def curves(runs: list[RunDir]) -> Figure:
         metric_ax.plot(epochs, values, "o-", ms=3, color=color, label=f"{name}validation {metric}")
         best = summary.get("best_epoch")
         if best in epochs:
-            metric_ax.plot(best, values[epochs.index(best)], "*", ms=14, color=color)
+            value = values[epochs.index(best)]
+            right = best > (epochs[0] + epochs[-1]) / 2  # the label goes toward the middle
+            high = value > (min(values) + max(values)) / 2
+            metric_ax.plot(best, value, "*", ms=14, color=color)
             metric_ax.annotate(
                 f"best: epoch {best}",
-                (best, values[epochs.index(best)]),
+                (best, value),
                 textcoords="offset points",
-                xytext=(6, 8),
+                xytext=(-8 if right else 8, -10 if high else 10),
+                ha="right" if right else "left",
+                va="top" if high else "bottom",
                 fontsize=8,
             )
         if versus.get("baseline") is not None:

@@ -41,7 +41,7 @@ def test_training_prints_a_header_plain_epochs_and_a_summary_in_words(two_runs):
     words = good.stdout[good.stdout.index("Trained gru (1x16) on sine") :]
     assert "lower than" in words and "persistence" in words
     assert f"In {root / 'good'}: model.safetensors" in words and "curve.png" in words
-    assert f"Next: rnnzoo export {root / 'good'} --out exports/good" in words
+    assert f"Next: rnnzoo export {root / 'good'} --out exports/my-good" in words
 
 
 def test_a_run_worse_than_its_baseline_says_so(two_runs):
@@ -145,3 +145,15 @@ def test_generate_plots_the_true_series_and_prints_rows(two_runs, cli, tmp_path)
     plots.pyplot().close(fig)
     # the continuation carries on the window's own series: its first value is the target's last
     assert abs(truth[0, 0] - run.splits["test"].y[0, -1, 0].item()) < 1e-5
+
+
+def test_the_python_api_shows_the_summary_unless_quiet(tmp_path, capsys):
+    import rnnzoo
+
+    options = {"epochs": 1, "hidden": 8, "task_params": {"n_train": 200, "n_test": 20}}
+    rnnzoo.train("sine", "gru", out=str(tmp_path / "a"), **options)
+    shown = capsys.readouterr().out
+    assert shown.startswith("training gru on sine") and "test: mse " in shown
+    assert "Trained gru (1x8) on sine" in shown
+    rnnzoo.train("sine", "gru", out=str(tmp_path / "b"), quiet=True, **options)
+    assert capsys.readouterr().out == ""

@@ -150,10 +150,12 @@ class Model:
         same report the card's ``runtimes`` holds."""
         from rnnzoo.runtime.engines import compare
 
-        feeds = {
-            self.runner.files[role].name: cases
-            for role, cases in self.runner.sample_feeds(self.folder).items()
-        }
+        feeds = {}
+        twins = type(self.runner).files(self.folder, int8=True)  # the int8 files, if any
+        for role, cases in self.runner.sample_feeds(self.folder).items():
+            feeds[self.runner.files[role].name] = cases
+            if twins[role] != self.runner.files[role] and twins[role].is_file():
+                feeds[twins[role].name] = cases  # the same inputs as their fp32 twin
         return compare(self.folder, feeds, 1e-5, runtimes)
 
     def answer_file(self, path: str | Path, beam: int = 1) -> Answers:

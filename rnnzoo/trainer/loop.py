@@ -40,7 +40,7 @@ from rnnzoo.rundir import RunDir, TrainConfig
 from rnnzoo.tasks.base import Split, Task
 from rnnzoo.trainer import compiling
 from rnnzoo.trainer.distributed import Distributed, resolve_device
-from rnnzoo.trainer.progress import Progress
+from rnnzoo.trainer.progress import Progress, summary_in_words
 
 
 class TrainingDiverged(UserError):
@@ -254,7 +254,10 @@ def train(
             started = time.perf_counter()
             train_epochs(setup, parts, counters, quiet)
             wall_seconds = time.perf_counter() - started
-            return finish(setup, parts, counters, wall_seconds)
+            summary = finish(setup, parts, counters, wall_seconds)
+            if dist.is_main and not quiet:
+                print(summary_in_words(run, setup.config, summary), flush=True)
+            return summary
     finally:
         dist.stop()
 

@@ -1,12 +1,15 @@
 """What a run shows while it trains: a header, one line per epoch, a live bar on a
-terminal."""
+terminal, and at the end its test metrics and a summary in words."""
 
 from __future__ import annotations
 
 import math
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rnnzoo.rundir import RunDir, TrainConfig
 
 
 class Progress:
@@ -102,3 +105,49 @@ def format_record(record: dict[str, Any], epochs: int) -> str:
     parts.append(f"{record['seconds']:.1f} s")
     parts.append(f"{record['sequences_per_second']:,.0f} seq/s")
     return "  ".join(parts)
+
+
+def summary_in_words(run: RunDir, config: TrainConfig, summary: dict[str, Any]) -> str:
+    """The end of a training as a newcomer wants it: the test metrics beside the baseline's,
+    what was trained, how good it is against the baseline, where its files are, and what to
+    run next."""
+    base_metrics = summary["baseline_test"]
+    lines = [
+        "test: "
+        + "   ".join(
+            f"{k} {v:.4g}" + (f" (baseline {base_metrics[k]:.4g})" if k in base_metrics else "")
+            for k, v in summary["test"].items()
+        )
+    ]
+    size = f"{config.layers}x{config.hidden}" + (" bidirectional" if config.bidirectional else "")
+    epochs = summary["epochs"]
+    lines.append(
+        f"Trained {config.cell} ({size}) on {config.task} in {summary['wall_seconds']:.0f} s:"
+        f" {epochs} epoch{'s' if epochs != 1 else ''}, the best weights from epoch"
+        f" {summary['best_epoch']}."
+    )
+    versus = summary["against_baseline"]
+    if versus["baseline"] is not None:
+        model, base, name = versus["model"], versus["baseline"], versus["metric"]
+        baseline = f"{base:.4g} for the baseline ({versus['baseline_is']})"
+        if not versus["better"]:
+            lines.append(
+                f"WARNING: test {name} {model:.4g} is no better than {baseline}: the model did"
+                " not learn the task; lower --lr, train longer or change the model."
+            )
+        elif not versus["higher_is_better"] and model > 0:
+            lines.append(f"Test {name} {model:.4g}, {base / model:.1f}x lower than {baseline}.")
+        else:
+            lines.append(f"Test {name} {model:.4g} against {baseline}.")
+    files = [(run.CURVE, "learning curves"), (run.PREDICTIONS, "test predictions")]
+    drawn = ", ".join(f"{name} ({what})" for name, what in files if run.file(name).exists())
+    lines.append(
+        f"In {run}: model.safetensors (best weights), summary.json, metrics.jsonl"
+        + (f", {drawn}" if drawn else "")
+        + "."
+    )
+    lines.append(
+        f"Next: rnnzoo export {run} --out exports/my-{run.path.name}   |   rnnzoo plot {run}"
+        f"   |   rnnzoo runs {run.path.parent}"
+    )
+    return "\n".join(lines)
