@@ -3,6 +3,7 @@ through ``model.step.onnx``, and readable answers (class names, values)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,7 @@ class Stream:
         self.shape: tuple[int, ...] = ()
         self.shapes: tuple[tuple[int, ...], ...] = ()  # the step shapes the fast path takes
         self.finite_only = not runner.card.get("missing_values")
+        self.rank = len(runner.step_shape)  # of one sequence's step
 
     def reset(self) -> None:
         self.bindings = []
@@ -147,14 +149,16 @@ class Stream:
     def step(self, x: Any) -> np.ndarray:
         """``x``: ``(batch, features)``, or one sequence's ``(features,)``; returns the
         prediction so far, ``(batch, ...)`` or, for one sequence's step, without the batch."""
-        single = np.ndim(x) == len(self.runner.step_shape)
-        if not (
+        if (
             self.bindings
             and type(x) is np.ndarray
             and x.dtype == np.float32
             and x.shape in self.shapes
-            and not (self.finite_only and not np.isfinite(x).all())
-        ):  # the first step, or anything unusual: the full checks and messages
+            and (not self.finite_only or math.isfinite(x.sum()))  # NaN or inf make it so
+        ):
+            single = x.ndim == self.rank
+        else:  # the first step, or anything unusual: the full checks and messages
+            single = np.ndim(x) == self.rank
             x = self.runner.check_input(x, sequence=False)
             if not self.bindings:
                 y = self.first_step(x)
