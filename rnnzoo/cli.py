@@ -103,14 +103,21 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     console.print(table)
 
 
-def task_or(name: str) -> str:
-    """How ``--help`` shows a training option's default: the task may recommend one."""
+def training_option(name: str, help: str, flag: str = "", **kwargs: Any) -> Any:
+    """A ``train`` option for a ``TrainConfig`` field. Left out, it is None and the task's
+    recommended value, else the trainer's default, applies; ``--help`` says so."""
     import dataclasses
 
-    from rnnzoo.rundir import TrainConfig
+    from rnnzoo.rundir import TrainConfig, option
 
     default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}[name]
-    return f"task's, else {default}"
+    return click.option(
+        flag or option(name),
+        default=None,
+        help=help,
+        show_default=f"task's, else {default}",
+        **kwargs,
+    )
 
 
 runtime_option = click.option(
@@ -342,87 +349,29 @@ def print_metrics(title: str, columns: dict[str, dict[str, float]]) -> None:
     help="A registered cell (see `rnnzoo cells`).",
     show_default="required, but with --resume",
 )
-@click.option(
-    "--hidden", type=int, help="Units per layer and direction.", show_default=task_or("hidden")
+@training_option("hidden", "Units per layer and direction.", type=int)
+@training_option("layers", "Stacked recurrent layers.", type=int)
+@training_option("bidirectional", "Run both directions.", flag="--bidirectional/--unidirectional")
+@training_option("dropout", "Dropout between layers.", type=float)
+@training_option("epochs", "Passes over the training split.", type=int)
+@training_option("batch_size", "Sequences per optimizer step.", type=int)
+@training_option("lr", "Learning rate (Adam; AdamW with --weight-decay).", type=float)
+@training_option("weight_decay", "Decoupled weight decay (AdamW); 0: plain Adam.", type=float)
+@training_option("schedule", "LR schedule.", type=click.Choice(["constant", "onecycle"]))
+@training_option("clip", "Max gradient norm (0: no clipping).", type=float)
+@training_option("tbptt", "Truncated BPTT window in steps (seq2seq tasks; 0: full BPTT).", type=int)
+@training_option(
+    "patience", "Stop after this many epochs without improvement (0: never).", type=int
 )
-@click.option(
-    "--layers", type=int, help="Stacked recurrent layers.", show_default=task_or("layers")
-)
-@click.option(
-    "--bidirectional/--unidirectional",
-    default=None,
-    help="Run both directions.",
-    show_default=task_or("bidirectional"),
-)
-@click.option(
-    "--dropout", type=float, help="Dropout between layers.", show_default=task_or("dropout")
-)
-@click.option(
-    "--epochs", type=int, help="Passes over the training split.", show_default=task_or("epochs")
-)
-@click.option(
-    "--batch-size",
-    type=int,
-    help="Sequences per optimizer step.",
-    show_default=task_or("batch_size"),
-)
-@click.option(
-    "--lr",
-    type=float,
-    help="Learning rate (Adam; AdamW with --weight-decay).",
-    show_default=task_or("lr"),
-)
-@click.option(
-    "--weight-decay",
-    type=float,
-    help="Decoupled weight decay (AdamW); 0: plain Adam.",
-    show_default=task_or("weight_decay"),
-)
-@click.option(
-    "--schedule",
-    type=click.Choice(["constant", "onecycle"]),
-    help="LR schedule.",
-    show_default=task_or("schedule"),
-)
-@click.option(
-    "--clip", type=float, help="Max gradient norm (0: no clipping).", show_default=task_or("clip")
-)
-@click.option(
-    "--tbptt",
-    type=int,
-    help="Truncated BPTT window in steps (seq2seq tasks; 0: full BPTT).",
-    show_default=task_or("tbptt"),
-)
-@click.option(
-    "--patience",
-    type=int,
-    help="Stop after this many epochs without improvement (0: never).",
-    show_default=task_or("patience"),
-)
-@click.option(
-    "--max-steps",
-    type=int,
-    help="Stop after this many optimizer steps (0: no limit).",
-    show_default=task_or("max_steps"),
-)
-@click.option(
-    "--device",
-    help="auto (cuda when available), cpu, cuda or cuda:N.",
-    show_default=task_or("device"),
-)
+@training_option("max_steps", "Stop after this many optimizer steps (0: no limit).", type=int)
+@training_option("device", "auto (cuda when available), cpu, cuda or cuda:N.")
 @click.option("--amp", is_flag=True, default=None, help="Mixed precision on CUDA.")
-@click.option(
-    "--compile",
+@training_option(
+    "compile",
+    "torch.compile the step loop (auto: for cells without a fused kernel on long runs).",
     type=click.Choice(["auto", "on", "off"]),
-    help="torch.compile the step loop (auto: for cells without a fused kernel on long runs).",
-    show_default=task_or("compile"),
 )
-@click.option(
-    "--seed",
-    type=int,
-    help="Seed of the weights, the batch order and dropout.",
-    show_default=task_or("seed"),
-)
+@training_option("seed", "Seed of the weights, the batch order and dropout.", type=int)
 @click.option(
     "--param",
     "params",
