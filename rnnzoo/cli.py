@@ -443,7 +443,12 @@ def train(
 
 @cli.command(short_help="A run's metrics on a split, beside the baseline.")
 @click.argument("run_dir", type=click.Path())
-@click.option("--split", type=click.Choice(["train", "validation", "test"]), default="test")
+@click.option(
+    "--split",
+    type=click.Choice(["train", "validation", "test"]),
+    default="test",
+    help="The split to score the best weights on.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evaluate(run_dir: str, split: str, as_json: bool) -> None:
     """Every metric of a trained run on a split, beside the task's baseline."""

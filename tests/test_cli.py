@@ -95,7 +95,8 @@ def test_python_m_rnnzoo_in_a_subprocess(cli):
 
 
 def test_every_option_shows_its_default():
-    """`--help` says what an option left out means: its default, or that it is required."""
+    """`--help` explains every option and says what one left out means: its default, or
+    that it is required."""
     import click
 
     from rnnzoo.cli import cli as group
@@ -111,6 +112,8 @@ def test_every_option_shows_its_default():
             on_off_flag = param.is_flag and not param.secondary_opts
             if not (param.required or on_off_flag or "default" in text.lower()):
                 silent.append(f"{name} {param.opts[0]}")
+            if not param.help:
+                silent.append(f"{name} {param.opts[0]} (no help text)")
     assert not silent, silent
 
 
