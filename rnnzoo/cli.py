@@ -811,7 +811,7 @@ def predict(
     if output:
         click.echo(f"wrote {output}", err=True)
     click.echo(model_line(model, int8))
-    meaning = answer_meaning(model.card, result.prediction)
+    meaning = model.runner.meaning(result.prediction) if result.prediction is not None else ""
     if meaning:
         click.echo(meaning)
     labels = model.labels
@@ -839,27 +839,6 @@ def model_line(model: Any, int8: bool = False) -> str:
         if metric in baseline:
             line += f" (baseline {baseline[metric]:.4g})"
     return line
-
-
-def answer_meaning(card: dict[str, Any], prediction: Any) -> str:
-    """What the printed answers are, in words."""
-    if prediction is None:
-        return ""
-    if card["kind"] == "seq2seq":
-        if card["labels"]:
-            return "For each input sequence, the class at each step:"
-        return (
-            f"For each input sequence, the output at each of its {prediction.shape[1]} steps"
-            " (a forecaster's: the value it expects at the next step):"
-        )
-    if card["kind"] == "seq2vec":
-        if card["labels"]:
-            return (
-                "For each input sequence, the most likely class with its probability,"
-                " then the runners-up:"
-            )
-        return "For each input sequence, the predicted value:"
-    return ""
 
 
 def top_classes(logits: Any, labels: list[str], top: int) -> str:

@@ -202,6 +202,17 @@ def streamed_check(
     return Check("model.step.onnx streamed vs model.onnx", 3, steps, diff(whole, streamed))
 
 
+def usage_lines(streaming: bool) -> list[str]:
+    """The card's Python usage after the model is opened: whole sequences, then streaming."""
+    lines = [
+        'x = np.asarray(example["input"], np.float32)  # (batch, time, *step)',
+        "y = model.predict(x)",
+    ]
+    if streaming:
+        lines.append("stream = model.stream(); y_t = stream.step(x[:, 0])  # one step at a time")
+    return lines
+
+
 def build_card(run: Any, out: Path, options: ExportOptions, streaming: bool) -> dict[str, Any]:
     task, model = run.task, run.model
     rnn = model.rnn
@@ -217,7 +228,7 @@ def build_card(run: Any, out: Path, options: ExportOptions, streaming: bool) -> 
         for i, (name, size) in enumerate(zip(state_names(model), rnn.state_sizes))
     ]
     return {
-        **common_card(run, out, options, streaming),
+        **common_card(run, out, options, usage_lines(streaming)),
         "readout": model.readout or "per_step",
         "inputs": [
             {

@@ -61,31 +61,25 @@ def reproduce(config: Any, out: Path, options: ExportOptions) -> list[str]:
     return [config.command(run), shlex.join(export)]
 
 
-def usage(task: Any, out: Path, streaming: bool) -> dict[str, str]:
-    """How to run the export, from the command line and from Python (the runtime only)."""
-    name = shlex.quote(str(out))
-    call = {
-        "encdec": 'model.translate(["April 22, 2019"])',
-        "vec2seq": "model.caption(x)  # x as in example.json",
-    }.get(task.kind, "y = model.predict(x)  # x: (batch, time, features) as in example.json")
+def usage(out: Path, python: list[str]) -> dict[str, str]:
+    """How to run the export, from the command line and from Python (the runtime only);
+    ``python`` is what the family's model is called with, after it is opened (``example``
+    in those lines is the export's example.json, loaded as ``json.load`` gives it)."""
+    example = str(out / "example.json")
     lines = [
         "import json, numpy as np",
         "from rnnzoo.runtime import Model",
         f"model = Model({str(out)!r})",
-        f"x = np.asarray(json.load(open({str(out / 'example.json')!r}))['input'], np.float32)",
-        call,
+        f"example = json.load(open({example!r}))",
+        *python,
     ]
-    if task.kind == "encdec":
-        lines = lines[1:3] + lines[4:]
-    if streaming:
-        lines.append("stream = model.stream(); y_t = stream.step(x[:, 0])  # one step at a time")
     return {
-        "cli": f"rnnzoo predict {name} --input {shlex.quote(str(out / 'example.json'))}",
+        "cli": f"rnnzoo predict {shlex.quote(str(out))} --input {shlex.quote(example)}",
         "python": "\n".join(lines),
     }
 
 
-def common_card(run: Any, out: Path, options: ExportOptions, streaming: bool) -> dict[str, Any]:
+def common_card(run: Any, out: Path, options: ExportOptions, python: list[str]) -> dict[str, Any]:
     """What every model card says, whatever the family (``run`` is a ``LoadedRun``)."""
     from rnnzoo.registry import task_entry
 
@@ -115,7 +109,7 @@ def common_card(run: Any, out: Path, options: ExportOptions, streaming: bool) ->
         },
         "opset": opset,
         "versions": versions(),
-        "usage": usage(task, out, streaming),
+        "usage": usage(out, python),
         "reproduce": reproduce(config, out, options),
     }
 

@@ -270,7 +270,17 @@ def build_card(run: Any, out: Path, options: ExportOptions) -> dict[str, Any]:
         ]
         tokenization = {}
     return {
-        **common_card(run, out, options, streaming=False),
+        **common_card(
+            run,
+            out,
+            options,
+            ["print(model.translate(example))  # texts in, texts out"]
+            if model.reads_tokens
+            else [
+                'x = np.asarray(example["input"], np.float32)',
+                "print(model.caption(x))",
+            ],
+        ),
         "inputs": [
             *source,
             {

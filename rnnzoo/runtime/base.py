@@ -83,6 +83,11 @@ class Runner:
             for role, stem in cls.graphs.items()
         }
 
+    def meaning(self, prediction: np.ndarray) -> str:
+        """What the answers to ``prediction`` are, in words, for ``rnnzoo predict`` (none
+        where the answers say it themselves: texts)."""
+        return ""
+
     def sample_feeds(self, folder: Path) -> dict[str, list[dict[str, np.ndarray]]]:
         """Inputs for the file of each role (from the export's ``example.json``), to compare
         runtimes on: ``rnnzoo verify``."""

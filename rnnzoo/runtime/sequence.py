@@ -88,6 +88,22 @@ class SequenceRunner(Runner):
             prediction = prediction[..., 0]
         return prediction.tolist()
 
+    def meaning(self, prediction: np.ndarray) -> str:
+        labels = self.card["labels"]
+        if self.card.get("per_step", prediction.ndim == 3):
+            if labels:
+                return "For each input sequence, the class at each step:"
+            return (
+                f"For each input sequence, the output at each of its {prediction.shape[1]} steps"
+                " (a forecaster's: the value it expects at the next step):"
+            )
+        if labels:
+            return (
+                "For each input sequence, the most likely class with its probability,"
+                " then the runners-up:"
+            )
+        return "For each input sequence, the predicted value:"
+
     def answer_file(self, path: str | Path, beam: int = 1) -> Answers:
         x, lengths = load_input(path)
         if np.ndim(x) == 1 + len(self.step_shape):  # one sequence (a CSV file): a batch of one
