@@ -168,3 +168,10 @@ def test_streaming_the_shelf_models_equals_whole_sequences(name):
     np.testing.assert_array_equal(answers[0], first)
     stream.reset()
     np.testing.assert_allclose(stream.step(x[0, 0]), answers[0][0], atol=1e-6)  # (features,)
+
+
+def test_every_shelf_cards_python_usage_runs(monkeypatch):
+    monkeypatch.chdir(SHELF.parent)  # the cards name their folder as exported: exports/NAME
+    for name in shipped():
+        card = json.loads((SHELF / name / "card.json").read_text())
+        exec(card["usage"]["python"], {"print": lambda *args: None})
