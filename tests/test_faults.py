@@ -393,6 +393,9 @@ def test_ctrl_c_says_how_to_continue(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a test run started in the background (`cmd &`) inherits SIGINT ignored, and Python
+        # then never turns it into KeyboardInterrupt: the child gets the default back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 300  # a first epoch of seconds can take minutes on a busy machine
     while not (run / "checkpoint.safetensors").exists() and time.time() < deadline:
