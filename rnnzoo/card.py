@@ -175,6 +175,12 @@ def upgrade(data: dict[str, Any], family_of_kind, source: str) -> dict[str, Any]
     return {**data, "format": FORMAT, "family": family_of_kind(kind)}
 
 
+def stack_size(layers: int, hidden: int, bidirectional: bool) -> str:
+    """A recurrent stack's size as rnnzoo writes it everywhere: ``2x128 bi`` is two layers of
+    128 units per direction, reading both directions."""
+    return f"{layers}x{hidden}" + (" bi" if bidirectional else "")
+
+
 def markdown(card: dict[str, Any], tolerance: float) -> str:
     """The card as ``README.md`` for the export folder."""
     params = ", ".join(f"{k}={v}" for k, v in card["cell_params"].items())

@@ -106,16 +106,13 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def training_option(name: str, help: str, flag: str = "", **kwargs: Any) -> Any:
     """A ``train`` option for a ``TrainConfig`` field. Left out, it is None and the task's
     recommended value, else the trainer's default, applies; ``--help`` says so."""
-    import dataclasses
+    from rnnzoo.rundir import option, trainer_defaults
 
-    from rnnzoo.rundir import TrainConfig, option
-
-    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}[name]
     return click.option(
         flag or option(name),
         default=None,
         help=help,
-        show_default=f"task's, else {default}",
+        show_default=f"task's, else {trainer_defaults()[name]}",
         **kwargs,
     )
 
@@ -311,21 +308,14 @@ def info(name: str, as_json: bool) -> None:
 def recommended_training(task_class: Any) -> list[dict[str, Any]]:
     """Each training option's value when left out: the task's recommendation, else the
     trainer's default."""
-    import dataclasses
+    from rnnzoo.rundir import option, trainer_defaults
 
-    from rnnzoo.rundir import TrainConfig, option
-
-    rows = []
-    for f in dataclasses.fields(TrainConfig):
-        if f.name in ("task", "cell", "task_params", "cell_params"):
-            continue
-        if f.name in task_class.defaults:
-            rows.append(
-                {"option": option(f.name), "value": task_class.defaults[f.name], "from": "task"}
-            )
-        else:
-            rows.append({"option": option(f.name), "value": f.default, "from": "trainer"})
-    return rows
+    return [
+        {"option": option(name), "value": task_class.defaults[name], "from": "task"}
+        if name in task_class.defaults
+        else {"option": option(name), "value": default, "from": "trainer"}
+        for name, default in trainer_defaults().items()
+    ]
 
 
 def print_metrics(title: str, columns: dict[str, dict[str, float]]) -> None:
@@ -826,9 +816,9 @@ def predict(
 def model_line(model: Any, int8: bool = False) -> str:
     """Which model answered, and how good it was on its test split."""
     card = model.card
-    size = f"{card['layers']}x{card['hidden']}" + (
-        " bidirectional" if card["bidirectional"] else ""
-    )
+    from rnnzoo.card import stack_size
+
+    size = stack_size(card["layers"], card["hidden"], card["bidirectional"])
     line = f"{model.folder}: {card['cell']} {size} trained on {card['task']}"
     test, baseline = card["metrics"].get("test") or {}, card["metrics"].get("baseline_test") or {}
     if int8 and card.get("int8"):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rnnzoo.card import stack_size
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -36,7 +38,7 @@ def log_scale_helps(values: list[float]) -> bool:
 
 def run_label(run: RunDir) -> str:
     config = run.read_config()
-    size = f"{config.layers}x{config.hidden}" + (" bi" if config.bidirectional else "")
+    size = stack_size(config.layers, config.hidden, config.bidirectional)
     return f"{config.task} · {config.cell} {size}"
 
 

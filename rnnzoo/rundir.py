@@ -26,10 +26,11 @@ import math
 import os
 import shlex
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnnzoo.card import stack_size
 from rnnzoo.errors import UserError
 from rnnzoo.files import TEMPORARY, Lock, parse_json, remove_leftovers, sync_folder, write_json
 
@@ -153,6 +154,11 @@ class TrainConfig:
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 words += ["--param", f"{scope}.{key}={text}"]
         return shlex.join([*words, "--out", out])
+
+
+def trainer_defaults() -> dict[str, Any]:
+    """Each training option's default when neither the user nor the task sets it."""
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not MISSING}
 
 
 def option(name: str) -> str:
@@ -463,8 +469,7 @@ def compare_runs(folder: str | Path) -> list[dict[str, Any]]:
                 "run": path.name,
                 "task": config.task,
                 "cell": config.cell,
-                "size": f"{config.layers}x{config.hidden}"
-                + (" bi" if config.bidirectional else ""),
+                "size": stack_size(config.layers, config.hidden, config.bidirectional),
                 "epochs": f"{records[-1]['epoch'] if records else 0}/{config.epochs}",
                 "best_epoch": summary.get("best_epoch", "-"),
                 "metric": f"{metric} {versus['model']:.4g}" if metric else "unfinished",

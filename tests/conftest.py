@@ -26,3 +26,14 @@ def run_cli(
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def sine_export(folder: Path, out: str, cell: str, quantize: str | None = None, **options):
+    """Train ``cell`` on small sine data into ``folder/run`` and export it to ``folder/out``,
+    verified on onnxruntime only (the other runtimes: tests/test_portability.py)."""
+    import rnnzoo
+    from rnnzoo.export import export_run
+
+    options.setdefault("task_params", {"n_train": 2000, "n_test": 200})
+    rnnzoo.train("sine", cell, out=str(folder / "run"), quiet=True, **options)
+    return export_run(folder / "run", folder / out, quantize=quantize, runtimes=["onnxruntime"])

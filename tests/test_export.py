@@ -11,6 +11,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from conftest import sine_export
 from onnx import numpy_helper
 
 import rnnzoo
@@ -160,18 +161,7 @@ def test_failed_verification_writes_nothing(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def trained_export(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
-    rnnzoo.train(
-        "sine",
-        "lstm",
-        out=str(folder / "run"),
-        epochs=4,
-        hidden=32,
-        lr=1e-2,
-        task_params={"n_train": 2000, "n_test": 200},
-    )
-    result = exporter.export_run(
-        folder / "run", folder / "export", quantize="int8", runtimes=ONLY_ONNXRUNTIME
-    )
+    result = sine_export(folder, "export", "lstm", quantize="int8", epochs=4, hidden=32, lr=1e-2)
     return folder, result
 
 

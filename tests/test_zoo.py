@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import sine_export
 
-import rnnzoo
 from rnnzoo.runtime import Model, RuntimeInputError, list_models, zoo
 
 SHELF = zoo.BUILT_IN
@@ -106,20 +106,9 @@ def test_every_shelf_card_says_how_to_use_and_reproduce_it():
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reproduce")
-    rnnzoo.train(
-        "sine",
-        "gru",
-        out=str(folder / "run"),
-        epochs=1,
-        hidden=8,
-        quiet=True,
-        task_params={"n_train": 200, "n_test": 20},
-        lr=2e-3,
-        schedule="onecycle",
-    )
-    from rnnzoo.export import export_run
-
-    export_run(folder / "run", folder / "sine-small", runtimes=["onnxruntime"])
+    small = {"n_train": 200, "n_test": 20}
+    options = {"epochs": 1, "hidden": 8, "lr": 2e-3, "schedule": "onecycle"}
+    sine_export(folder, "sine-small", "gru", task_params=small, **options)
     return folder
 
 

@@ -100,7 +100,7 @@ class Model:
 
     def __repr__(self) -> str:
         c = self.card
-        size = f"{c['layers']}x{c['hidden']}" + (" bidirectional" if c["bidirectional"] else "")
+        size = cards.stack_size(c["layers"], c["hidden"], c["bidirectional"])
         inputs, outputs = [i["name"] for i in c["inputs"]], [o["name"] for o in c["outputs"]]
         return (
             f"Model({str(self.folder)!r}: {c['kind']} {c['cell']} {size} on {c['task']},"

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rnnzoo.card import stack_size
 from rnnzoo.errors import RuntimeInputError
 from rnnzoo.files import parse_json
 
@@ -79,7 +80,7 @@ def describe(name: str, folder: Path) -> dict[str, Any]:
             "name": name,
             "task": card["task"],
             "cell": card["cell"],
-            "size": f"{card['layers']}x{card['hidden']}" + (" bi" if card["bidirectional"] else ""),
+            "size": stack_size(card["layers"], card["hidden"], card["bidirectional"]),
             "metric": metric,
             "test": value,
             "baseline": (metrics.get("baseline_test") or {}).get(metric),

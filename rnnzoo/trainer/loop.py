@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, TensorDataset
 
 from rnnzoo import plots
+from rnnzoo.card import stack_size
 from rnnzoo.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from rnnzoo.errors import UserError
 from rnnzoo.families.base import Family, family_of
@@ -441,7 +442,7 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
 def header(setup: Setup, parts: Parts, counters: Counters) -> str:
     """One line that says what is trained, how big, for how long and where it goes."""
     config = setup.config
-    size = f"{config.layers}x{config.hidden}" + (" bidirectional" if config.bidirectional else "")
+    size = stack_size(config.layers, config.hidden, config.bidirectional)
     weights = sum(p.numel() for p in parts.model.parameters())
     start = f" from epoch {counters.epoch + 1}" if counters.epoch else ""
     return (

@@ -8,6 +8,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from rnnzoo.card import stack_size
+
 if TYPE_CHECKING:
     from rnnzoo.rundir import RunDir, TrainConfig
 
@@ -119,7 +121,7 @@ def summary_in_words(run: RunDir, config: TrainConfig, summary: dict[str, Any]) 
             for k, v in summary["test"].items()
         )
     ]
-    size = f"{config.layers}x{config.hidden}" + (" bidirectional" if config.bidirectional else "")
+    size = stack_size(config.layers, config.hidden, config.bidirectional)
     epochs = summary["epochs"]
     lines.append(
         f"Trained {config.cell} ({size}) on {config.task} in {summary['wall_seconds']:.0f} s:"
