@@ -20,6 +20,8 @@ from rnnzoo.errors import UserError
 
 # (cell, x, state, lengths, backward) -> (y, final state): how the exporter runs a cell
 SequenceRunner = Callable[[Cell, Tensor, State, "Tensor | None", bool], tuple[Tensor, State]]
+# (cell, x, state) -> (y, new state), states (1, batch, size): how the exporter runs one step
+StepRunner = Callable[[Cell, Tensor, State], tuple[Tensor, State]]
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -49,6 +51,12 @@ def unroll(
     return torch.stack(outputs, dim=1), state
 
 
+def layer_step(cell: Cell, x: Tensor, state: State) -> tuple[Tensor, State]:
+    """``cell.step`` on one layer's slice of the stack's state, ``(1, batch, size)`` each."""
+    y, new_state = cell.step(x, tuple(s[0] for s in state))
+    return y, tuple(s.unsqueeze(0) for s in new_state)
+
+
 class Recurrent(nn.Module):
     """A stack of ``num_layers`` recurrent layers of any registered cell.
 
@@ -76,8 +84,9 @@ class Recurrent(nn.Module):
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
         self.fused = fused
-        # Replaces how each cell runs over a whole sequence (the ONNX exporter sets it).
+        # Replace how each cell runs over a whole sequence and one step (the exporter sets them).
         self.sequence_runner: SequenceRunner | None = None
+        self.step_runner: StepRunner = layer_step
         self.cells = nn.ModuleList()
         size = input_size
         for _ in range(num_layers):
@@ -125,18 +134,23 @@ class Recurrent(nn.Module):
         """One time step through every layer, for streaming: ``x`` is ``(batch, input_size)``.
 
         Only a unidirectional stack can stream (the backward direction needs the future).
+        A one-layer stack's state goes to its cell as it is, so an exported step graph passes
+        it straight through the cell's operator.
         """
         if self.num_directions != 1:
             raise ValueError("a bidirectional stack cannot run one step at a time")
         new_state = []
-        x = x.unsqueeze(1)  # a sequence of one step, so exporters can map it like any other
         for layer, cell in enumerate(self.cells):
-            x, cell_state = self.run_cell(cell, x, tuple(s[layer] for s in state), None)
-            new_state.append(cell_state)
-        x = x[:, 0]
+            layer_state = (
+                state if self.num_layers == 1 else tuple(s[layer : layer + 1] for s in state)
+            )
+            x, layer_state = self.step_runner(cell, x, layer_state)
+            new_state.append(layer_state)
         if self.proj is not None:
             x = self.proj(x)
-        return x, tuple(torch.stack(slot) for slot in zip(*new_state))
+        if self.num_layers == 1:
+            return x, new_state[0]
+        return x, tuple(torch.cat(slot) for slot in zip(*new_state))
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, state: State | None = None

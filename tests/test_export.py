@@ -96,6 +96,14 @@ def test_every_cell_exports_and_matches_pytorch(tmp_path, cell, layers, bidirect
     full = op_types(onnx.load(out / "model.full.onnx").graph)
     assert full.count("Scan") == layers * directions  # each row's own final state
     assert_portable_structure(out)
+    if cell in ONNX_OPS and not bidirectional:
+        # a step is the operator over one step (a stream's step costs about its node count)
+        step = onnx.load(out / "model.step.onnx").graph
+        assert op_types(step).count(ONNX_OPS[cell]) == layers
+        if layers == 1:  # the states straight in and out
+            operator = next(n for n in step.node if n.op_type == ONNX_OPS[cell])
+            assert {i.name for i in step.input[1:]} <= set(operator.input)
+            assert {o.name for o in step.output[1:]} <= set(operator.output)
 
 
 @pytest.mark.parametrize(

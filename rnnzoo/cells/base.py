@@ -112,7 +112,7 @@ class Cell(nn.Module):
 
     def onnx_operator(self) -> OnnxOperator | None:
         """Optional: the ONNX recurrent operator that computes this cell. Without one, the
-        exporter wraps the cell's step graph in an ONNX ``Loop``."""
+        exporter wraps the cell's step graph in an ONNX ``Scan``."""
         return None
 
     # --- optional: a fused whole-sequence kernel (built-ins use PyTorch's nn.RNN/LSTM/GRU) ---

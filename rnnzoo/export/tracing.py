@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from rnnzoo.cells.base import Cell, State
 from rnnzoo.export import graphs
-from rnnzoo.recurrent import unroll
+from rnnzoo.recurrent import layer_step
 
 
 class RecurrentOperator(torch.autograd.Function):
@@ -108,11 +108,7 @@ class ExportRunner:
 
     def __call__(self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None, backward: bool):
         op = cell.onnx_operator()
-        if x.shape[1] == 1 and lengths is None:  # one step (streaming): the cell's own math
-            return unroll(cell, x, state)
         scan = op is None or lengths is not None
-        if backward and not scan:
-            x = x.flip(1)
         if scan:
             if lengths is None:  # every row whole
                 lengths = torch.ones(x.shape[0], dtype=torch.long) * x.shape[1]
@@ -120,25 +116,37 @@ class ExportRunner:
             out = CellScanPlaceholder.apply(
                 x, lengths, len(self.scan_cells) - 1, backward, cell.output_size, *state
             )
-            y, final = out[0], tuple(out[1:])
-        else:
-            weights = list(op.inputs)
-            if op.op_type == "GRU" and x.shape[-1] == 1:
-                # tract 0.23 fails a GRU (linear_before_reset) on one input feature ("xw not
-                # contiguous"): a zero second feature with zero weights changes nothing
-                x = torch.cat([x, torch.zeros_like(x)], dim=-1)
-                weights[0] = torch.cat([weights[0], torch.zeros_like(weights[0])], dim=-1)
-            out = RecurrentOperator.apply(
-                x.transpose(0, 1),
-                op.op_type,
-                json.dumps(op.attributes),
-                cell.hidden_size,
-                len(weights),
-                *weights,
-                *[s.unsqueeze(0) for s in state],
-            )
-            y, final = out[0].squeeze(1).transpose(0, 1), tuple(s.squeeze(0) for s in out[1:])
-        return (y.flip(1) if backward and not scan else y), final
+            return out[0], tuple(out[1:])
+        if backward:
+            x = x.flip(1)
+        out = operator(cell, x.transpose(0, 1), [s.unsqueeze(0) for s in state])
+        y = out[0].squeeze(1).transpose(0, 1)
+        return (y.flip(1) if backward else y), tuple(s.squeeze(0) for s in out[1:])
+
+    @staticmethod
+    def step(cell: Cell, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One step (streaming) on ``(1, batch, size)`` states: the cell's operator over a
+        one-step sequence, the states straight in and out, where it has one (the fewest
+        nodes, and a step costs about a node's overhead each); else the cell's own math."""
+        if cell.onnx_operator() is None:
+            return layer_step(cell, x, state)
+        out = operator(cell, x.unsqueeze(0), list(state))
+        return out[1][0], tuple(out[1:])  # the output of ONNX's RNN/LSTM/GRU is its state h
+
+
+def operator(cell: Cell, x: Tensor, state: list[Tensor]) -> tuple[Tensor, ...]:
+    """The cell's ONNX operator over ``x`` ``(time, batch, features)`` from ``state``
+    ``(1, batch, size)`` each: ``Y`` ``(time, 1, batch, hidden)`` and the final states."""
+    op = cell.onnx_operator()
+    weights = list(op.inputs)
+    if op.op_type == "GRU" and x.shape[-1] == 1:
+        # tract 0.23 fails a GRU (linear_before_reset) on one input feature ("xw not
+        # contiguous"): a zero second feature with zero weights changes nothing
+        x = torch.cat([x, torch.zeros_like(x)], dim=-1)
+        weights[0] = torch.cat([weights[0], torch.zeros_like(weights[0])], dim=-1)
+    return RecurrentOperator.apply(
+        x, op.op_type, json.dumps(op.attributes), cell.hidden_size, len(weights), *weights, *state
+    )
 
 
 def to_onnx(
@@ -206,4 +214,5 @@ def exporting(stack: nn.Module) -> ExportRunner:
     """Make a (copied) recurrent stack run its cells as ONNX operators or Scan placeholders."""
     runner = ExportRunner()
     stack.sequence_runner = runner
+    stack.step_runner = runner.step
     return runner

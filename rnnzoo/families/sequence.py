@@ -91,7 +91,9 @@ class SequenceModel(nn.Module):
     ) -> tuple[Tensor, State, State]:
         """One time step for streaming: ``x`` is ``(batch, features)``; returns the prediction
         as if the sequence ended here, the stack's new state and the readout's new state."""
-        y, state = self.rnn.step(self.encoder(x.unsqueeze(1))[:, 0], state)
+        if not isinstance(self.encoder, nn.Identity):  # (no nodes for it in a step graph)
+            x = self.encoder(x.unsqueeze(1))[:, 0]
+        y, state = self.rnn.step(x, state)
         if readout_state:
             total, count = readout_state
             readout_state = (total + y, count + 1)

@@ -142,7 +142,7 @@ class Stream:
     input buffer, the state stays in two buffers that take turns as input and output (two
     bindings, one per direction, made once), and no dictionary, check or allocation is left
     per call but a cheap finiteness check of the step — the per-step cost that remains is
-    onnxruntime's own (reber: 16 µs per step with ``session.run``, 11 µs bound)."""
+    mostly onnxruntime's own (reber: 9-10 µs per step, 7 µs of it in onnxruntime)."""
 
     def __init__(self, runner: SequenceRunner):
         self.runner = runner
@@ -170,21 +170,27 @@ class Stream:
             and type(x) is np.ndarray
             and x.dtype == np.float32
             and x.shape in self.shapes
-            and (not self.finite_only or math.isfinite(x.sum()))  # NaN or inf make it so
         ):
-            single = x.ndim == self.rank
-        else:  # the first step, or anything unusual: the full checks and messages
-            single = np.ndim(x) == self.rank
-            x = self.runner.check_input(x, sequence=False)
-            if not self.bindings:
-                y = self.first_step(x)
-                return y[0] if single else y
-            if x.shape[0] != self.batch:
-                raise RuntimeInputError(
-                    f"this stream carries {self.batch} sequences; got a step "
-                    f"for {x.shape[0]} (call reset() to start another)"
-                )
-        self.x[...] = x.reshape(self.shape)
+            self.x[...] = x  # a (features,) step broadcasts into the (1, features) buffer
+            # NaN or inf make the dot product so (as do values beyond 1e19: the full checks
+            # below then decide)
+            if not self.finite_only or math.isfinite(self.flat.dot(self.flat)):
+                return self.run(x.ndim == self.rank)
+        single = np.ndim(x) == self.rank  # the first step, or anything unusual: full checks
+        x = self.runner.check_input(x, sequence=False)
+        if not self.bindings:
+            y = self.first_step(x)
+            return y[0] if single else y
+        if x.shape[0] != self.batch:
+            raise RuntimeInputError(
+                f"this stream carries {self.batch} sequences; got a step "
+                f"for {x.shape[0]} (call reset() to start another)"
+            )
+        self.x[...] = x
+        return self.run(single)
+
+    def run(self, single: bool) -> np.ndarray:
+        """One step from the input buffer, through the binding whose turn it is."""
         try:
             self.session.run_with_iobinding(self.bindings[self.turn])
         except Exception as error:  # onnxruntime raises its own exception types
@@ -204,6 +210,7 @@ class Stream:
         feeds = {self.input_names[0]: x, **zero_state(self.session, x.shape[0])}
         y, *state = run(self.session, feeds, self.output_names)
         self.x, self.y = np.empty_like(x), np.empty_like(y)
+        self.flat = self.x.reshape(-1)  # a view, for the finiteness check
         states = [[np.ascontiguousarray(s) for s in state], [np.empty_like(s) for s in state]]
 
         def binding(state_in: list[np.ndarray], state_out: list[np.ndarray]) -> Any:
