@@ -2,11 +2,11 @@
 
 While a model is exported, its recurrent stacks run each cell through ``ExportRunner``. For
 whole sequences of equal length a cell that maps onto one of ONNX's recurrent operators
-(``Cell.onnx_operator``) becomes that operator, without ``sequence_lens`` (runtimes disagree on
-the final state of a padded row); any other cell — and every cell of a padded batch — leaves a
-placeholder that ``replace_cell_scans`` swaps for a ``Scan`` over the cell's masked one-step
-graph, whose final states are each row's own by construction.
-"""
+(``Cell.onnx_operator``, except those in ``SCANNED``) becomes that operator, without
+``sequence_lens`` (runtimes disagree on the final state of a padded row); any other cell
+leaves a placeholder that ``replace_cell_scans`` swaps for a ``Scan`` over the cell's one-step
+graph — masked in a padded batch, so that the final states are each row's own by
+construction. One step (streaming) of a cell with an operator is that operator."""
 
 from __future__ import annotations
 
@@ -56,9 +56,8 @@ class RecurrentOperator(torch.autograd.Function):
 
 
 class CellScanPlaceholder(torch.autograd.Function):
-    """Marks where a cell runs over a whole (padded) sequence; replaced by a ``Scan``
-    afterwards. ``backward``: ``x`` comes flipped in time, so a row's valid steps are its
-    last ``length`` ones."""
+    """Marks where a cell runs over whole sequences; replaced by a ``Scan`` afterwards.
+    ``lengths`` None: every row is whole, and the Scan needs no mask."""
 
     @staticmethod
     def forward(ctx, x, lengths, index, backward, output_size, *states):
@@ -68,11 +67,11 @@ class CellScanPlaceholder(torch.autograd.Function):
     def symbolic(g, x, lengths, index, backward, output_size, *states):
         outputs = g.op(
             "rnnzoo::CellScan",
-            x,
-            lengths,
+            *([x] if lengths is None else [x, lengths]),
             *states,
             index_i=index,
             backward_i=int(backward),
+            masked_i=int(lengths is not None),
             outputs=1 + len(states),
         )
         outputs[0].setType(x.type().with_sizes([None, None, output_size]))
@@ -82,16 +81,26 @@ class CellScanPlaceholder(torch.autograd.Function):
 
 
 class CellStep(nn.Module):
-    """One masked time step of one cell: the body of its ONNX ``Scan``."""
+    """One time step of one cell: the body of its ONNX ``Scan``. Masked, it takes a
+    ``valid`` column too: a padded step outputs zeros and keeps the state."""
 
-    def __init__(self, cell: Cell):
+    def __init__(self, cell: Cell, masked: bool):
         super().__init__()
-        self.cell = cell
+        self.cell, self.masked = cell, masked
 
-    def forward(self, x: Tensor, valid: Tensor, *state: Tensor):
+    def forward(self, x: Tensor, *inputs: Tensor):
+        valid, state = (inputs[0], inputs[1:]) if self.masked else (None, inputs)
         y, new_state = self.cell.step(x, state)
+        if valid is None:
+            return (y, *new_state)
         keep = valid > 0.5
         return (y * valid, *[torch.where(keep, n, s) for n, s in zip(new_state, state)])
+
+
+# Operators that whole sequences leave for a Scan over the cell's step: onnxruntime's CPU
+# kernel for RNN applies the activation one element at a time through a std::function on
+# one thread (batch 256 x 28 steps x 128 units: 1.2-1.5x PyTorch's time, the Scan 0.6-0.7x).
+SCANNED = {"RNN"}
 
 
 class ExportRunner:
@@ -108,10 +117,7 @@ class ExportRunner:
 
     def __call__(self, cell: Cell, x: Tensor, state: State, lengths: Tensor | None, backward: bool):
         op = cell.onnx_operator()
-        scan = op is None or lengths is not None
-        if scan:
-            if lengths is None:  # every row whole
-                lengths = torch.ones(x.shape[0], dtype=torch.long) * x.shape[1]
+        if op is None or op.op_type in SCANNED or lengths is not None:
             self.scan_cells.append(cell)
             out = CellScanPlaceholder.apply(
                 x, lengths, len(self.scan_cells) - 1, backward, cell.output_size, *state
@@ -179,15 +185,17 @@ def to_onnx(
     return graph
 
 
-def cell_step_graph(cell: Cell, opset: int) -> onnx.ModelProto:
+def cell_step_graph(cell: Cell, opset: int, masked: bool) -> onnx.ModelProto:
     batch = 2
     states = cell.initial_state(batch)
     names = [f"s{i}" for i in range(len(states))]
-    dynamic = {n: {0: "batch"} for n in ["x", "valid", *names, "y", *[n + "_out" for n in names]]}
+    inputs = ["x", *(["valid"] if masked else []), *names]
+    dynamic = {n: {0: "batch"} for n in [*inputs, "y", *[n + "_out" for n in names]]}
+    valid = (torch.ones(batch, 1),) if masked else ()
     return to_onnx(
-        CellStep(cell).eval(),
-        (torch.zeros(batch, cell.input_size), torch.ones(batch, 1), *states),
-        ["x", "valid", *names],
+        CellStep(cell, masked).eval(),
+        (torch.zeros(batch, cell.input_size), *valid, *states),
+        inputs,
         ["y", *[n + "_out" for n in names]],
         dynamic,
         opset,
@@ -197,10 +205,11 @@ def cell_step_graph(cell: Cell, opset: int) -> onnx.ModelProto:
 def replace_cell_scans(graph: onnx.ModelProto, runner: ExportRunner, opset: int) -> None:
     """Swap each placeholder left by the runner for a ``Scan`` around its cell's step graph."""
     for index, node in [(i, n) for i, n in enumerate(graph.graph.node) if n.op_type == "CellScan"]:
-        cell = runner.scan_cells[next(a.i for a in node.attribute if a.name == "index")]
-        step = cell_step_graph(cell, opset)
-        backward = bool(next(a.i for a in node.attribute if a.name == "backward"))
-        replacement = graphs.scan_from_step(node, step, f"cell{index}_", backward)
+        attributes = {a.name: a.i for a in node.attribute}
+        cell = runner.scan_cells[attributes["index"]]
+        masked, backward = bool(attributes["masked"]), bool(attributes["backward"])
+        step = cell_step_graph(cell, opset, masked)
+        replacement = graphs.scan_from_step(node, step, f"cell{index}_", backward, masked)
         position = list(graph.graph.node).index(node)
         graph.graph.node.remove(node)
         for offset, new in enumerate(replacement):
