@@ -4,8 +4,9 @@
 
 For a 2 × 128 classifier of 28 steps × 28 features (the seqmnist shape) of every registered
 cell: latency at batch 1 and throughput at batch 256, 2 threads each; streaming one new sample
-with the step graph against re-running the whole sequence so far (T = 100); model load time;
-and int8 against fp32 (size, latency, test metric) on the trained exports under exports/.
+with the step graph against re-running the whole sequence so far (T = 100), for those models
+and the shelf's, in a process without PyTorch (``streaming.py``); model load time; and int8
+against fp32 (size, latency, test metric) on the trained exports under exports/.
 
 Writes benchmarks/results/runtime_speed.json.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,47 +96,20 @@ def compare(cell: str, tmp: Path) -> dict:
             "onnxruntime_ms": round(1e3 * t_ort, 3),
             "onnxruntime_over_torch": round(t_ort / t_torch, 3),
         }
-    result["streaming_T100"] = streaming(runtime, 28)
     return result
 
 
-def streaming(runtime: Model, features: int, steps: int = 100) -> dict:
-    """A new sample of a stream at T = ``steps``: one step of the step graph, against
-    re-running the whole sequence so far (the last ``steps`` samples); medians of 7 rounds of
-    ``steps`` samples each, interleaved."""
-    x = np.random.default_rng(1).random((1, steps, features), np.float32)
-    samples = [np.ascontiguousarray(x[:, t]) for t in range(steps)]
-    stream = runtime.stream()
-    stream.step(samples[0])  # the first step is checked; the rest take the fast path
-    step_times, rerun_times = [], []
-    for _ in range(7):
-        start = time.perf_counter()
-        for sample in samples:
-            stream.step(sample)
-        step_times.append((time.perf_counter() - start) / steps)
-        start = time.perf_counter()
-        for _ in range(steps // 10):
-            runtime.predict(x)
-        rerun_times.append((time.perf_counter() - start) / (steps // 10))
-    step, rerun = statistics.median(step_times), statistics.median(rerun_times)
-    return {
-        "step_us": round(1e6 * step, 1),
-        "rerun_us": round(1e6 * rerun, 1),
-        "rerun_over_step": round(rerun / step, 1),
-    }
-
-
-def shelf_streaming() -> dict:
-    """``streaming`` for every model on the shelf (exports/) that has a step graph."""
-    out = {}
-    for folder in sorted(p.parent for p in (ROOT / "exports").glob("*/model.step.onnx")):
-        runtime = Model(folder, threads=THREADS)
-        features = runtime.runner.step_shape
-        if len(features) != 1:
-            continue  # frames (video): streamed the same way, but not one feature row
-        out[folder.name] = streaming(runtime, features[0])
-        print(folder.name, out[folder.name], flush=True)
-    return out
+def streaming(folders: list[Path]) -> dict:
+    """``benchmarks/streaming.py`` on ``folders`` (none: the shelf), in a process of its own
+    that never imports PyTorch."""
+    script = Path(__file__).resolve().parent / "streaming.py"
+    result = subprocess.run(
+        [sys.executable, str(script), *map(str, folders)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
 
 
 def int8_comparison() -> dict:
@@ -172,7 +147,10 @@ def main() -> None:
         for cell in rnnzoo.list_cells():
             results["cells"][cell] = compare(cell, Path(tmp))
             print(cell, results["cells"][cell], flush=True)
-    results["shelf_streaming_T100"] = shelf_streaming()
+        cells = streaming([Path(tmp) / f"{cell}-export" for cell in results["cells"]])
+        for cell, row in results["cells"].items():
+            row["streaming_T100"] = cells[f"{cell}-export"]
+    results["shelf_streaming_T100"] = streaming([])
     results["int8"] = int8_comparison()
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
