@@ -159,6 +159,25 @@ def test_streaming_the_shelf_models_equals_whole_sequences(name):
     np.testing.assert_allclose(stream.step(x[0, 0]), answers[0][0], atol=1e-6)  # (features,)
 
 
+def test_a_stream_refuses_a_non_finite_step_and_keeps_its_state():
+    """After the first step a stream takes the fast path; NaN or inf still get the one-line
+    refusal, the state stays as it was, and a huge finite value gets the full checks."""
+    model = Model("sine")
+    x = np.asarray(json.loads((SHELF / "sine/example.json").read_text())["input"], np.float32)
+    x = x[:1]
+    stream = model.stream()
+    stream.step(x[:, 0])
+    stream.step(x[:, 1])
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(RuntimeInputError, match="NaN or infinite"):
+            stream.step(np.full((1, 1), bad, np.float32))
+        with pytest.raises(RuntimeInputError, match="NaN or infinite"):
+            stream.step(np.full(1, bad, np.float32))  # one sequence's (features,) step
+    np.testing.assert_allclose(stream.step(x[:, 2]), model.predict(x[:, :3])[:, -1], atol=1e-5)
+    with np.errstate(over="ignore"):
+        assert np.isfinite(stream.step(np.full((1, 1), 1e20, np.float32))).all()
+
+
 def test_every_shelf_cards_python_usage_runs(monkeypatch):
     monkeypatch.chdir(SHELF.parent)  # the cards name their folder as exported: exports/NAME
     for name in shipped():

@@ -133,7 +133,8 @@ class ExportRunner:
     def step(cell: Cell, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One step (streaming) on ``(1, batch, size)`` states: the cell's operator over a
         one-step sequence, the states straight in and out, where it has one (the fewest
-        nodes, and a step costs about a node's overhead each); else the cell's own math."""
+        nodes: a streaming step costs mostly onnxruntime's overhead per node); else the
+        cell's own math."""
         if cell.onnx_operator() is None:
             return layer_step(cell, x, state)
         out = operator(cell, x.unsqueeze(0), list(state))

@@ -172,8 +172,8 @@ class Stream:
             and x.shape in self.shapes
         ):
             self.x[...] = x  # a (features,) step broadcasts into the (1, features) buffer
-            # NaN or inf make the dot product so (as do values beyond 1e19: the full checks
-            # below then decide)
+            # NaN or inf make the dot product so, without a warning (so do finite values
+            # beyond 1.8e19, with numpy's overflow warning: the full checks below decide)
             if not self.finite_only or math.isfinite(self.flat.dot(self.flat)):
                 return self.run(x.ndim == self.rank)
         single = np.ndim(x) == self.rank  # the first step, or anything unusual: full checks
