@@ -78,10 +78,8 @@ class Model:
                 hint = " (export with --quantize int8)" if int8 else ""
                 raise RuntimeInputError(f"{path}: no {files['main'].name} in this folder{hint}")
             files = {role: file for role, file in files.items() if file.is_file()}
-            # a step graph's operators are too small to split across threads: one thread
-            # spares the pool's wake-ups, which cost more than the step itself (streaming)
             sessions = {
-                role: open_session(file, 1 if role == "step" else threads)
+                role: open_session(file, threads, step=role == "step")
                 for role, file in files.items()
             }
         else:
