@@ -51,6 +51,8 @@ def interleaved(functions: list, calls: int, rounds: int = 7) -> list[float]:
     times: list[list[float]] = [[] for _ in functions]
     for _ in range(rounds):
         for fn, samples in zip(functions, times):
+            time.sleep(0.1)  # the threads of the one before stop spinning (on 2 cores,
+            # PyTorch's after onnxruntime's slowed it 2x)
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
