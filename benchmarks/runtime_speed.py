@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
+from streaming import shelf  # noqa: E402
 
 import rnnzoo  # noqa: E402
 from rnnzoo.checkpoint import save_weights  # noqa: E402
@@ -114,8 +115,8 @@ def streaming(folders: list[Path]) -> dict:
 
 def int8_comparison() -> dict:
     out = {}
-    for export in sorted((ROOT / "exports").glob("*/model.int8.onnx")):
-        folder = export.parent
+    for folder in [f for f in shelf() if (f / "model.int8.onnx").is_file()]:
+        export = folder / "model.int8.onnx"
         card = json.loads((folder / "card.json").read_text())
         fp32, int8 = Model(folder, threads=THREADS), Model(folder, threads=THREADS, int8=True)
         x = np.asarray(json.loads((folder / "example.json").read_text())["input"], np.float32)[:1]

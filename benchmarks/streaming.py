@@ -12,6 +12,7 @@ Prints one JSON object, ``{folder name: {step_us, rerun_us, rerun_over_step}}``;
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,18 @@ from rnnzoo.runtime import Model
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS = 2
+
+
+def shelf() -> list[Path]:
+    """The shelf's models as the repository ships them (git-tracked cards), not a user's own
+    exports beside them (``exports/quickstart``, ``exports/my-*``)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "exports/*/card.json"], cwd=ROOT, capture_output=True, text=True
+    )
+    cards = listed.stdout.split() if listed.returncode == 0 else []
+    if cards:
+        return sorted((ROOT / card).parent for card in cards)
+    return sorted(card.parent for card in (ROOT / "exports").glob("*/card.json"))
 
 
 def streaming(runtime: Model, steps: int = 100) -> dict:
@@ -53,7 +66,7 @@ def streaming(runtime: Model, steps: int = 100) -> dict:
 
 def main(folders: list[Path]) -> None:
     out = {}
-    for folder in folders or sorted(p.parent for p in (ROOT / "exports").glob("*/model.step.onnx")):
+    for folder in folders or [f for f in shelf() if (f / "model.step.onnx").is_file()]:
         runtime = Model(folder, threads=THREADS)
         if len(runtime.runner.step_shape) != 1:
             continue  # frames (video): streamed the same way, but not one feature row
