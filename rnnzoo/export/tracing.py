@@ -18,7 +18,7 @@ import onnx
 import torch
 from torch import Tensor, nn
 
-from rnnzoo.cells.base import Cell, State
+from rnnzoo.cells.base import Cell, OnnxOperator, State
 from rnnzoo.export import graphs
 from rnnzoo.recurrent import layer_step
 
@@ -125,7 +125,7 @@ class ExportRunner:
             return out[0], tuple(out[1:])
         if backward:
             x = x.flip(1)
-        out = operator(cell, x.transpose(0, 1), [s.unsqueeze(0) for s in state])
+        out = operator(cell, op, x.transpose(0, 1), [s.unsqueeze(0) for s in state])
         y = out[0].squeeze(1).transpose(0, 1)
         return (y.flip(1) if backward else y), tuple(s.squeeze(0) for s in out[1:])
 
@@ -135,16 +135,16 @@ class ExportRunner:
         one-step sequence, the states straight in and out, where it has one (the fewest
         nodes: a streaming step costs mostly onnxruntime's overhead per node); else the
         cell's own math."""
-        if cell.onnx_operator() is None:
+        op = cell.onnx_operator()
+        if op is None:
             return layer_step(cell, x, state)
-        out = operator(cell, x.unsqueeze(0), list(state))
+        out = operator(cell, op, x.unsqueeze(0), list(state))
         return out[1][0], tuple(out[1:])  # the output of ONNX's RNN/LSTM/GRU is its state h
 
 
-def operator(cell: Cell, x: Tensor, state: list[Tensor]) -> tuple[Tensor, ...]:
+def operator(cell: Cell, op: OnnxOperator, x: Tensor, state: list[Tensor]) -> tuple[Tensor, ...]:
     """The cell's ONNX operator over ``x`` ``(time, batch, features)`` from ``state``
     ``(1, batch, size)`` each: ``Y`` ``(time, 1, batch, hidden)`` and the final states."""
-    op = cell.onnx_operator()
     weights = list(op.inputs)
     if op.op_type == "GRU" and x.shape[-1] == 1:
         # tract 0.23 fails a GRU (linear_before_reset) on one input feature ("xw not
