@@ -85,6 +85,14 @@ def state_names(model: nn.Module) -> list[str]:
     return [f"state_{i}" for i in range(len(model.rnn.state_sizes))]
 
 
+def streaming_names(model: nn.Module) -> list[str]:
+    """The step graph's inputs besides the stack's state: a streaming encoder's buffers
+    (``encoder_i``), then the mean readout's running sum and count (``readout_i``)."""
+    encoder = len(model.encoder_state_sizes)
+    readout = len(model.streaming_state_sizes) - encoder
+    return [f"encoder_{i}" for i in range(encoder)] + [f"readout_{i}" for i in range(readout)]
+
+
 def _traced(model: nn.Module, wrapper: type, args: tuple, names_in: list[str], opset: int):
     """Trace ``wrapper(model)`` with the stack's cells as ONNX operators or Scans."""
     model = copy.deepcopy(model).eval()
@@ -119,13 +127,14 @@ def full_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto
 
 
 def step_graph(model: nn.Module, example: Tensor, opset: int) -> onnx.ModelProto:
-    """``model.step.onnx``: ``(input, state_i..., [readout_i...]) -> (output, state_i_out...)``."""
+    """``model.step.onnx``: ``(input, state_i..., [encoder_i...], [readout_i...]) -> (output,
+    state_i_out..., ...)``."""
     model = copy.deepcopy(model).eval()
     tracing.exporting(model.rnn)  # built-in cells as ONNX operators here too
     batch = example.shape[0]
     states = model.rnn.initial_state(batch)
     readout = tuple(torch.zeros(batch, n) for n in model.streaming_state_sizes)
-    names = state_names(model) + [f"readout_{i}" for i in range(len(readout))]
+    names = state_names(model) + streaming_names(model)
     dynamic = {"input": {0: "batch"}, "output": {0: "batch"}}
     for i, name in enumerate(names):
         axis = 1 if i < len(states) else 0
@@ -172,14 +181,10 @@ def cases(model: nn.Module, data: Tensor, train_steps: int, streaming: bool) -> 
         for batch in BATCH_SIZES:
             x = sample_inputs(data, batch, 1)[:, 0]
             states = random_states(model.rnn, batch, generator)
-            readout = ()
-            if model.streaming_state_sizes:  # a running sum and a step count
-                total = torch.randn(batch, model.streaming_state_sizes[0], generator=generator)
-                count = torch.randint(1, 6, (batch, 1), generator=generator).float()
-                readout = (total, count)
+            readout = model.random_streaming_state(batch, generator)
             y, new, new_readout = model.step(x, states, readout)
             feeds = {"input": x.numpy(), **{n: s.numpy() for n, s in zip(names, states)}}
-            feeds.update({f"readout_{i}": r.numpy() for i, r in enumerate(readout)})
+            feeds.update({n: r.numpy() for n, r in zip(streaming_names(model), readout)})
             expected = as_numpy([y, *new, *new_readout])
             grid.append(Case("model.step.onnx", "one step, states fed", batch, 1, feeds, expected))
     return grid

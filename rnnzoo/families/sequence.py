@@ -40,10 +40,22 @@ def readout(outputs: Tensor, lengths: Tensor | None, how: str, num_directions: i
     return torch.cat([last[:, :half], outputs[:, 0, half:]], dim=-1)
 
 
+def scaled(prediction: Tensor, level: Tensor) -> Tensor:
+    """``prediction`` times ``level``, whose features repeat across the prediction's (the
+    ``horizon`` values of each target in turn)."""
+    repeats = prediction.shape[-1] // level.shape[-1]
+    return prediction * level.repeat(*([1] * (level.dim() - 1)), repeats)
+
+
 class SequenceModel(nn.Module):
     """The whole trainable model: encoder, recurrent stack, head. ``readout`` is ``None``
     when the head runs at every step (seq2seq; padded steps then output zeros), else
-    ``"last"`` or ``"mean"``."""
+    ``"last"`` or ``"mean"``.
+
+    An encoder may stream (``streaming_state_sizes`` and ``step``: what it carries from step
+    to step) and may scale (``levels(x)``: a causal level per step, ``step_level(state)`` the
+    same from its streaming state): the head's answer is then multiplied by the level where
+    it is read, so a forecaster works in each window's own units."""
 
     def __init__(
         self, encoder: nn.Module, rnn: Recurrent, head: nn.Module, readout: str | None = None
@@ -73,6 +85,11 @@ class SequenceModel(nn.Module):
             directions = 1 if self.rnn.proj is not None else self.rnn.num_directions
             outputs = readout(outputs, lengths, self.readout, directions)
         prediction = self.head(outputs)
+        if hasattr(self.encoder, "levels"):  # a scaling encoder: back to the data's units
+            level = self.encoder.levels(x)
+            if self.readout is not None:
+                level = readout(level, lengths, "last", 1)
+            prediction = scaled(prediction, level)
         if self.readout is None and lengths is not None:
             # a padded step has no answer: zeros, not the head's bias
             steps = torch.arange(prediction.shape[1], device=prediction.device)
@@ -81,24 +98,47 @@ class SequenceModel(nn.Module):
         return (prediction, state) if return_state else prediction
 
     @property
+    def encoder_state_sizes(self) -> tuple[int, ...]:
+        """Feature sizes of what a streaming encoder carries (a convolution's last inputs)."""
+        return tuple(getattr(self.encoder, "streaming_state_sizes", ()))
+
+    @property
     def streaming_state_sizes(self) -> tuple[int, ...]:
-        """Feature sizes of the tensors ``step`` carries besides the stack's state: a running
-        sum and a step count for the ``mean`` readout."""
-        return (self.rnn.output_size, 1) if self.readout == "mean" else ()
+        """Feature sizes of the tensors ``step`` carries besides the stack's state: the
+        encoder's, then a running sum and a step count for the ``mean`` readout."""
+        readout = (self.rnn.output_size, 1) if self.readout == "mean" else ()
+        return (*self.encoder_state_sizes, *readout)
 
     def step(
-        self, x: Tensor, state: State, readout_state: State = ()
+        self, x: Tensor, state: State, streaming_state: State = ()
     ) -> tuple[Tensor, State, State]:
         """One time step for streaming: ``x`` is ``(batch, features)``; returns the prediction
-        as if the sequence ended here, the stack's new state and the readout's new state."""
-        if not isinstance(self.encoder, nn.Identity):  # (no nodes for it in a step graph)
+        as if the sequence ended here, the stack's new state and the new ``streaming_state``
+        (the encoder's, then the readout's)."""
+        split = len(self.encoder_state_sizes)
+        encoder_state, readout_state = tuple(streaming_state[:split]), streaming_state[split:]
+        if hasattr(self.encoder, "step"):
+            x, encoder_state = self.encoder.step(x, encoder_state)
+        elif not isinstance(self.encoder, nn.Identity):  # (no nodes for it in a step graph)
             x = self.encoder(x.unsqueeze(1))[:, 0]
         y, state = self.rnn.step(x, state)
         if readout_state:
             total, count = readout_state
             readout_state = (total + y, count + 1)
             y = readout_state[0] / readout_state[1]
-        return self.head(y), state, readout_state
+        prediction = self.head(y)
+        if hasattr(self.encoder, "levels"):
+            prediction = scaled(prediction, self.encoder.step_level(encoder_state))
+        return prediction, state, (*encoder_state, *readout_state)
+
+    def random_streaming_state(self, batch: int, generator: torch.Generator) -> State:
+        """A ``streaming_state`` mid-stream, to check that a step graph uses what it is fed:
+        random encoder buffers, a random running sum over 1–5 steps."""
+        state = [torch.randn(batch, n, generator=generator) for n in self.encoder_state_sizes]
+        if self.readout == "mean":
+            state.append(torch.randn(batch, self.rnn.output_size, generator=generator))
+            state.append(torch.randint(1, 6, (batch, 1), generator=generator).float())
+        return tuple(state)
 
 
 class SequenceFamily(Family):
