@@ -95,6 +95,16 @@ def test_imports_go_one_way(low, high):
             assert not wrong, f"{name} reaches {wrong}"
 
 
+def test_cli_commands_share_only_common():
+    """Each command module of the command line stands alone: of the CLI it imports only
+    ``rnnzoo.cli.common``, which imports none of them; the group in ``rnnzoo.cli`` collects them."""
+    for name in MODULES:
+        if name.startswith("rnnzoo.cli."):
+            allowed = set() if name == "rnnzoo.cli.common" else {"rnnzoo.cli.common"}
+            wrong = sorted(t for t in edges(name) if within(t, "rnnzoo.cli") and t not in allowed)
+            assert not wrong, f"{name} imports {wrong}"
+
+
 def within(name: str, area: str) -> bool:
     if area.endswith("."):
         return name.startswith(area)

@@ -1,0 +1,153 @@
+"""What the commands share: a mistake as one line and exit status 2, JSON and tables, the
+option helpers, and how a model and its answers are printed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from rnnzoo.errors import UserError
+from rnnzoo.plugins import PluginError
+
+
+class Group(click.Group):
+    """Turns a user's mistake, or what the machine refused (a full disk, a read-only folder,
+    too little memory), into one line on stderr and exit status 2, never a traceback."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra
+    ) -> click.Context:
+        """The top level's own options: no arguments shows the help, a wrong one is one line."""
+        if not args and parent is None:
+            click.echo(self.get_help(click.Context(self, info_name=info_name)))
+            sys.exit(0)
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            fail(f"{error.format_message()} (see '{info_name or 'rnnzoo'} --help')")
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (UserError, PluginError) as error:
+            fail(str(error))
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx else "rnnzoo"
+            fail(f"{error.format_message()} (see '{where} --help')")
+        except OSError as error:
+            fail(os_error_line(error))
+        except MemoryError:
+            fail("not enough memory; use smaller sizes (--hidden, --batch-size, --param n_...)")
+        except EOFError as error:  # click would take it for Ctrl-D and print "Aborted!"
+            fail(f"unexpected end of a file ({error or 'it is empty or cut short'})")
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+def os_error_line(error: OSError) -> str:
+    """What the machine refused, and what to do about it."""
+    import errno
+
+    where = f"{error.filename}: " if error.filename else ""
+    hint = {
+        errno.ENOSPC: "free some space and try again; files written before are intact",
+        errno.EDQUOT: "free some space and try again; files written before are intact",
+        errno.EROFS: "choose a folder you can write",
+        errno.EACCES: "check its permissions or choose another path",
+        errno.EPERM: "check its permissions or choose another path",
+    }.get(error.errno, "")
+    return f"{where}{error.strerror or error}" + (f"; {hint}" if hint else "")
+
+
+def fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def note_broken_plugins() -> None:
+    """One line on stderr when a plugin failed to load: its cells and tasks are missing."""
+    from rnnzoo.registry import plugins
+
+    broken = [p.name for p in plugins() if p.errors]
+    if broken:
+        click.echo(
+            f"note: {len(broken)} plugin(s) failed to load: {', '.join(broken)}; "
+            "see 'rnnzoo plugins'",
+            err=True,
+        )
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    console = Console()
+    if not console.is_terminal:  # a pipe or a log: no 80-column wrapping of long rows
+        console = Console(width=max(console.width, 160))
+    console.print(table)
+
+
+def training_option(name: str, help: str, flag: str = "", **kwargs: Any) -> Any:
+    """A ``train`` option for a ``TrainConfig`` field. Left out, it is None and the task's
+    recommended value, else the trainer's default, applies; ``--help`` says so."""
+    from rnnzoo.rundir import option, trainer_defaults
+
+    return click.option(
+        flag or option(name),
+        default=None,
+        help=help,
+        show_default=f"task's, else {trainer_defaults()[name]}",
+        **kwargs,
+    )
+
+
+runtime_option = click.option(
+    "--runtime",
+    "runtimes",
+    multiple=True,
+    metavar="NAME",
+    help="Check the files on this runtime besides onnxruntime (repeatable; default: every one "
+    "installed: onnx.reference, tract, openvino, onnxruntime-node, onnxruntime-web).",
+)
+
+
+def model_line(model: Any, int8: bool = False) -> str:
+    """Which model answered, and how good it was on its test split."""
+    card = model.card
+    from rnnzoo.card import stack_size
+
+    size = stack_size(card["layers"], card["hidden"], card["bidirectional"])
+    line = f"{model.folder}: {card['cell']} {size} trained on {card['task']}"
+    test, baseline = card["metrics"].get("test") or {}, card["metrics"].get("baseline_test") or {}
+    if int8 and card.get("int8"):
+        line, test = line + ", int8 weights", card["int8"]["test_metrics"]
+    if test:
+        metric, value = next(iter(test.items()))
+        line += f"; test {metric} {value:.4g}"
+        if metric in baseline:
+            line += f" (baseline {baseline[metric]:.4g})"
+    return line
+
+
+def top_classes(logits: Any, labels: list[str], top: int) -> str:
+    """The ``top`` most likely classes of one output, with their softmax probabilities."""
+    import numpy as np
+
+    exp = np.exp(logits - logits.max())
+    probabilities = exp / exp.sum()
+    order = np.argsort(-probabilities)[:top]
+    first, *rest = (f"{labels[i]} {probabilities[i]:.3f}" for i in order)
+    return first + (f"  ({', '.join(rest)})" if rest else "")

@@ -1,0 +1,114 @@
+"""``rnnzoo train``: a cell on a task into a run directory."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from rnnzoo.cli.common import note_broken_plugins, print_json, training_option
+from rnnzoo.errors import UserError
+
+
+@click.command(short_help="Train a cell on a task into a run directory.")
+@click.option(
+    "--task",
+    help="A registered task (see `rnnzoo tasks`).",
+    show_default="required, but with --resume",
+)
+@click.option(
+    "--cell",
+    help="A registered cell (see `rnnzoo cells`).",
+    show_default="required, but with --resume",
+)
+@training_option("hidden", "Units per layer and direction.", type=int)
+@training_option("layers", "Stacked recurrent layers.", type=int)
+@training_option("bidirectional", "Run both directions.", flag="--bidirectional/--unidirectional")
+@training_option("dropout", "Dropout between layers.", type=float)
+@training_option("epochs", "Passes over the training split.", type=int)
+@training_option("batch_size", "Sequences per optimizer step.", type=int)
+@training_option("lr", "Learning rate (Adam; AdamW with --weight-decay).", type=float)
+@training_option("weight_decay", "Decoupled weight decay (AdamW); 0: plain Adam.", type=float)
+@training_option("schedule", "LR schedule.", type=click.Choice(["constant", "onecycle"]))
+@training_option("clip", "Max gradient norm (0: no clipping).", type=float)
+@training_option("tbptt", "Truncated BPTT window in steps (seq2seq tasks; 0: full BPTT).", type=int)
+@training_option(
+    "patience", "Stop after this many epochs without improvement (0: never).", type=int
+)
+@training_option("max_steps", "Stop after this many optimizer steps (0: no limit).", type=int)
+@training_option("device", "auto (cuda when available), cpu, cuda or cuda:N.")
+@click.option("--amp", is_flag=True, default=None, help="Mixed precision on CUDA.")
+@training_option(
+    "compile",
+    "torch.compile the step loop (auto: for cells without a fused kernel on long runs).",
+    type=click.Choice(["auto", "on", "off"]),
+)
+@training_option("seed", "Seed of the weights, the batch order and dropout.", type=int)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A cell or task parameter (see `rnnzoo info`); repeatable.",
+    show_default="the parameters' own defaults",
+)
+@click.option("--out", help="Run directory (default: runs/TASK-CELL, numbered if taken).")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def train(
+    task: str,
+    cell: str,
+    params: tuple[str, ...],
+    out: str | None,
+    resume: bool,
+    overwrite: bool,
+    quiet: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Train CELL on TASK; writes config, weights, checkpoints, metrics and plots to --out.
+
+    An option left out takes the task's recommended value (`rnnzoo info TASK` lists them),
+    else the trainer's default shown here."""
+    from rnnzoo.params import split_params
+    from rnnzoo.registry import get_cell_class, get_task_class
+    from rnnzoo.rundir import RunDir, config_with_defaults
+    from rnnzoo.trainer import train as run_training
+
+    note_broken_plugins()
+    if not resume and not (task and cell):
+        raise UserError("train needs --task and --cell (see `rnnzoo tasks`, `rnnzoo cells`)")
+    if resume and not out:
+        raise UserError("--resume needs --out, the run directory to continue")
+    if resume and (task or cell or params or any(v is not None for v in options.values())):
+        raise UserError(
+            "--resume continues the run with its saved config.json; drop the other training options"
+        )
+    config = None
+    if not resume:
+        cell_params, task_params = split_params(
+            list(params), cell, get_cell_class(cell), task, get_task_class(task)
+        )
+        config = config_with_defaults(
+            task, cell, cell_params=cell_params, task_params=task_params, **options
+        )
+    run = RunDir(out or RunDir.unused(task, cell).path)
+    try:
+        summary = run_training(
+            config, run.path, resume=resume, quiet=quiet or as_json, overwrite=overwrite
+        )
+    except KeyboardInterrupt:
+        if not run.has_checkpoint():
+            click.echo("interrupted before the first epoch ended; nothing was kept", err=True)
+        else:
+            epochs = run.read_metrics()
+            after = f" after epoch {epochs[-1]['epoch']}" if epochs else ""
+            click.echo(
+                f"interrupted{after}; continue with: rnnzoo train --resume --out {run}", err=True
+            )
+        sys.exit(130)
+    if as_json:
+        print_json(summary)
