@@ -65,6 +65,12 @@ COMMON_FIELDS = (
         "whether NaN in the input marks a missing value the graph handles (else refused)",
         required=False,
     ),
+    field(
+        "reader",
+        (dict, NONE),
+        "how `rnnzoo predict` reads a data file of the training data's format (kind, columns)",
+        required=False,
+    ),
     field("usage", dict, "how to run it: a command line (cli) and Python (python)", required=False),
     field("reproduce", list, "the commands that train and export it again", required=False),
     field(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -19,12 +21,14 @@ from rnnzoo.errors import UserError
     required=True,
     type=click.Path(),
     help="A .npy, .csv (one sequence) or .json file of arrays (sequences, or images for "
-    "captioning); for translation models, texts (one per line, or a JSON list).",
+    "captioning); for translation models, texts (one per line, or a JSON list); for models "
+    "trained on your data (classify, regress, forecast), a file in that data's format.",
 )
 @click.option(
     "--output",
     type=click.Path(),
-    help="Write predictions to .npy (the array) or .json (answers; also texts).",
+    help="Write predictions to .npy (the array), .json (answers; also texts) or .csv (a row "
+    "per id: models trained on your data).",
     show_default="print only",
 )
 @click.option("--int8", is_flag=True, help="Use the int8 graphs from the export folder.")
@@ -61,8 +65,8 @@ def predict(
 
     if output:
         check_output_path(output, "--output")
-        if Path(output).suffix.lower() not in (".npy", ".json"):
-            raise UserError(f"--output {output}: name a .npy or .json file")
+        if Path(output).suffix.lower() not in (".npy", ".json", ".csv"):
+            raise UserError(f"--output {output}: name a .npy, .json or .csv file")
     model = Model(model_path, int8=int8)
     result = model.answer_file(input_path, beam)
     if output and output.lower().endswith(".npy") and result.prediction is not None:
@@ -72,6 +76,13 @@ def predict(
                 np.save(f, result.prediction)
 
         atomic_write(Path(output), write)
+    elif output and output.lower().endswith(".csv"):
+        if result.table is None:
+            raise UserError(
+                f"--output {output}: a table of answers by id comes from a data file of the "
+                "format the model was trained on; write .json or .npy for this input"
+            )
+        write_text(Path(output), csv_text(*result.table))
     elif output:
         write_text(Path(output), json.dumps(result.to_json()) + "\n")
     if as_json:
@@ -90,3 +101,12 @@ def predict(
         elif not isinstance(answer, str):
             answer = np.round(np.asarray(answer), 4).tolist()
         click.echo(f"{shown}{result.arrow} {answer}")
+
+
+def csv_text(header: list[str], rows: list[list]) -> str:
+    """A table as CSV text."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()

@@ -53,6 +53,13 @@ from rnnzoo.errors import UserError
     help="A cell or task parameter (see `rnnzoo info`); repeatable.",
     show_default="the parameters' own defaults",
 )
+@click.option(
+    "--data",
+    metavar="FILE",
+    help="Your data, for the tasks that read it (classify, regress, forecast): "
+    "the same as --param data=FILE.",
+    show_default="none: the task's own data",
+)
 @click.option("--out", help="Run directory (default: runs/TASK-CELL, numbered if taken).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
 @click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
@@ -62,6 +69,7 @@ def train(
     task: str,
     cell: str,
     params: tuple[str, ...],
+    data: str | None,
     out: str | None,
     resume: bool,
     overwrite: bool,
@@ -73,7 +81,7 @@ def train(
 
     An option left out takes the task's recommended value (`rnnzoo info TASK` lists them),
     else the trainer's default shown here."""
-    from rnnzoo.params import split_params
+    from rnnzoo.params import params_of, split_params
     from rnnzoo.registry import get_cell_class, get_task_class
     from rnnzoo.rundir import RunDir, config_with_defaults
     from rnnzoo.trainer import train as run_training
@@ -83,12 +91,19 @@ def train(
         raise UserError("train needs --task and --cell (see `rnnzoo tasks`, `rnnzoo cells`)")
     if resume and not out:
         raise UserError("--resume needs --out, the run directory to continue")
-    if resume and (task or cell or params or any(v is not None for v in options.values())):
+    if resume and (task or cell or params or data or any(v is not None for v in options.values())):
         raise UserError(
             "--resume continues the run with its saved config.json; drop the other training options"
         )
     config = None
     if not resume:
+        if data is not None:
+            if "data" not in {p.name for p in params_of(get_task_class(task))}:
+                raise UserError(
+                    f"--data: task {task!r} makes its own data; the tasks that read your file "
+                    "are classify, regress and forecast (see `rnnzoo tasks`)"
+                )
+            params = (*params, f"task.data={data}")
         cell_params, task_params = split_params(
             list(params), cell, get_cell_class(cell), task, get_task_class(task)
         )

@@ -100,6 +100,7 @@ def common_card(run: Any, out: Path, options: ExportOptions, python: list[str]) 
         "preprocessing": task.preprocessing,
         "missing_values": task.missing_values,
         "labels": task.labels,
+        "reader": task.reader(),
         "metrics": {"test": summary.get("test"), "baseline_test": summary.get("baseline_test")},
         "training": {
             "epochs": config.epochs,

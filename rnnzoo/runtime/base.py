@@ -27,6 +27,8 @@ class Answers:
     arrow: str = ":"  # between ``shown`` and the answer
     prediction: np.ndarray | None = None  # the raw output, where there is one
     inputs: list[str] | None = None  # the input texts, where there are some
+    # the answers as a table (header, rows) with the inputs' ids, for `predict --output X.csv`
+    table: tuple[list[str], list[list[Any]]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -34,6 +36,8 @@ class Answers:
             result["prediction"] = self.prediction.tolist()
         if self.inputs is not None:
             result["inputs"] = self.inputs
+        if self.table is not None:
+            result["ids"] = self.shown
         result["answers"] = self.answers
         return result
 

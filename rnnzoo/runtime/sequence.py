@@ -12,6 +12,7 @@ import numpy as np
 from rnnzoo.card import field
 from rnnzoo.errors import RuntimeInputError
 from rnnzoo.runtime.base import Answers, Runner
+from rnnzoo.runtime.datafiles import is_data_file, read_inputs
 from rnnzoo.runtime.inputs import check_array, load_input
 from rnnzoo.runtime.session import first_line, run, zero_state
 
@@ -76,10 +77,46 @@ class SequenceRunner(Runner):
             )
         return Stream(self)
 
+    def table(
+        self, ids: list[str], answers: list[Any], prediction: np.ndarray
+    ) -> tuple[list[str], list[list[Any]]]:
+        """One row per id (per id and step for a forecaster): the class and its probability,
+        or the values."""
+        if self.card["labels"]:
+            scores = np.exp(prediction - prediction.max(-1, keepdims=True))
+            probability = (scores / scores.sum(-1, keepdims=True)).max(-1)
+            rows = [[i, a, round(float(p), 6)] for i, a, p in zip(ids, answers, probability)]
+            return ["id", "label", "probability"], rows
+        targets = self.forecast_targets
+        if targets:
+            rows = [
+                [i, step + 1, *values]
+                for i, answer in zip(ids, answers)
+                for step, values in enumerate(answer)
+            ]
+            return ["id", "step", *targets], rows
+        values = prediction.reshape(len(ids), -1)
+        names = (
+            ["prediction"]
+            if values.shape[1] == 1
+            else [f"prediction_{j}" for j in range(values.shape[1])]
+        )
+        return ["id", *names], [[i, *map(float, row)] for i, row in zip(ids, values)]
+
+    @property
+    def forecast_targets(self) -> list[str]:
+        """The forecast columns of a model trained on series (none for others)."""
+        reader = self.card.get("reader") or {}
+        return list(reader.get("target", [])) if reader.get("kind") == "series" else []
+
     def describe(self, prediction: np.ndarray) -> list[Any]:
         """Human-readable answers: the class name for classifiers (at each step for per-step
-        classifiers), else the values."""
+        classifiers), the horizon's values step by step (a row of the targets each) for
+        forecasters of series, else the values."""
         labels = self.card["labels"]
+        targets = self.forecast_targets
+        if targets and prediction.ndim == 2:
+            return prediction.reshape(len(prediction), -1, len(targets)).tolist()
         if labels and prediction.ndim == 2:
             return [labels[i] for i in prediction.argmax(-1)]
         if labels and prediction.ndim == 3:  # a class at every step
@@ -102,9 +139,26 @@ class SequenceRunner(Runner):
                 "For each input sequence, the most likely class with its probability,"
                 " then the runners-up:"
             )
+        targets = self.forecast_targets
+        if targets:
+            horizon = self.card["reader"]["horizon"]
+            return (
+                f"For each series, its next {horizon} value(s) of {', '.join(targets)}"
+                " (a row per step):"
+            )
         return "For each input sequence, the predicted value:"
 
     def answer_file(self, path: str | Path, beam: int = 1) -> Answers:
+        """Answers to an array file (``.npy``, ``.json``, a ``.csv`` of one sequence) — or,
+        for a model trained on a user's data, to a file in that data's format, one answer
+        per sequence or series, named by its id."""
+        path, reader = Path(path), self.card.get("reader")
+        if is_data_file(path, reader):
+            data = read_inputs(path, reader)
+            prediction = self.predict(data.x, data.lengths)
+            answers = self.describe(prediction)
+            table = self.table(data.ids, answers, prediction)
+            return Answers(data.ids, answers, ":", prediction, table=table)
         x, lengths = load_input(path)
         if np.ndim(x) == 1 + len(self.step_shape):  # one sequence (a CSV file): a batch of one
             x = np.asarray(x)[None]

@@ -68,3 +68,21 @@ def register_tasks(register):
         kind="vec2seq",
         description="Caption Fashion-MNIST items side by side: 'sneaker left of bag'.",
     )
+    register(
+        "rnnzoo.tasks.classify:Classify",
+        name="classify",
+        kind="seq2vec",
+        description="Label your sequences: UCR/UEA .ts, CSV/Parquet, .npz, class folders (--data).",
+    )
+    register(
+        "rnnzoo.tasks.regress:Regress",
+        name="regress",
+        kind="seq2vec",
+        description="A number from each of your sequences: the same files as classify (--data).",
+    )
+    register(
+        "rnnzoo.tasks.forecast:Forecast",
+        name="forecast",
+        kind="seq2vec",
+        description="Forecast your series: the next values of CSV or Parquet columns (--data).",
+    )

@@ -167,6 +167,19 @@ class Task:
         generate --plot`` draws them beside the generated ones. None by default."""
         return None
 
+    def notes(self) -> list[str]:
+        """What reading the data found worth saying but not refusing (rows that were sorted,
+        gaps in time, missing values); ``rnnzoo train`` prints each under its header."""
+        return []
+
+    def reader(self) -> dict[str, Any] | None:
+        """How ``rnnzoo predict`` reads a file in the format of the task's data, written into
+        the model card: ``{"kind": "sequences" | "series", ...}`` with the keyword arguments
+        of :func:`rnnzoo.data.read_sequences` or :func:`rnnzoo.data.read_series` (and, for
+        series, the window: ``lookback``, ``horizon``, ``covariates``). None (the default):
+        the model takes arrays only."""
+        return None
+
     def data_files(self) -> list[Path]:
         """The files the data is read from, whose contents the model depends on beyond their
         format (a vocabulary, input statistics). A run records their digests, and evaluating,

@@ -410,6 +410,8 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
             print(f"compiled in {parts.compile_seconds:.1f} s", file=sys.stderr)
     progress = Progress(dist.is_main and not quiet, config.epochs, counters.epoch)
     progress.log(header(setup, parts, counters))
+    for note in setup.task.notes():
+        progress.log(f"note: {note}")
     try:
         for epoch in range(counters.epoch, config.epochs):
             loss, seen, seconds = run_epoch(setup, parts, trained, counters, epoch, progress)
