@@ -37,7 +37,9 @@ class Param:
 
 
 def params_of(cls: type, skip: tuple[str, ...] = ()) -> list[Param]:
-    """The keyword parameters of ``cls.__init__`` with their types and defaults."""
+    """The keyword parameters of ``cls.__init__`` with their types and defaults. An
+    ``__init__`` that takes ``**kwargs`` (and hands them to ``super().__init__``) also has
+    the parameters of the class it extends, listed first."""
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception as error:  # a name in an annotation that does not resolve, and the like
@@ -45,8 +47,13 @@ def params_of(cls: type, skip: tuple[str, ...] = ()) -> list[Param]:
             f"{cls.__module__}.{cls.__qualname__}.__init__'s type annotations cannot be read "
             f"({type(error).__name__}: {error}); fix them in the plugin"
         ) from None
-    params = []
-    for p in inspect.signature(cls.__init__).parameters.values():
+    params, signature = [], inspect.signature(cls.__init__).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in signature):
+        owner = next(c for c in cls.__mro__ if "__init__" in vars(c))
+        parent = cls.__mro__[cls.__mro__.index(owner) + 1]
+        own = {p.name for p in signature}
+        params = [p for p in params_of(parent, skip) if p.name not in own]
+    for p in signature:
         if p.name == "self" or p.name in skip or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
             continue
         default = None if p.default is inspect.Parameter.empty else p.default

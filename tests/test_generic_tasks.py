@@ -100,7 +100,12 @@ def test_ucr_test_file_found_beside_the_training_file():
     splits = task.load()
     assert task.data_files()[1].name == "GunPoint_TEST.ts"
     assert len(splits["test"]) == len(task._files["test"].x)
-    assert len(splits["train"]) + len(splits["validation"]) == len(task._files["train"].x)
+    # by default every training case trains and the best epoch is picked on them
+    assert len(splits["train"]) == len(task._files["train"].x)
+    assert torch.equal(splits["validation"].x, splits["train"].x)
+    held = create_task("classify", {"data": str(DATA / "GunPoint_TRAIN.ts"), "validation": 0.2})
+    held_splits = held.load()
+    assert len(held_splits["train"]) + len(held_splits["validation"]) == len(splits["train"])
 
 
 def test_forecast_splits_by_time_without_leakage(tmp_path):

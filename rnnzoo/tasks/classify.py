@@ -7,13 +7,14 @@ the most frequent training class."""
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from rnnzoo.errors import UserError
-from rnnzoo.tasks.base import Metric, Split
+from rnnzoo.tasks.base import Metric, Split, require
 from rnnzoo.tasks.labelled import LabelledSequences
 
 
@@ -43,6 +44,11 @@ class Classify(LabelledSequences):
         Metric("macro_f1", True),
         Metric("loss", False),
     )
+
+    def __init__(self, label_smoothing: float = 0.1, **kwargs: Any):
+        super().__init__(**kwargs)
+        require(0 <= label_smoothing < 1, "label_smoothing must be 0 to 1")
+        self.label_smoothing = label_smoothing
 
     @functools.cached_property
     def _labels(self) -> list[str]:
@@ -74,12 +80,16 @@ class Classify(LabelledSequences):
         index = {name: i for i, name in enumerate(self._labels)}
         return torch.tensor([index[str(v)] for v in y], dtype=torch.long)
 
+    def head(self, rnn_output_size: int) -> nn.Module:
+        return nn.Sequential(nn.Dropout(self.dropout), nn.Linear(rnn_output_size, self.output_size))
+
     def loss(self, prediction: Tensor, target: Tensor) -> Tensor:
-        return nn.functional.cross_entropy(prediction, target)
+        return nn.functional.cross_entropy(prediction, target, label_smoothing=self.label_smoothing)
 
     def evaluate(self, prediction: Tensor, target: Tensor) -> dict[str, float]:
         scores = class_scores(prediction.argmax(-1), target, self.output_size)
-        return {**scores, "loss": self.loss(prediction, target).item()}
+        loss = nn.functional.cross_entropy(prediction, target).item()  # not smoothed
+        return {**scores, "loss": loss}
 
     def baseline(self, train: Split, split: Split) -> dict[str, float]:
         """Always the most frequent class of the training labels."""

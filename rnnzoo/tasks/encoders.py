@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnzoo.errors import UserError
+
 
 class Standardise(nn.Module):
     """``(x - mean) / std`` per channel; a missing value (NaN) becomes 0, the training mean,
@@ -36,39 +38,63 @@ class Standardise(nn.Module):
 
 
 class CausalConvLayer(nn.Module):
-    """Conv1d over time with ``kernel - 1`` steps of zeros on the left, batch norm, ReLU."""
+    """Conv1d over time, dilated by ``dilation``, with zeros on the left only (so step ``t``
+    sees steps ``t``, ``t - dilation``, ... and nothing later), batch norm, ReLU."""
 
-    def __init__(self, channels_in: int, channels_out: int, kernel: int):
+    def __init__(self, channels_in: int, channels_out: int, kernel: int, dilation: int = 1):
         super().__init__()
-        self.kernel, self.channels_in = kernel, channels_in
-        self.conv = nn.Conv1d(channels_in, channels_out, kernel)
+        self.channels_in, self.span = channels_in, (kernel - 1) * dilation
+        self.conv = nn.Conv1d(channels_in, channels_out, kernel, dilation=dilation)
         self.norm = nn.BatchNorm1d(channels_out)
 
     def forward(self, x: Tensor) -> Tensor:
         """``(batch, channels_in, time)`` → ``(batch, channels_out, time)``."""
-        x = nn.functional.pad(x, (self.kernel - 1, 0))
+        x = nn.functional.pad(x, (self.span, 0))
         return torch.relu(self.norm(self.conv(x)))
 
     def step(self, x: Tensor, buffer: Tensor) -> tuple[Tensor, Tensor]:
-        """One step: ``x`` ``(batch, channels_in)``, ``buffer`` the last ``kernel - 1``
-        inputs flattened to ``(batch, (kernel - 1) * channels_in)``."""
-        window = torch.cat([buffer.reshape(x.shape[0], self.kernel - 1, -1), x.unsqueeze(1)], 1)
+        """One step: ``x`` ``(batch, channels_in)``, ``buffer`` the last ``span`` inputs
+        flattened to ``(batch, span * channels_in)``."""
+        window = torch.cat([buffer.reshape(x.shape[0], self.span, -1), x.unsqueeze(1)], 1)
         y = torch.relu(self.norm(self.conv(window.transpose(1, 2))))[:, :, 0]
         return y, window[:, 1:].flatten(1)
 
 
+def parse_kernels(text: str) -> tuple[tuple[int, int], ...]:
+    """``"7,5:2,3:4"`` → ``((7, 1), (5, 2), (3, 4))``: each layer's kernel and dilation."""
+    layers = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        kernel, _, dilation = part.partition(":")
+        try:
+            layers.append((int(kernel), int(dilation or 1)))
+        except ValueError:
+            raise UserError(
+                f"kernels={text!r}: expected kernel sizes with optional dilations, e.g. 7,5:2,3:4"
+            ) from None
+    if not all(2 <= k <= 64 and 1 <= d <= 64 for k, d in layers):
+        raise UserError(f"kernels={text!r}: kernel sizes must be 2 to 64, dilations 1 to 64")
+    return tuple(layers)
+
+
 class SequenceEncoder(nn.Module):
-    """Standardise, then (optionally) causal convolutions: ``(batch, time, channels)`` →
-    ``(batch, time, output_size)``."""
+    """Standardise, then (optionally) causal convolutions, ``kernels`` a ``(kernel,
+    dilation)`` per layer: ``(batch, time, channels)`` → ``(batch, time, output_size)``."""
 
     def __init__(
-        self, mean: Tensor, std: Tensor, conv_channels: int = 0, kernels: tuple = (), flags: int = 0
+        self,
+        mean: Tensor,
+        std: Tensor,
+        conv_channels: int = 0,
+        kernels: tuple = (),
+        dropout: float = 0.0,
+        flags: int = 0,
     ):
         super().__init__()
+        self.dropout = nn.Dropout(dropout)
         self.standardise = Standardise(mean, std, flags)
         sizes = [self.standardise.output_size] + [conv_channels] * len(kernels)
         self.convs = nn.ModuleList(
-            CausalConvLayer(a, b, k) for a, b, k in zip(sizes, sizes[1:], kernels)
+            CausalConvLayer(a, b, k, d) for a, b, (k, d) in zip(sizes, sizes[1:], kernels)
         )
         self.output_size = sizes[-1]
 
@@ -79,12 +105,12 @@ class SequenceEncoder(nn.Module):
         x = x.transpose(1, 2)
         for conv in self.convs:
             x = conv(x)
-        return x.transpose(1, 2)
+        return self.dropout(x.transpose(1, 2))
 
     @property
     def streaming_state_sizes(self) -> tuple[int, ...]:
-        """Each convolution's buffer of its last ``kernel - 1`` inputs, flattened."""
-        return tuple((c.kernel - 1) * c.channels_in for c in self.convs)
+        """Each convolution's buffer of its last ``span`` inputs, flattened."""
+        return tuple(c.span * c.channels_in for c in self.convs)
 
     def step(self, x: Tensor, buffers: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
         """One step ``(batch, channels)`` → ``(batch, output_size)`` and the new buffers."""
@@ -93,7 +119,7 @@ class SequenceEncoder(nn.Module):
         for conv, buffer in zip(self.convs, buffers):
             x, buffer = conv.step(x, buffer)
             new.append(buffer)
-        return x, tuple(new)
+        return self.dropout(x), tuple(new)
 
 
 def channel_statistics(rows: Tensor) -> tuple[Tensor, Tensor]:

@@ -144,6 +144,7 @@ class Forecast(Task):
         season: int = 1,
         min_history: int = 0,
         scaling: Literal["window", "global"] = "window",
+        cache: Literal["auto", "on", "off"] = "auto",
     ):
         super().__init__()
         require(
@@ -162,16 +163,22 @@ class Forecast(Task):
         self.target, self.covariates = columns(target), columns(covariates)
         self.lookback, self.horizon, self.season = lookback, horizon, season
         self.min_history = min_history or lookback
-        self.scaling = scaling
+        self.scaling, self.cache = scaling, cache
 
     # ------------------------------------------------------------ the series
 
     @functools.cached_property
     def series(self) -> Any:
+        """The series, read in memory or, with ``cache`` on (auto: for a CSV or Parquet file
+        of 256 MB or more), memory-mapped from a cache built on first use, so that data larger
+        than memory trains: windows are cut from the map batch by batch."""
         from rnnzoo.data import read_series
+        from rnnzoo.data.cache import cached_series, worth_caching
 
-        series = read_series(
-            Path(self.data),
+        path = Path(self.data)
+        cached = self.cache == "on" or (self.cache == "auto" and worth_caching(path))
+        series = (cached_series if cached else read_series)(
+            path,
             target=self.target or None,
             time=self.time,
             id=self.id,

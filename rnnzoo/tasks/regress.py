@@ -47,7 +47,9 @@ class Regress(LabelledSequences):
 
     def head(self, rnn_output_size: int) -> nn.Module:
         return nn.Sequential(
-            nn.Linear(rnn_output_size, 1), Unstandardise(*self._target_statistics())
+            nn.Dropout(self.dropout),
+            nn.Linear(rnn_output_size, 1),
+            Unstandardise(*self._target_statistics()),
         )
 
     def loss(self, prediction: Tensor, target: Tensor) -> Tensor:

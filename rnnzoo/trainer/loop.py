@@ -304,8 +304,10 @@ def build(setup: Setup, quiet: bool) -> Parts:
     optimizer = optimizer_class(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = None
     if config.schedule == "onecycle":
-        # stepped once per batch (a batch makes several optimizer steps with --tbptt)
+        # stepped once per batch (a batch makes several optimizer steps with --tbptt), ending
+        # where the run ends: after the last epoch or at --max-steps
         steps = config.epochs * len(loader)
+        steps = min(steps, config.max_steps) if config.max_steps else steps
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
     amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)

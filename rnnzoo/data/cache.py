@@ -1,0 +1,610 @@
+"""Series too large for memory: a CSV or Parquet file converted once, batch by batch, into a
+memory-mapped cache that later runs open in a moment (:func:`cached_series`).
+
+The cache holds the rows of :class:`~rnnzoo.data.series.Series` as raw little files beside a
+``meta.json``: ``values.f32``, the ``(rows, columns)`` float32 values, and ``times.bin``, the
+times (float64, or datetime64[us] for dates). ``values`` is opened as a read-only
+``np.memmap``, from which the forecast task cuts each batch's windows; only the pages a batch
+touches are read. Measured against an Arrow IPC file on 50M values (batch 256, lookback 48):
+the memmap gathers windows as fast as an array in memory (0.11 ms a batch), while an Arrow
+file written batch by batch is a chunked column that numpy cannot index, and ``take`` on it
+costs 27 ms a batch; one chunk would mean holding the whole column while writing.
+
+Conversion streams the file (``pyarrow.csv.open_csv``, ``ParquetFile.iter_batches``), so it
+never holds more than a batch, and so it needs the rows of each series together and in time
+order, as a sorted file has them; anything else is one line asking to sort the file (or to
+read it in memory). Series are put in the order :func:`~rnnzoo.data.read_series` gives them
+(ids in natural order), so that both paths give the same ``values``, ``offsets`` and ``ids``.
+
+The cache lives in ``$RNNZOO_CACHE/series`` (:func:`rnnzoo.files.cache_dir`) under a key from
+the file's sha256 and the reader's arguments: a changed file gets a new cache (and its old one
+is removed). It is built in a staging folder and renamed into place, so a kill mid-build
+leaves no half cache (the next build removes the leftover), and an OS lock makes the
+processes of one ``torchrun`` build it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time as clock
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnzoo import files
+from rnnzoo.data.formats import NAMES, detect_format
+from rnnzoo.data.series import MOST_GAP_NOTES, Series, gap_notes
+from rnnzoo.data.table import (
+    Table,
+    csv_error,
+    first_line,
+    is_numeric,
+    natural_key,
+    plural,
+    show_time,
+)
+from rnnzoo.errors import UserError
+from rnnzoo.files import (
+    Lock,
+    parse_json,
+    recover_folder,
+    replace_folder,
+    staging_folder,
+    write_json,
+)
+from rnnzoo.rundir import file_digest
+
+VERSION = 1  # of the cache's layout: a new one makes new caches
+AUTO_BYTES = 256 * 2**20  # forecast's cache=auto: files of this size or more go through the cache
+CSV_BLOCK = 2**20  # bytes of CSV per batch: bigger ones were slower and held more memory
+PARQUET_BATCH = 2**20  # rows of Parquet per batch
+COPY_ROWS = 2**22  # rows copied at a time when series are put in order
+GAP_CHECK_ROWS = 16_000_000  # longest series checked for gaps in time (~40 bytes a row)
+META, VALUES, TIMES = "meta.json", "values.f32", "times.bin"
+DATETIME = "datetime64[us]"
+
+
+def worth_caching(path: str | Path) -> bool:
+    """Whether forecast's ``cache=auto`` reads ``path`` through the cache: a CSV or Parquet
+    file of ``AUTO_BYTES`` or more."""
+    path = Path(path)
+    return (
+        path.is_file()
+        and path.stat().st_size >= AUTO_BYTES
+        and detect_format(path) in ("csv", "parquet")
+    )
+
+
+def cached_series(
+    path: str | Path,
+    *,
+    target: list[str] | None = None,
+    time: str = "",
+    id: str = "",
+    covariates: list[str] | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+) -> Series:
+    """The series in the CSV or Parquet file ``path``, as :func:`~rnnzoo.data.read_series`
+    reads them (same arguments), with ``values`` a read-only memory map of the cache: built on
+    the first call (a progress bar on stderr with ``progress``), reused while the file's
+    sha256 stays the same. ``cache_dir`` defaults to ``$RNNZOO_CACHE``."""
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt not in ("csv", "parquet"):
+        raise UserError(
+            f"{path.name}: the cache reads CSV or Parquet files, not {NAMES.get(fmt, fmt)}; "
+            f"read it in memory (--param cache=off) or save the series as CSV"
+        )
+    args = {"target": target or [], "time": time, "id": id, "covariates": covariates or []}
+    digest = file_digest(path)
+    key = hashlib.sha256(
+        json.dumps({"version": VERSION, "sha256": digest, **args}, sort_keys=True).encode()
+    ).hexdigest()
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem)[:40]
+    folder = Path(cache_dir or files.cache_dir()) / "series" / f"{stem}-{key[:24]}"
+    if not (folder / META).is_file():
+        with building(folder):
+            if not (folder / META).is_file():  # not built meanwhile by another process
+                build(path, fmt, folder, digest, args, progress)
+    return open_cache(folder, digest)
+
+
+@contextlib.contextmanager
+def building(folder: Path) -> Iterator[None]:
+    """Hold the lock on building ``folder``, waiting while another process (another rank of
+    the same ``torchrun``) holds it."""
+    lock = Lock(folder.parent / f".{folder.name}.lock", f"the cache {folder}")
+    while not lock.try_acquire():
+        clock.sleep(0.2)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def open_cache(folder: Path, digest: str) -> Series:
+    meta = parse_json((folder / META).read_text())
+    if meta.get("sha256") != digest:  # the key holds the digest: only a tampered cache
+        raise UserError(f"{folder}: this cache is of another file; delete the folder")
+    rows, columns = meta["rows"], len(meta["targets"]) + len(meta["covariates"])
+    values = np.memmap(folder / VALUES, np.float32, "r", shape=(rows, columns))
+    times = None
+    if meta["times"]:
+        times = np.memmap(folder / TIMES, np.dtype(meta["times"]), "r", shape=(rows,))
+    offsets = np.array(meta["offsets"], np.int64)
+    return Series(
+        values,
+        offsets,
+        meta["ids"],
+        meta["targets"],
+        meta["covariates"],
+        times,
+        meta["source"],
+        meta["notes"],
+    )
+
+
+# ---------------------------------------------------------------- building
+
+
+def build(
+    path: Path, fmt: str, folder: Path, digest: str, args: dict[str, Any], progress: bool
+) -> None:
+    """Convert ``path`` into ``folder``: in a staging folder beside it, renamed into place
+    when whole; then remove the caches of earlier versions of the file."""
+    recover_folder(folder, lambda old: set())  # staging folders of killed builds
+    show = BuildProgress(path, folder, progress)
+    staging = staging_folder(folder)
+    try:
+        meta = convert(path, fmt, staging, args, show)
+        write_json(staging / META, {**meta, "sha256": digest, "path": str(path.resolve())})
+        replace_folder(folder, staging, lambda old: set())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        show.close()
+    show.done(meta, folder)
+    remove_stale(folder, str(path.resolve()), args)
+
+
+def remove_stale(folder: Path, source: str, args: dict[str, Any]) -> None:
+    """Delete the other caches of ``source`` read with the same arguments: the file changed
+    since they were built. (A run still reading one keeps its open map.)"""
+    for other in folder.parent.glob("*/" + META):
+        if other.parent == folder:
+            continue
+        try:
+            meta = parse_json(other.read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("path") == source and meta.get("args") == args:
+            shutil.rmtree(other.parent, ignore_errors=True)
+
+
+@dataclass
+class Part(Table):
+    """One batch of the file's rows as a :class:`Table` (its checks and messages), its rows
+    named by where they are in the whole file: ``first`` is the file's row of its row 0."""
+
+    first: int = 0
+
+    def where(self, row: int) -> str:
+        row += self.first
+        if not self.is_csv:
+            return f"row {row + 1}"
+        with self.path.open(newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f, delimiter=self.delimiter)
+            next(reader, None)
+            records = (reader.line_num for fields in reader if fields)
+            return f"line {next(line for i, line in enumerate(records) if i == row)}"
+
+
+@dataclass
+class Columns:
+    """What to read: the id and time columns ('' for none), the targets and covariates."""
+
+    id: str
+    time: str
+    targets: list[str]
+    covariates: list[str]
+    time_type: Any = None  # the time column's type as read (CSV: declared for every batch)
+
+    @property
+    def values(self) -> list[str]:
+        return self.targets + self.covariates
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n in (self.id, self.time) if n] + self.values
+
+
+def resolve(head: Part, args: dict[str, Any]) -> Columns:
+    """The columns the reader's arguments name, checked on the file's first batch as
+    :func:`~rnnzoo.data.series.read_series` checks them on the whole file."""
+    id, time, target, covariates = args["id"], args["time"], args["target"], args["covariates"]
+    for name, role in [(id, "id"), (time, "time")]:
+        if name:
+            head.require(name, role)
+    for name in target:
+        head.require(name, "target")
+    for name in covariates:
+        head.require(name, "covariates")
+    both = set(target) & set(covariates)
+    if both:
+        raise UserError(
+            f"{head.source}: {sorted(both)[0]!r} is both a target and a covariate; name it once"
+        )
+    targets = target or head.numeric_names({time, id, *covariates})
+    if not targets:
+        raise UserError(
+            f"{head.source}: no numeric column to forecast besides the time, id and "
+            f"covariates; name it with target=COLUMN"
+        )
+    return Columns(id, time, targets, covariates, head.columns[time].type if time else None)
+
+
+@dataclass
+class Written:
+    """What the conversion has written so far, in file order: each series' id, first row
+    and length; the last row's series and time (a batch continues them)."""
+
+    ids: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    rows: int = 0
+    missing: int = 0
+    last_time: Any = None
+
+    def lengths(self) -> list[int]:
+        return np.diff([*self.starts, self.rows]).tolist()
+
+
+def convert(
+    path: Path, fmt: str, out: Path, args: dict[str, Any], show: BuildProgress
+) -> dict[str, Any]:
+    """Stream ``path``'s rows into ``out``'s files; returns the cache's ``meta.json``."""
+    parts, head = (csv_parts if fmt == "csv" else parquet_parts)(path, args, show.update)
+    columns = resolve(head, args)
+    show.start()
+    written = Written()
+    times_dtype = None
+    with open(out / VALUES, "wb") as values_file, open(out / TIMES, "wb") as times_file:
+        for part in parts(columns):
+            if not part.rows:
+                continue
+            values = np.column_stack([part.numbers(n) for n in columns.values]).astype(np.float32)
+            times = None
+            if columns.time:
+                times = part.times(columns.time)
+                times = times.astype(DATETIME) if times.dtype.kind == "M" else times
+                times_dtype = times.dtype.str
+            place(part, columns, times, written)
+            values_file.write(values.tobytes())
+            if times is not None:
+                times_file.write(times.tobytes())
+            written.missing += int(np.isnan(values).sum())
+            written.rows += part.rows
+    if not written.rows:
+        raise UserError(f"{path.name}: no rows of data under the header; give a file with data")
+    ids, offsets = put_in_order(out, written, len(columns.values), times_dtype)
+    notes = gap_check(out, ids, offsets, times_dtype) if times_dtype else []
+    if written.missing:
+        notes.append(f"{plural(written.missing, 'missing value')} (NaN)")
+    return {
+        "version": VERSION,
+        "source": path.name,
+        "args": args,
+        "rows": written.rows,
+        "targets": columns.targets,
+        "covariates": columns.covariates,
+        "ids": ids,
+        "offsets": offsets,
+        "times": times_dtype,
+        "notes": notes,
+    }
+
+
+def place(part: Part, columns: Columns, times: np.ndarray | None, written: Written) -> None:
+    """Add ``part``'s rows to the series written so far: a run of one id continues the last
+    series or starts a new one; an id seen before, or a time not after the one before, is an
+    error (the file is not sorted by id then time)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = part.rows
+    if columns.id:
+        ids = pc.cast(part.columns[columns.id], pa.string())
+        empty = pc.fill_null(pc.equal(ids, ""), True).to_numpy(zero_copy_only=False)
+        if empty.any():
+            raise UserError(
+                f"{part.source}, {part.where(int(np.argmax(empty)))}: no id in column "
+                f"{columns.id!r}; fill it in or remove the row"
+            )
+        changes = pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        starts = np.concatenate([[0], np.flatnonzero(changes) + 1])
+        heads = ids.take(pa.array(starts)).to_pylist()
+    else:
+        starts, heads = np.zeros(1, np.int64), ["series"]
+    goes_on = bool(written.ids) and written.ids[-1] == heads[0]  # the last batch's series
+    for start, name in list(zip(starts.tolist(), heads))[int(goes_on) :]:
+        if name in written.ids:
+            began = written.starts[written.ids.index(name)] - part.first
+            raise unsorted(
+                part,
+                columns,
+                start,
+                f"the rows of series {name!r} are not together (it began at {part.where(began)})",
+            )
+        written.ids.append(name)
+        written.starts.append(written.rows + start)
+    if times is None:
+        return
+    previous = np.concatenate([[written.last_time if goes_on else times[0]], times[:-1]])
+    begins = np.zeros(n, bool)
+    begins[starts] = True
+    begins[0] = not goes_on
+    wrong = ~begins & (times <= previous)
+    written.last_time = times[-1]
+    if not wrong.any():
+        return
+    row = int(np.argmax(wrong))
+    name = written.ids[int(np.searchsorted(written.starts, written.rows + row, "right")) - 1]
+    if times[row] == previous[row]:  # as read_series says it
+        several = "; if the file holds several series, name their id column (id=COLUMN)"
+        raise UserError(
+            f"{part.source}: series {name!r} has the time {show_time(times[row])} twice "
+            f"({part.where(row - 1)} and {part.where(row)}); keep one row per time"
+            + ("" if columns.id else several)
+        )
+    raise unsorted(
+        part,
+        columns,
+        row,
+        f"series {name!r} has the time {show_time(times[row])} after {show_time(previous[row])}",
+    )
+
+
+def unsorted(part: Part, columns: Columns, row: int, what: str) -> UserError:
+    order = " then ".join(repr(c) for c in (columns.id, columns.time) if c)
+    return UserError(
+        f"{part.source}, {part.where(row)}: {what}; the cache reads a file sorted by {order}: "
+        f"sort it so, or read it in memory (--param cache=off)"
+    )
+
+
+def put_in_order(
+    out: Path, written: Written, width: int, times_dtype: str | None
+) -> tuple[list[str], list[int]]:
+    """Reorder the series written in file order as ``read_series`` orders them (ids in
+    natural order: ``s2`` before ``s10``), copying them into new files if they were not;
+    returns the ids and offsets."""
+    order = sorted(range(len(written.ids)), key=lambda i: natural_key(written.ids[i]))
+    lengths = written.lengths()
+    offsets = np.concatenate([[0], np.cumsum([lengths[i] for i in order])]).tolist()
+    ids = [written.ids[i] for i in order]
+    if order == sorted(order):
+        return ids, offsets
+    arrays = [(VALUES, np.float32, (width,))] + ([(TIMES, times_dtype, ())] if times_dtype else [])
+    for name, dtype, shape in arrays:
+        source = np.memmap(out / name, dtype, "r", shape=(written.rows, *shape))
+        with open(out / f"{name}.ordered", "wb") as f:
+            for i in order:
+                start = written.starts[i]
+                for a in range(start, start + lengths[i], COPY_ROWS):
+                    f.write(source[a : min(a + COPY_ROWS, start + lengths[i])].tobytes())
+        del source
+        os.replace(out / f"{name}.ordered", out / name)
+    return ids, offsets
+
+
+def gap_check(out: Path, ids: list[str], offsets: list[int], times_dtype: str) -> list[str]:
+    """Notes on the gaps in each series' time axis (``gap_notes`` on each series alone: the
+    regular step is its own); series longer than ``GAP_CHECK_ROWS`` are left unchecked, as a
+    note says. Each series is mapped only while it is checked."""
+    notes, unchecked = [], []
+    for name, a, b in zip(ids, offsets[:-1], offsets[1:]):
+        if b - a > GAP_CHECK_ROWS:
+            unchecked.append(name)
+            continue
+        times = np.memmap(out / TIMES, times_dtype, "r", offset=a * 8, shape=(b - a,))
+        notes += gap_notes(times, np.array([0, b - a]), [name])
+        del times
+    if len(notes) > MOST_GAP_NOTES:
+        notes = notes[:MOST_GAP_NOTES] + [f"{len(notes) - MOST_GAP_NOTES} more series have gaps"]
+    if unchecked:
+        notes.append(
+            f"{len(unchecked)} series longer than {GAP_CHECK_ROWS:,} steps not "
+            f"checked for gaps in time (first: {unchecked[0]!r})"
+        )
+    return notes
+
+
+# ---------------------------------------------------------------- reading in batches
+
+Parts = Callable[[Columns], Iterator[Part]]
+
+
+def csv_parts(
+    path: Path, args: dict[str, Any], advance: Callable[[float], None]
+) -> tuple[Parts, Part]:
+    """The CSV file's batches (only the columns read, the values as float64 and the ids as
+    text), and its first batch with every column as pyarrow reads it (to check names)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with path.open(encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    delimiter = max(",;\t", key=first.count)  # as read_table chooses it
+    parse = pacsv.ParseOptions(delimiter=delimiter)
+    size = max(1, path.stat().st_size)
+
+    def stream(source: Any, types: dict[str, Any], include: list[str], skip: int = 0) -> Any:
+        """The batches of ``source`` (the whole file's, after the first ``skip`` rows)."""
+        return pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK, skip_rows_after_names=skip),
+            parse_options=parse,
+            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
+        )
+
+    def part(batch: Any, first: int) -> Part:
+        columns = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+        return Part(path, columns, batch.num_rows, True, delimiter, first=first)
+
+    def bad_value(columns: Columns, rows: int) -> None:
+        """Raise the error for the value pyarrow could not convert in the batch after the
+        first ``rows`` rows (it names no row): read as text, the table's own checks name its
+        line and column."""
+        with pa.OSFile(str(path)) as source:
+            text = {n: pa.string() for n in columns.names}
+            batch = next(iter(stream(source, text, columns.names, rows)), None)
+        if batch is not None:
+            checked = part(batch, rows)
+            for name in columns.values:
+                checked.numbers(name)
+            if columns.time:
+                checked.times(columns.time)
+
+    id = args["id"]
+    try:
+        with pa.OSFile(str(path)) as source:
+            head = part(stream(source, {id: pa.string()} if id else {}, []).read_next_batch(), 0)
+    except StopIteration:
+        raise UserError(
+            f"{path.name}: no rows of data under the header; give a file with data"
+        ) from None
+    except pa.ArrowInvalid as error:
+        raise csv_error(path, delimiter, error) from None
+
+    def parts(columns: Columns) -> Iterator[Part]:
+        types = {n: pa.float64() for n in columns.values}
+        if columns.id:
+            types[columns.id] = pa.string()
+        if columns.time:
+            types[columns.time] = time_type(columns.time_type)
+        rows = 0
+        with pa.OSFile(str(path)) as source:
+            try:
+                for batch in stream(source, types, columns.names):
+                    yield part(batch, rows)
+                    rows += batch.num_rows
+                    advance(source.tell() / size)
+            except pa.ArrowInvalid as error:
+                if "conversion error" in str(error):
+                    bad_value(columns, rows)
+                raise csv_error(path, delimiter, error) from None
+
+    return parts, head
+
+
+def time_type(first: Any) -> Any:
+    """The type to read a CSV's time column as, from the type pyarrow gave its first batch:
+    numbers as float64, dates and datetimes as datetimes in microseconds, else text (dates
+    numpy parses, such as ``1949-01``)."""
+    import pyarrow as pa
+
+    if is_numeric(first):
+        return pa.float64()
+    if pa.types.is_timestamp(first) or pa.types.is_date(first):
+        return pa.timestamp("us", getattr(first, "tz", None))
+    return pa.string()
+
+
+def parquet_parts(
+    path: Path, args: dict[str, Any], advance: Callable[[float], None]
+) -> tuple[Parts, Part]:
+    """The Parquet file's batches, and its first batch with every column (to check names)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+        head_batch = next(file.iter_batches(batch_size=PARQUET_BATCH), None)
+    except (pa.ArrowException, OSError) as error:
+        raise UserError(
+            f"{path.name}: not a readable Parquet file ({first_line(error)}); "
+            f"write it again with pyarrow or pandas"
+        ) from None
+    if head_batch is None:
+        raise UserError(f"{path.name}: no rows of data under the header; give a file with data")
+    total = max(1, file.metadata.num_rows)
+
+    def part(batch: Any, first: int) -> Part:
+        columns = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+        return Part(path, columns, batch.num_rows, False, first=first)
+
+    def parts(columns: Columns) -> Iterator[Part]:
+        rows = 0
+        for batch in file.iter_batches(batch_size=PARQUET_BATCH, columns=columns.names):
+            yield part(batch, rows)
+            rows += batch.num_rows
+            advance(rows / total)
+
+    return parts, part(head_batch, 0)
+
+
+# ---------------------------------------------------------------- showing it
+
+
+class BuildProgress:
+    """A line when the build starts and one when it ends, on stderr; between them, on a
+    terminal, a bar of the file read so far."""
+
+    def __init__(self, path: Path, folder: Path, enabled: bool):
+        self.path, self.folder, self.enabled = path, folder, enabled
+        self.started, self.bar = clock.perf_counter(), None
+
+    def start(self) -> None:
+        """Once the file's columns are checked."""
+        if not self.enabled:
+            return
+        size = self.path.stat().st_size / 2**20
+        print(
+            f"caching {self.path.name} ({size:,.1f} MB) in {self.folder} for later runs...",
+            file=sys.stderr,
+            flush=True,
+        )
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("cache", total=1.0)
+
+    def update(self, fraction: float) -> None:
+        if self.bar:
+            self.bar.update(self.task, completed=fraction)
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.stop()
+            self.bar = None
+
+    def done(self, meta: dict[str, Any], folder: Path) -> None:
+        if self.enabled:
+            size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+            print(
+                f"cached {meta['source']}: {meta['rows']:,} rows, "
+                f"{len(meta['ids']):,} series ({size:,.1f} MB) in "
+                f"{clock.perf_counter() - self.started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
