@@ -200,6 +200,11 @@ def markdown(card: dict[str, Any], tolerance: float) -> str:
         f"- {card['kind']} model ({card['family']} family): cell {cell}, {layers} × "
         f"{card['hidden']} units{', bidirectional' if card['bidirectional'] else ''}",
         f"- preprocessing: {card['preprocessing']}",
+        *(
+            [f"- data: {card['task_params']['source']}"]
+            if card["task_params"].get("source")
+            else []
+        ),
         f"- opset {card['opset']}; " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
         "",
         "| file | what |",

@@ -145,6 +145,7 @@ class Forecast(Task):
         min_history: int = 0,
         scaling: Literal["window", "global"] = "window",
         cache: Literal["auto", "on", "off"] = "auto",
+        source: str = "",
     ):
         super().__init__()
         require(
@@ -164,6 +165,7 @@ class Forecast(Task):
         self.lookback, self.horizon, self.season = lookback, horizon, season
         self.min_history = min_history or lookback
         self.scaling, self.cache = scaling, cache
+        self.source = source  # where the data came from, its licence: for the model card
 
     # ------------------------------------------------------------ the series
 

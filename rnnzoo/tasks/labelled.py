@@ -86,6 +86,7 @@ class LabelledSequences(Task):
         validation: float = 0.0,
         test: float = 0.3,
         seed: int = 42,
+        source: str = "",
     ):
         super().__init__()
         require(
@@ -107,6 +108,7 @@ class LabelledSequences(Task):
         require(0 <= dropout < 1, "dropout must be 0 to 1")
         self.dropout, self.augment = dropout, parse_kinds(augment)
         self.validation, self.test, self.seed = validation, test, seed
+        self.source = source  # where the data came from, its licence: for the model card
 
     # ------------------------------------------------------------ reading
 
