@@ -117,7 +117,7 @@ def cached_series(
         with building(folder):
             if not (folder / META).is_file():  # not built meanwhile by another process
                 build(path, fmt, folder, digest, args, progress)
-    return open_cache(folder, digest)
+    return open_cache(folder)
 
 
 @contextlib.contextmanager
@@ -133,10 +133,8 @@ def building(folder: Path) -> Iterator[None]:
         lock.release()
 
 
-def open_cache(folder: Path, digest: str) -> Series:
+def open_cache(folder: Path) -> Series:
     meta = parse_json((folder / META).read_text())
-    if meta.get("sha256") != digest:  # the key holds the digest: only a tampered cache
-        raise UserError(f"{folder}: this cache is of another file; delete the folder")
     rows, columns = meta["rows"], len(meta["targets"]) + len(meta["covariates"])
     values = np.memmap(folder / VALUES, np.float32, "r", shape=(rows, columns))
     times = None
@@ -262,6 +260,7 @@ class Written:
 
     ids: list[str] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
     rows: int = 0
     missing: int = 0
     last_time: Any = None
@@ -279,7 +278,9 @@ def convert(
     show.start()
     written = Written()
     times_dtype = None
-    with open(out / VALUES, "wb") as values_file, open(out / TIMES, "wb") as times_file:
+    with contextlib.ExitStack() as files_open:
+        values_file = files_open.enter_context(open(out / VALUES, "wb"))
+        times_file = files_open.enter_context(open(out / TIMES, "wb")) if columns.time else None
         for part in parts(columns):
             if not part.rows:
                 continue
@@ -291,7 +292,7 @@ def convert(
                 times_dtype = times.dtype.str
             place(part, columns, times, written)
             values_file.write(values.tobytes())
-            if times is not None:
+            if times_file is not None:
                 times_file.write(times.tobytes())
             written.missing += int(np.isnan(values).sum())
             written.rows += part.rows
@@ -338,7 +339,7 @@ def place(part: Part, columns: Columns, times: np.ndarray | None, written: Writt
         starts, heads = np.zeros(1, np.int64), ["series"]
     goes_on = bool(written.ids) and written.ids[-1] == heads[0]  # the last batch's series
     for start, name in list(zip(starts.tolist(), heads))[int(goes_on) :]:
-        if name in written.ids:
+        if name in written.seen:
             began = written.starts[written.ids.index(name)] - part.first
             raise unsorted(
                 part,
@@ -347,6 +348,7 @@ def place(part: Part, columns: Columns, times: np.ndarray | None, written: Writt
                 f"the rows of series {name!r} are not together (it began at {part.where(began)})",
             )
         written.ids.append(name)
+        written.seen.add(name)
         written.starts.append(written.rows + start)
     if times is None:
         return
