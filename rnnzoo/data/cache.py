@@ -43,7 +43,7 @@ import numpy as np
 
 from rnnzoo import files
 from rnnzoo.data.formats import NAMES, detect_format
-from rnnzoo.data.series import MOST_GAP_NOTES, Series, gap_notes
+from rnnzoo.data.series import MOST_GAP_NOTES, Series, gap_notes, target_columns
 from rnnzoo.data.table import (
     Table,
     csv_error,
@@ -232,24 +232,7 @@ def resolve(head: Part, args: dict[str, Any]) -> Columns:
     """The columns the reader's arguments name, checked on the file's first batch as
     :func:`~rnnzoo.data.series.read_series` checks them on the whole file."""
     id, time, target, covariates = args["id"], args["time"], args["target"], args["covariates"]
-    for name, role in [(id, "id"), (time, "time")]:
-        if name:
-            head.require(name, role)
-    for name in target:
-        head.require(name, "target")
-    for name in covariates:
-        head.require(name, "covariates")
-    both = set(target) & set(covariates)
-    if both:
-        raise UserError(
-            f"{head.source}: {sorted(both)[0]!r} is both a target and a covariate; name it once"
-        )
-    targets = target or head.numeric_names({time, id, *covariates})
-    if not targets:
-        raise UserError(
-            f"{head.source}: no numeric column to forecast besides the time, id and "
-            f"covariates; name it with target=COLUMN"
-        )
+    targets = target_columns(head, target, time, id, covariates)
     return Columns(id, time, targets, covariates, head.columns[time].type if time else None)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,24 @@ def from_table(
     path: Path, fmt: str, target: list[str], time: str, id: str, covariates: list[str]
 ) -> Series:
     table = read_table(path, fmt, text_columns={id} if id else set())
+    targets = target_columns(table, target, time, id, covariates)
+    columns = [table.numbers(name) for name in targets + covariates]
+    groups = group_rows(table, id, time, kind="series", single="series")
+    values = np.column_stack(columns).astype(np.float32)[groups.order]
+    notes = groups.notes
+    if groups.times is not None:
+        notes += gap_notes(groups.times, groups.offsets, groups.ids)
+    return Series(
+        values, groups.offsets, groups.ids, targets, covariates, groups.times, table.source, notes
+    )
+
+
+def target_columns(
+    table: Any, target: list[str], time: str, id: str, covariates: list[str]
+) -> list[str]:
+    """Check that the named columns exist (the closest suggested) and return the targets:
+    those named, else every numeric column but the time, id and covariates. ``table`` is a
+    whole file's table or, for the cache, its first batch."""
     for name, role in [(id, "id"), (time, "time")]:
         if name:
             table.require(name, role)
@@ -85,15 +104,7 @@ def from_table(
             f"{table.source}: no numeric column to forecast besides the time, id and "
             f"covariates; name it with target=COLUMN"
         )
-    columns = [table.numbers(name) for name in targets + covariates]
-    groups = group_rows(table, id, time, kind="series", single="series")
-    values = np.column_stack(columns).astype(np.float32)[groups.order]
-    notes = groups.notes
-    if groups.times is not None:
-        notes += gap_notes(groups.times, groups.offsets, groups.ids)
-    return Series(
-        values, groups.offsets, groups.ids, targets, covariates, groups.times, table.source, notes
-    )
+    return targets
 
 
 def from_tsf(path: Path, target: list[str], time: str, id: str, covariates: list[str]) -> Series:
