@@ -305,11 +305,6 @@ def write_big(path: Path, series: int, steps: int) -> None:
 
 
 @pytest.mark.largedata
-@pytest.mark.xfail(
-    strict=True,
-    reason="the trainer's DistributedSampler lists every window index each epoch (~40 bytes "
-    "a window): 3.4 GB measured at 60M values; a lazy sampler brings it to 0.76 GB (not yet in)",
-)
 def test_trains_on_a_big_file_within_2_gb(tmp_path, cache_folder):
     """60 million values (20 series of 3 million steps, ~1.2 GB of CSV): `rnnzoo train` builds
     the cache (cache=auto: the file is over 256 MB) and trains from it; the child's peak

@@ -11,6 +11,9 @@ started from zeros is the whole sequence padded with zeros on the left, as ``for
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -122,11 +125,24 @@ class SequenceEncoder(nn.Module):
         return self.dropout(x), tuple(new)
 
 
-def channel_statistics(rows: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean and standard deviation of each channel of ``(steps, channels)`` rows, NaN (missing
-    values and padding) left out; a constant or empty channel gets std 1."""
-    mean = torch.nanmean(rows, dim=0).nan_to_num(0.0)
-    centred = torch.where(torch.isnan(rows), torch.zeros_like(rows), rows - mean)
-    count = (~torch.isnan(rows)).sum(0).clamp(min=1)
-    std = (centred.square().sum(0) / count).sqrt()
-    return mean, torch.where(std > 1e-8, std, torch.ones_like(std))
+def channel_statistics(parts: Sequence[np.ndarray], chunk: int = 1 << 20) -> tuple[Tensor, Tensor]:
+    """Mean and standard deviation of each channel over ``(steps, channels)`` parts, NaN
+    (missing values and padding) left out; a constant or empty channel gets std 1. Two passes
+    of ``chunk`` rows at a time: the parts may be memory maps larger than memory."""
+
+    def pieces() -> Iterator[np.ndarray]:
+        for part in parts:
+            for start in range(0, len(part), chunk):
+                yield np.asarray(part[start : start + chunk], np.float64)
+
+    width = parts[0].shape[1]
+    total, count, square = np.zeros(width), np.zeros(width), np.zeros(width)
+    for x in pieces():
+        total += np.nansum(x, 0)
+        count += (~np.isnan(x)).sum(0)
+    mean = total / np.maximum(count, 1)
+    for x in pieces():
+        square += np.nansum((x - mean) ** 2, 0)
+    std = np.sqrt(square / np.maximum(count, 1))
+    std = np.where(std > 1e-8, std, 1.0)
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)

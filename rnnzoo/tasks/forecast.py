@@ -309,11 +309,17 @@ class Forecast(Task):
     # ------------------------------------------------------------ the model's parts
 
     def _statistics(self) -> tuple[Tensor, Tensor]:
+        """Copies (the encoder and the head each keep their own) of ``_column_statistics``."""
+        mean, std = self._column_statistics
+        return mean.clone(), std.clone()
+
+    @functools.cached_property
+    def _column_statistics(self) -> tuple[Tensor, Tensor]:
         """Mean and spread of each column over every series' training part (targets 0 and 1
         with window scaling: the level scales them)."""
         s, h = self.series, self.horizon
         parts = [s.values[a : max(a, b - 2 * h)] for a, b in zip(s.offsets[:-1], s.offsets[1:])]
-        mean, std = channel_statistics(torch.from_numpy(np.concatenate(parts)))
+        mean, std = channel_statistics(parts)
         if self.scaling == "window":
             mean[: self.targets], std[: self.targets] = 0.0, 1.0
         return mean, std

@@ -232,7 +232,7 @@ class LabelledSequences(Task):
     @functools.cached_property
     def _statistics(self) -> tuple[Tensor, Tensor]:
         """Each channel's mean and spread over the training cases."""
-        return channel_statistics(torch.from_numpy(np.concatenate(self._cases["train"][0])))
+        return channel_statistics(self._cases["train"][0])
 
     def encoder(self) -> nn.Module:
         kernels = self.kernels if self._convolves else ()

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, TensorDataset
 
 from rnnzoo import plots
 from rnnzoo.card import stack_size
@@ -42,6 +42,7 @@ from rnnzoo.tasks.base import Split, Task
 from rnnzoo.trainer import compiling
 from rnnzoo.trainer.distributed import Distributed, resolve_device
 from rnnzoo.trainer.progress import Progress, summary_in_words
+from rnnzoo.trainer.sampler import ShuffledShare
 
 
 class TrainingDiverged(UserError):
@@ -96,12 +97,10 @@ def selection_key(task: Task, metrics: dict[str, float]) -> list[float]:
 
 def make_loader(split: Split, config: TrainConfig, dist: Distributed) -> DataLoader:
     """Batches of this process's share of the split, in an order that depends only on
-    ``(seed, epoch)`` (a ``DistributedSampler`` serves a single process too). Each batch is
-    one indexing of the tensors, not a collation of single examples."""
+    ``(seed, epoch)``, generated without listing the examples (``ShuffledShare``). Each batch
+    is one indexing of the tensors, not a collation of single examples."""
     dataset = TensorDataset(*split.tensors())
-    sampler = DistributedSampler(
-        dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=True, seed=config.seed
-    )
+    sampler = ShuffledShare(len(dataset), dist.rank, dist.world_size, config.seed)
     return DataLoader(
         dataset, sampler=BatchSampler(sampler, config.batch_size, False), batch_size=None
     )
