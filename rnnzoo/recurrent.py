@@ -2,7 +2,8 @@
 of padded steps, and an optional output projection.
 
 Shapes are ``(batch, time, features)``. The state is a tuple with one tensor per state slot of
-the cell, each ``(layers * directions, batch, size)`` — the layout of ``nn.LSTM``'s ``(h, c)``.
+the cell, each ``(layers * directions, batch, size)`` — the layout of ``nn.LSTM``'s ``(h, c)``;
+a cell's state that is not a vector (``Cell.state_shapes``) is carried flattened.
 A padded step (``t >= lengths[b]``) leaves the state unchanged and outputs zeros.
 """
 
@@ -34,26 +35,9 @@ def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
-def unroll(
-    cell: Cell, x: Tensor, state: State, lengths: Tensor | None = None
-) -> tuple[Tensor, State]:
-    """Run ``cell.step`` over every time step of ``x`` (backpropagation through time)."""
-    outputs = []
-    for t in range(x.shape[1]):
-        y, new_state = cell.step(x[:, t], state)
-        if lengths is None:
-            state = new_state
-        else:
-            valid = (lengths > t).unsqueeze(-1)
-            y = y * valid.to(y.dtype)
-            state = tuple(torch.where(valid, new, old) for new, old in zip(new_state, state))
-        outputs.append(y)
-    return torch.stack(outputs, dim=1), state
-
-
 def layer_step(cell: Cell, x: Tensor, state: State) -> tuple[Tensor, State]:
     """``cell.step`` on one layer's slice of the stack's state, ``(1, batch, size)`` each."""
-    y, new_state = cell.step(x, tuple(s[0] for s in state))
+    y, new_state = cell.flat_step(x, tuple(s[0] for s in state))
     return y, tuple(s.unsqueeze(0) for s in new_state)
 
 
@@ -107,7 +91,12 @@ class Recurrent(nn.Module):
         return self.cells[0].state_sizes
 
     def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
-        per_cell = [c.initial_state(batch_size, device, dtype) for c in self.cells]
+        per_cell = [c.flat(c.initial_state(batch_size, device, dtype)) for c in self.cells]
+        return tuple(torch.stack(slot) for slot in zip(*per_cell))
+
+    def sample_state(self, batch_size: int, generator: torch.Generator | None = None) -> State:
+        """Valid states mid-sequence (``Cell.sample_state``), flat, in the stack's layout."""
+        per_cell = [c.flat(c.sample_state(batch_size, generator)) for c in self.cells]
         return tuple(torch.stack(slot) for slot in zip(*per_cell))
 
     def run_cell(
@@ -124,11 +113,12 @@ class Recurrent(nn.Module):
             return self.sequence_runner(cell, x, state, lengths, backward)
         if backward:
             x = reverse_padded(x, lengths)
+        state = cell.shaped(state)
         if self.fused and cell.has_fused:
             y, state = cell.fused_sequence(x, state, lengths)
         else:
-            y, state = unroll(cell, x, state, lengths)
-        return (reverse_padded(y, lengths) if backward else y), state
+            y, state = cell.loop(x, state, lengths)
+        return (reverse_padded(y, lengths) if backward else y), cell.flat(state)
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One time step through every layer, for streaming: ``x`` is ``(batch, input_size)``.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up rnnzoo in ./.venv on a fresh machine: torch pinned to the CPU build 2.13.0 (a bare
-# `pip install torch` may pull a CUDA build of several GB), rnnzoo itself and the MGU plugin,
-# both editable. `--test` adds the test tools, the other runtimes exports are verified on
+# `pip install torch` may pull a CUDA build of several GB), rnnzoo itself and the cell plugins
+# under plugins/, all editable. `--test` adds the test tools, the other runtimes exports are verified on
 # (tract and OpenVINO from PyPI; onnxruntime-node and onnxruntime-web from npm, install
 # scripts skipped: the CPU binaries are in the package) and, where apt-get is at hand, the
 # Debian Fashion-MNIST files that some tests and the seqmnist task read, node and Chromium
@@ -29,7 +29,9 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
 # quiet on success (the editable builds print setuptools banners); everything on failure
 log=$(mktemp)
-if ! .venv/bin/python -m pip install -q "torch==2.13.0" -e ".${extras}" -e plugins/rnnzoo-mgu \
+plugins=()
+for plugin in plugins/rnnzoo-*/; do plugins+=(-e "$plugin"); done  # the cells that ship as plugins
+if ! .venv/bin/python -m pip install -q "torch==2.13.0" -e ".${extras}" "${plugins[@]}" \
   >"$log" 2>&1; then
   cat "$log" >&2
   exit 1

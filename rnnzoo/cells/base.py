@@ -8,14 +8,23 @@ keeps this contract:
 - a subclass of ``Cell`` whose ``__init__(input_size, hidden_size, **params)`` takes the two
   sizes first; every further keyword with a type hint and a default is a parameter;
 - ``state_sizes``: a *property* returning a tuple of ints, one per state tensor — ``(hidden,)``
-  (the default) for ``h`` alone, ``(hidden, hidden)`` for an LSTM's ``(h, c)``;
+  (the default) for ``h`` alone, ``(hidden, hidden)`` for an LSTM's ``(h, c)``; or, for state
+  tensors that are not vectors, ``state_shapes``: one shape (without the batch axis) per state
+  tensor — ``((heads, d, d), (heads, d))`` for a matrix memory per head and its normaliser.
+  The cell sees its states in these shapes; a stack of layers (``rnnzoo.recurrent``) and the
+  exported graphs carry each one flattened, ``(batch, prod(shape))``;
 - ``output_size``: a property returning an int, the feature size of ``y`` (default: hidden);
-- ``initial_state(batch_size, device=None, dtype=None)``: a tuple with one ``(batch, size)``
-  tensor per entry of ``state_sizes``; zeros by default, and exports need zeros (an exported
-  graph starts from zero states unless its caller feeds them);
+- ``initial_state(batch_size, device=None, dtype=None)``: a tuple with one ``(batch, *shape)``
+  tensor per state; zeros by default, and exports need zeros (an exported graph starts from
+  zero states unless its caller feeds them);
 - ``step(x, state) -> (y, new_state)``: ``x`` is ``(batch, input_size)``, ``state`` a tuple of
-  ``(batch, size)`` tensors; ``y`` is ``(batch, output_size)`` and ``new_state`` a tuple with
+  ``(batch, *shape)`` tensors; ``y`` is ``(batch, output_size)`` and ``new_state`` a tuple with
   the same shapes as ``state`` (``return h, (h,)`` for one state, never a bare tensor).
+
+Optional, where a cell needs them: ``sample_state`` (valid states mid-sequence, for checks:
+a normaliser that must stay positive), ``after_optimizer_step`` (a constraint on the weights,
+applied after every optimiser step), and a parallel whole-sequence form (``has_fused`` and
+``fused_sequence``: a fused kernel or a scan) that must equal the step loop.
 
 ``rnnzoo.cells.contract`` checks all of this once, when a cell is built, by running one step on
 a batch of 2; a mistake is one error naming the cell, its plugin and the fix.
@@ -42,6 +51,7 @@ A third-party cell, complete::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -88,10 +98,19 @@ class Cell(nn.Module):
         self.hidden_size = hidden_size
 
     @property
+    def state_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The shape of each state tensor, without the batch axis: one vector per entry of
+        ``state_sizes`` unless a cell declares shapes. Override it as a property."""
+        if type(self).state_sizes is not Cell.state_sizes:  # the cell declares sizes
+            return tuple((size,) for size in self.state_sizes)
+        return ((self.hidden_size,),)
+
+    @property
     def state_sizes(self) -> tuple[int, ...]:
-        """The feature size of each state tensor, one int per tensor; default: one hidden state.
-        Override it as a property (``@property``), not a method."""
-        return (self.hidden_size,)
+        """The feature size of each state tensor, one int per tensor (a shaped state counts
+        all its elements); default: one hidden state. Override it as a property
+        (``@property``), not a method."""
+        return tuple(math.prod(shape) for shape in self.state_shapes)
 
     @property
     def output_size(self) -> int:
@@ -101,21 +120,34 @@ class Cell(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
         """The state before the first step; zeros unless a cell says otherwise."""
         return tuple(
-            torch.zeros(batch_size, size, device=device, dtype=dtype) for size in self.state_sizes
+            torch.zeros(batch_size, *shape, device=device, dtype=dtype)
+            for shape in self.state_shapes
+        )
+
+    def sample_state(self, batch_size: int, generator: torch.Generator | None = None) -> State:
+        """Valid states as they may be mid-sequence, for checks (exports feed them to the
+        step graph): ``0.5 · N(0, 1)`` everywhere unless the cell constrains its states."""
+        return tuple(
+            0.5 * torch.randn(batch_size, *shape, generator=generator)
+            for shape in self.state_shapes
         )
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """One time step: ``x`` is ``(batch, input_size)``, ``state`` a tuple of ``(batch, size)``
-        tensors; returns ``(y, new_state)``, ``y`` ``(batch, output_size)`` and ``new_state`` a
-        tuple shaped like ``state``."""
+        """One time step: ``x`` is ``(batch, input_size)``, ``state`` a tuple of
+        ``(batch, *shape)`` tensors; returns ``(y, new_state)``, ``y`` ``(batch,
+        output_size)`` and ``new_state`` a tuple shaped like ``state``."""
         raise NotImplementedError
+
+    def after_optimizer_step(self) -> None:
+        """Optional: called after every optimiser step (e.g. IndRNN clips its recurrent
+        weights); it runs under ``torch.no_grad()``."""
 
     def onnx_operator(self) -> OnnxOperator | None:
         """Optional: the ONNX recurrent operator that computes this cell. Without one, the
         exporter wraps the cell's step graph in an ONNX ``Scan``."""
         return None
 
-    # --- optional: a fused whole-sequence kernel (built-ins use PyTorch's nn.RNN/LSTM/GRU) ---
+    # --- optional: a parallel whole-sequence form (a fused kernel, a scan) ---
 
     @property
     def has_fused(self) -> bool:
@@ -128,3 +160,41 @@ class Cell(nn.Module):
         """Run a whole ``(batch, time, input)`` sequence at once; must equal the step loop,
         including for padded steps (zero output, state frozen after each sequence's length)."""
         raise NotImplementedError
+
+    def loop(self, x: Tensor, state: State, lengths: Tensor | None = None) -> tuple[Tensor, State]:
+        """``step`` over every time step of ``x`` (backpropagation through time); a padded
+        step (``t >= lengths[b]``) outputs zeros and keeps the state. The reference that a
+        parallel form must equal."""
+        outputs = []
+        for t in range(x.shape[1]):
+            y, new_state = self.step(x[:, t], state)
+            if lengths is None:
+                state = new_state
+            else:
+                valid = (lengths.to(x.device) > t).unsqueeze(-1)
+                y = y * valid.to(y.dtype)
+                state = tuple(
+                    torch.where(valid.view(-1, *[1] * (new.ndim - 1)), new, old)
+                    for new, old in zip(new_state, state)
+                )
+            outputs.append(y)
+        return torch.stack(outputs, dim=1), state
+
+    # --- flat states: how stacks and exported graphs carry them ---
+
+    def shaped(self, state: State) -> State:
+        """``(batch, size)`` states → the cell's ``(batch, *shape)``."""
+        return tuple(
+            s if len(shape) == 1 else s.reshape(s.shape[0], *shape)
+            for s, shape in zip(state, self.state_shapes)
+        )
+
+    @staticmethod
+    def flat(state: State) -> State:
+        """The cell's ``(batch, *shape)`` states → ``(batch, size)``."""
+        return tuple(s if s.ndim == 2 else s.reshape(s.shape[0], -1) for s in state)
+
+    def flat_step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """``step`` on flat states."""
+        y, new_state = self.step(x, self.shaped(state))
+        return y, self.flat(new_state)

@@ -86,24 +86,34 @@ def check_cell_class(cls: Any, name: str | None = None) -> None:
         raise CellContractError(f"{who} does not implement step(x, state) -> (y, new_state)")
 
 
-def _check_states(who: str, what: str, states: Any, sizes: tuple[int, ...], fix: str) -> None:
-    """``states`` must be a tuple (else ``fix``) with one ``(BATCH, size)`` tensor per entry of
-    ``sizes``."""
+def _check_states(
+    who: str, what: str, states: Any, shapes: tuple[tuple[int, ...], ...], fix: str
+) -> None:
+    """``states`` must be a tuple (else ``fix``) with one ``(BATCH, *shape)`` tensor per entry
+    of ``shapes``."""
     if not isinstance(states, tuple):
         raise CellContractError(f"{who}: {what} is a {type(states).__name__}, not a tuple; {fix}")
-    in_order = "state_sizes must list the size of each state tensor, in order"
-    if len(states) != len(sizes):
+    vectors = all(len(shape) == 1 for shape in shapes)
+    declared = f"state_sizes {tuple(s[0] for s in shapes)}" if vectors else f"state_shapes {shapes}"
+    what_each = "size" if vectors else "shape"
+    in_order = f"{declared.split()[0]} must list the {what_each} of each state tensor, in order"
+    if len(states) != len(shapes):
         raise CellContractError(
-            f"{who}: {what} has {len(states)} tensor(s) but state_sizes {sizes} declares "
-            f"{len(sizes)}; {in_order}"
+            f"{who}: {what} has {len(states)} tensor(s) but {declared} declares "
+            f"{len(shapes)}; {in_order}"
         )
-    for i, (state, size) in enumerate(zip(states, sizes)):
-        shape = tuple(state.shape) if isinstance(state, Tensor) else type(state).__name__
-        if shape != (BATCH, size):
+    for i, (state, shape) in enumerate(zip(states, shapes)):
+        got = tuple(state.shape) if isinstance(state, Tensor) else type(state).__name__
+        if got != (BATCH, *shape):
+            expected = f"(batch, {shape[0]})" if vectors else f"(batch, *{shape})"
             raise CellContractError(
-                f"{who}: {what}[{i}] is {shape}, expected (batch, {size}) = {(BATCH, size)} "
-                f"from state_sizes {sizes}; {in_order}"
+                f"{who}: {what}[{i}] is {got}, expected {expected} = {(BATCH, *shape)} "
+                f"from {declared}; {in_order}"
             )
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, tuple) and bool(value) and all(_is_size(n) for n in value)
 
 
 def check_cell(cell: Cell, name: str | None = None) -> None:
@@ -124,7 +134,17 @@ def check_cell(cell: Cell, name: str | None = None) -> None:
             f"{who}: state_sizes is {_short(sizes)}; state_sizes must be a property returning "
             "a tuple of ints, one per state tensor, e.g. (hidden_size,) for h alone"
         )
-    sizes = tuple(sizes)
+    try:
+        shapes = tuple(tuple(shape) for shape in cell.state_shapes)
+    except Exception as error:
+        raise CellContractError(
+            f"{who}: reading state_shapes raised {_first_line(error)}"
+        ) from error
+    if not (shapes and all(_is_shape(shape) for shape in shapes)):
+        raise CellContractError(
+            f"{who}: state_shapes is {_short(cell.state_shapes)}; state_shapes must be a property "
+            "returning a tuple of shapes (tuples of ints, no batch axis), one per state tensor"
+        )
     if not _is_size(output_size):
         raise CellContractError(
             f"{who}: output_size is {_short(output_size)}; it must be a property returning a "
@@ -147,8 +167,8 @@ def check_cell(cell: Cell, name: str | None = None) -> None:
                 who,
                 stage,
                 state,
-                sizes,
-                "it must return a tuple of (batch, size) tensors, one per entry of state_sizes",
+                shapes,
+                "it must return a tuple of (batch, *shape) tensors, one per state tensor",
             )
             x = torch.zeros(BATCH, cell.input_size, device=device, dtype=dtype)
             try:
@@ -166,7 +186,7 @@ def check_cell(cell: Cell, name: str | None = None) -> None:
     if not (isinstance(result, tuple) and len(result) == 2):
         raise CellContractError(f"{who}: step returned a {type(result).__name__}; {returns}")
     y, new_state = result
-    _check_states(who, "step's new_state", new_state, sizes, returns)
+    _check_states(who, "step's new_state", new_state, shapes, returns)
     expected = (BATCH, output_size)
     shape = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
     if shape != expected:
@@ -241,3 +261,21 @@ def build_cell(cell: str | type[Cell], input_size: int, hidden_size: int, **para
         check_cell(built, name)
         _checked.add(key)
     return built
+
+
+def after_optimizer_step(model: torch.nn.Module) -> None:
+    """Each cell's ``after_optimizer_step`` (a constraint on its weights), without gradients;
+    a hook that raises is one error naming the cell."""
+    for module in model.modules():
+        if isinstance(module, Cell) and type(module).after_optimizer_step is not (
+            Cell.after_optimizer_step
+        ):
+            try:
+                with torch.no_grad():
+                    module.after_optimizer_step()
+            except Exception as error:
+                raise CellContractError(
+                    f"{describe(type(module), module.name or None)}: after_optimizer_step raised "
+                    f"{_first_line(error)}; it must change the cell's weights in place and return "
+                    "None"
+                ) from error

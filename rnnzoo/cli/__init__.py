@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from rnnzoo.cli import evaluate, export, listing, predict, train
+from rnnzoo.cli import evaluate, export, listing, new, predict, train
 from rnnzoo.cli.common import Group
 
 
@@ -34,6 +34,7 @@ cli.add_command(export.export)
 cli.add_command(export.webpage)
 cli.add_command(export.verify)
 cli.add_command(predict.predict)
+cli.add_command(new.new)
 
 
 def main() -> None:

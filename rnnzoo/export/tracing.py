@@ -90,7 +90,7 @@ class CellStep(nn.Module):
 
     def forward(self, x: Tensor, *inputs: Tensor):
         valid, state = (inputs[0], inputs[1:]) if self.masked else (None, inputs)
-        y, new_state = self.cell.step(x, state)
+        y, new_state = self.cell.flat_step(x, state)
         if valid is None:
             return (y, *new_state)
         keep = valid > 0.5
@@ -188,7 +188,7 @@ def to_onnx(
 
 def cell_step_graph(cell: Cell, opset: int, masked: bool) -> onnx.ModelProto:
     batch = 2
-    states = cell.initial_state(batch)
+    states = cell.flat(cell.initial_state(batch))
     names = [f"s{i}" for i in range(len(states))]
     inputs = ["x", *(["valid"] if masked else []), *names]
     dynamic = {n: {0: "batch"} for n in [*inputs, "y", *[n + "_out" for n in names]]}

@@ -72,10 +72,9 @@ def sample_inputs(data: Tensor, batch: int, steps: int) -> Tensor:
 
 
 def random_states(stack: torch.nn.Module, batch: int, generator: torch.Generator) -> tuple:
-    """Non-zero states of a recurrent stack's shape, to check that fed states are used."""
-    return tuple(
-        0.5 * torch.randn(s.shape, generator=generator) for s in stack.initial_state(batch)
-    )
+    """Valid non-zero states of a recurrent stack (``Cell.sample_state``), to check that fed
+    states are used."""
+    return stack.sample_state(batch, generator)
 
 
 def check_results(checks: list[Check]) -> None:

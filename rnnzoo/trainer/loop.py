@@ -32,6 +32,7 @@ from torch.utils.data import BatchSampler, DataLoader, TensorDataset
 
 from rnnzoo import plots
 from rnnzoo.card import stack_size
+from rnnzoo.cells.contract import after_optimizer_step
 from rnnzoo.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from rnnzoo.errors import UserError
 from rnnzoo.families.base import Family, family_of
@@ -158,6 +159,7 @@ def train_step(
                 raise
             return math.inf
         scaler.update()
+        after_optimizer_step(model)
         losses.append(loss.item())
     return sum(losses) / len(losses)
 
