@@ -23,6 +23,20 @@ def run_cli(
     )
 
 
+CORE_CELLS = ("rnn", "lstm", "gru", "mgu")  # built in, and the plugin the README starts from
+
+
+def every_cell() -> list:
+    """Every installed cell, for parametrising: the core ones run by default, the others
+    (the modern-cell plugins, a user's own) are marked ``allcells``."""
+    import rnnzoo
+
+    return [
+        name if name in CORE_CELLS else pytest.param(name, marks=pytest.mark.allcells)
+        for name in rnnzoo.list_cells()
+    ]
+
+
 @pytest.fixture
 def cli():
     return run_cli

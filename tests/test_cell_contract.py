@@ -24,6 +24,7 @@ from rnnzoo.cells.contract import (
 )
 from rnnzoo.errors import UserError
 from rnnzoo.recurrent import Recurrent
+from tests.conftest import every_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SINE = ["--task", "sine", "--param", "n_train=64", "--param", "n_test=16", "--epochs", "1"]
@@ -231,7 +232,7 @@ class TwoStates(Leaky):
         return h, (h, c)
 
 
-@pytest.mark.parametrize("name", rnnzoo.list_cells())
+@pytest.mark.parametrize("name", every_cell())
 def test_registered_cells_keep_the_contract(name):
     """Built-ins and installed plugins (the MGU one) pass the check."""
     from rnnzoo.registry import get_cell_class

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import rnnzoo
+from tests.conftest import every_cell
 
 
-@pytest.mark.parametrize("cell", rnnzoo.list_cells())
+@pytest.mark.parametrize("cell", every_cell())
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_forward_backward(cell, bidirectional):
     torch.manual_seed(0)
@@ -30,7 +31,7 @@ def test_forward_backward(cell, bidirectional):
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize("cell", rnnzoo.list_cells())
+@pytest.mark.parametrize("cell", every_cell())
 def test_state_carries_over_between_chunks(cell):
     """Running a sequence in two chunks, passing the state along, equals running it whole."""
     torch.manual_seed(0)

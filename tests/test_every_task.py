@@ -8,6 +8,7 @@ import rnnzoo
 from rnnzoo.families.base import family_of
 from rnnzoo.registry import create_task, get_task_class, task_entry
 from rnnzoo.trainer import TrainConfig, train_step
+from tests.conftest import every_cell
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def test_registration_matches_class(task_name):
 
 
 @pytest.mark.parametrize("task_name", rnnzoo.list_tasks())
-@pytest.mark.parametrize("cell", rnnzoo.list_cells())
+@pytest.mark.parametrize("cell", every_cell())
 def test_loss_falls(loaded_tasks, task_name, cell):
     task, splits = loaded_tasks[task_name]
     family = family_of(task)

@@ -11,10 +11,9 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-from conftest import sine_export
 from onnx import numpy_helper
 
-import rnnzoo
+from conftest import every_cell, sine_export
 from rnnzoo import export as exporter
 from rnnzoo.checkpoint import save_weights
 from rnnzoo.export import verification
@@ -78,7 +77,7 @@ def assert_portable_structure(folder: Path) -> None:
         assert not {i.name for i in graph.input} & {t.name for t in graph.initializer}
 
 
-@pytest.mark.parametrize("cell", rnnzoo.list_cells())
+@pytest.mark.parametrize("cell", every_cell())
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_every_cell_exports_and_matches_pytorch(tmp_path, cell, layers, bidirectional):
