@@ -18,7 +18,7 @@ def register_tasks(register):
         "rnnzoo.tasks.seqmnist:SeqMNIST",
         name="seqmnist",
         kind="seq2vec",
-        description="Classify MNIST / Fashion-MNIST images read row by row (28 steps × 28).",
+        description="Classify MNIST / Fashion-MNIST images by rows (28 × 28) or pixels (784 × 1).",
     )
     register(
         "rnnzoo.tasks.mnist1d:MNIST1D",
@@ -31,6 +31,24 @@ def register_tasks(register):
         name="reber",
         kind="seq2vec",
         description="Embedded Reber grammar: valid strings vs one-symbol near misses.",
+    )
+    register(
+        "rnnzoo.tasks.parity:Parity",
+        name="parity",
+        kind="seq2vec",
+        description="Parity of bit strings: train on up to 40 bits, test on 256 and 1,024.",
+    )
+    register(
+        "rnnzoo.tasks.selective_copy:SelectiveCopy",
+        name="selective-copy",
+        kind="seq2seq",
+        description="Selective copying (Mamba): repeat the data tokens scattered among noise.",
+    )
+    register(
+        "rnnzoo.tasks.recall:Recall",
+        name="recall",
+        kind="seq2seq",
+        description="Multi-query associative recall (Zoology): the value bound to each key.",
     )
     register(
         "rnnzoo.tasks.rain:Rain",

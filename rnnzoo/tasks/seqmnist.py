@@ -1,5 +1,13 @@
 """Images as sequences: each 28×28 image read row by row, 28 steps of 28 pixels (seq2vec).
 
+With ``pixels``, read pixel by pixel instead: 784 steps of one value, the sequential MNIST of
+Le, Jaitly & Hinton ("A Simple Way to Initialize Recurrent Networks of Rectified Linear
+Units", 2015), which measures long-range memory: the strokes that tell the classes apart lie
+hundreds of steps apart. With ``permute`` as well, the pixels come in one fixed random order
+(permuted MNIST, from the same paper), drawn from ``seed`` by
+``numpy.random.default_rng(seed).permutation(784)``, so that neighbouring pixels are no
+longer neighbouring steps and the model cannot lean on local structure.
+
 Reads the four standard IDX files (gzipped or not) of MNIST or Fashion-MNIST from ``data_dir``;
 by default where the Debian package ``dataset-fashion-mnist`` installs them. Never downloads.
 """
@@ -138,10 +146,15 @@ class SeqMNIST(ClassificationTask):
         validation_size: int = 5000,
         limit: int = 0,
         label_names: str = "auto",
+        pixels: bool = False,
+        permute: bool = False,
+        seed: int = 42,
     ):
         super().__init__()
         self.data_dir, self.validation_size, self.limit = Path(data_dir), validation_size, limit
-        self.input_size, self.output_size = 28, 10
+        self.pixels, self.permute, self.seed = pixels, permute, seed
+        require(pixels or not permute, "permute needs pixels=true (it orders the 784 pixels)")
+        self.input_size, self.output_size = (1 if pixels else 28), 10
         require(
             validation_size >= 1 and limit >= 0,
             "validation_size must be >= 1 and limit >= 0 (0: every example)",
@@ -152,11 +165,34 @@ class SeqMNIST(ClassificationTask):
         if label_names not in ("fashion", "digits"):
             raise UserError(f"label_names must be auto, fashion or digits, not {label_names!r}")
         self.labels = FASHION_LABELS if label_names == "fashion" else DIGIT_LABELS
-        self.preprocessing = "rows of 28 pixels as 28 steps; pixel values / 255"
+        if permute:
+            self.preprocessing = (
+                "the 784 pixels as 784 steps of 1 value, in the order "
+                f"numpy.random.default_rng({seed}).permutation(784) of the row-major pixels; "
+                "pixel values / 255"
+            )
+        elif pixels:
+            self.preprocessing = (
+                "the 784 pixels row by row as 784 steps of 1 value; pixel values / 255"
+            )
+        else:
+            self.preprocessing = "rows of 28 pixels as 28 steps; pixel values / 255"
+
+    def order(self) -> np.ndarray | None:
+        """The pixels' order when ``permute``: indices into the 784 row-major pixels, the
+        same for every split and every run with this ``seed``."""
+        return np.random.default_rng(self.seed).permutation(784) if self.permute else None
 
     def load(self) -> dict[str, Split]:
+        order = self.order()
+
         def split(images: np.ndarray, labels: np.ndarray) -> Split:
-            x = torch.from_numpy(images.astype(np.float32) / 255.0)
+            x = images.astype(np.float32) / 255.0
+            if self.pixels:
+                x = x.reshape(len(x), 784, 1)
+                if order is not None:
+                    x = np.ascontiguousarray(x[:, order])
+            x = torch.from_numpy(x)
             return Split(x, torch.from_numpy(labels.astype(np.int64)))
 
         images, labels = read_images(self.data_dir, "train")
