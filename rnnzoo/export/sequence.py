@@ -179,9 +179,10 @@ def cases(model: nn.Module, data: Tensor, train_steps: int, streaming: bool) -> 
         )
     if streaming:
         for batch in BATCH_SIZES:
-            x = sample_inputs(data, batch, 1)[:, 0]
+            before = sample_inputs(data, batch, 6)  # real steps before the one fed
+            x = before[:, -1]
             states = random_states(model.rnn, batch, generator)
-            readout = model.random_streaming_state(batch, generator)
+            readout = model.random_streaming_state(batch, generator, before[:, :-1])
             y, new, new_readout = model.step(x, states, readout)
             feeds = {"input": x.numpy(), **{n: s.numpy() for n, s in zip(names, states)}}
             feeds.update({n: r.numpy() for n, r in zip(streaming_names(model), readout)})

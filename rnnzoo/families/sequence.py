@@ -131,10 +131,21 @@ class SequenceModel(nn.Module):
             prediction = scaled(prediction, self.encoder.step_level(encoder_state))
         return prediction, state, (*encoder_state, *readout_state)
 
-    def random_streaming_state(self, batch: int, generator: torch.Generator) -> State:
+    def random_streaming_state(
+        self, batch: int, generator: torch.Generator, inputs: Tensor | None = None
+    ) -> State:
         """A ``streaming_state`` mid-stream, to check that a step graph uses what it is fed:
-        random encoder buffers, a random running sum over 1–5 steps."""
-        state = [torch.randn(batch, n, generator=generator) for n in self.encoder_state_sizes]
+        the encoder's after the real ``inputs`` ``(batch, steps, features)`` (a state it can
+        reach: a scaling encoder's running level of real values, not noise that makes the
+        level near zero and the step ill-conditioned), random buffers without them; a random
+        running sum over 1–5 steps."""
+        if inputs is not None and self.encoder_state_sizes:
+            state = [torch.zeros(batch, n) for n in self.encoder_state_sizes]
+            for t in range(inputs.shape[1]):
+                _, state = self.encoder.step(inputs[:, t], tuple(state))
+            state = list(state)
+        else:
+            state = [torch.randn(batch, n, generator=generator) for n in self.encoder_state_sizes]
         if self.readout == "mean":
             state.append(torch.randn(batch, self.rnn.output_size, generator=generator))
             state.append(torch.randint(1, 6, (batch, 1), generator=generator).float())
