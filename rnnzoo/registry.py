@@ -3,7 +3,8 @@ names, and ``create_task`` in one place.
 
 Registration order is deterministic: built-ins first, then installed plugins sorted by
 entry-point name. A name that is already taken is *not* overridden: the later registration is
-refused and shown as that plugin's error in ``rnnzoo plugins``, naming both plugins.
+ignored (a warning, not a failure: the plugin's other registrations work), and ``rnnzoo
+plugins``, ``cells`` and ``tasks`` say so, naming both plugins.
 Families register before tasks, since a task's ``kind`` must be one a family serves.
 """
 
@@ -107,15 +108,19 @@ def _one_line(description: str | None) -> str:
 
 
 def _claim(table: dict, what: str, name: Any, info: PluginInfo) -> bool:
-    """Whether ``name`` is free in ``table``; a taken one is that plugin's error."""
+    """Whether ``name`` is free in ``table``; a taken one is ignored, with a warning."""
     if not name or not isinstance(name, str):
-        record_error(info, f"a {what} needs a name: set the class attribute `name` or pass name=")
+        record_error(
+            info, f"a {what} needs a name: set the class attribute `name` or pass name=", what
+        )
         return False
     if name in table:
         record_error(
             info,
-            f"{what} {name!r} is already registered by plugin "
-            f"{table[name].plugin!r}; {info.name!r}'s one was ignored",
+            f"{what} {name!r} from plugin {info.name!r} ignored: the name is taken by plugin "
+            f"{table[name].plugin!r}; rename it",
+            what,
+            ignored=True,
         )
         return False
     info.registered.append(f"{what}:{name}")
@@ -140,6 +145,7 @@ def _registrar(tables: Tables, what: str, info: PluginInfo):
                     info,
                     f"task {name!r} has kind {kind!r}; the registered families serve "
                     f"{', '.join(sorted(served))}",
+                    "task",
                 )
                 return
         if _claim(table, what, name, info):
@@ -160,7 +166,13 @@ def _family_registrar(tables: Tables, info: PluginInfo):
         taken = sorted(set(kinds) & set(served))
         if taken:
             owners = ", ".join(f"{kind} by {served[kind].name!r}" for kind in taken)
-            record_error(info, f"family {name!r} was ignored: {owners} are served already")
+            record_error(
+                info,
+                f"family {name!r} from plugin {info.name!r} ignored: {owners} are served "
+                "already; serve another kind",
+                "family",
+                ignored=True,
+            )
             return
         if _claim(tables.families, "family", name, info):
             tables.families[name] = FamilyEntry(
@@ -168,6 +180,9 @@ def _family_registrar(tables: Tables, info: PluginInfo):
             )
 
     return register
+
+
+HOOK_KINDS = {"register_cells": "cell", "register_tasks": "task", "register_families": "family"}
 
 
 @functools.cache
@@ -188,7 +203,11 @@ def tables() -> Tables:
             except PluginError:  # strict mode: already one line naming the plugin
                 raise
             except (Exception, SystemExit) as error:
-                record_error(info, f"{hook_name} raised {type(error).__name__}: {error}")
+                record_error(
+                    info,
+                    f"{hook_name} raised {type(error).__name__}: {_one_line(str(error))}",
+                    HOOK_KINDS[hook_name],
+                )
     return result
 
 
@@ -209,9 +228,33 @@ def plugins() -> list[PluginInfo]:
     return list(plugin_manager()[1].values())
 
 
+# what a failed plugin may have left out, for each kind of name looked up
+_HIDES = {
+    "cell": {"plugin", "cell"},
+    "task": {"plugin", "task"},
+    "cell or task": {"plugin", "cell", "task"},
+    "family": {"plugin", "family"},
+    "task kind": {"plugin", "family"},
+}
+
+
+def failed_plugins(*abouts: str) -> list[PluginInfo]:
+    """Plugins that failed in a way that leaves out names of these kinds (``"plugin"``: they
+    did not load at all), in loading order."""
+    return [
+        info
+        for info in plugins()
+        if any(p.about in abouts and not p.ignored for p in info.problems)
+    ]
+
+
 def _unknown(what: str, name: str, known: list[str]) -> UnknownNameError:
+    """One line: the closest names, and the plugins that failed, since ``name`` may be theirs."""
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
     hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(known))}"
+    failed = [info.name for info in failed_plugins(*_HIDES.get(what, {"plugin"}))]
+    if failed:
+        hint += f" (it may be in a plugin that failed: {', '.join(failed)}; see 'rnnzoo plugins')"
     return UnknownNameError(f"unknown {what} {name!r}; {hint}")
 
 

@@ -110,7 +110,8 @@ def register_cells(register):
 def readme_plugin(step_return: str = "return h, (h,)") -> str:
     """The module of README's "Write your own cell", with ``step``'s return line replaced."""
     section = (ROOT / "README.md").read_text().split("## Write your own cell", 1)[1]
-    source = textwrap.dedent(section.split("```python\n", 1)[1].split("```", 1)[0])
+    blocks = [b.split("```", 1)[0] for b in section.split("```python\n")[1:]]
+    source = textwrap.dedent(next(b for b in blocks if "class MyCell" in b))
     assert "return h, (h,)" in source and "register(MyCell)" in source
     return source.replace("return h, (h,)", step_return, 1)
 

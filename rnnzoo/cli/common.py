@@ -30,8 +30,9 @@ class Group(click.Group):
             fail(f"{error.format_message()} (see '{info_name or 'rnnzoo'} --help')")
 
     def invoke(self, ctx: click.Context) -> Any:
+        _notes.clear()  # left by an earlier command that failed in this process
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except (UserError, PluginError) as error:
             fail(str(error))
         except click.UsageError as error:
@@ -46,6 +47,8 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        say_notes()
+        return result
 
 
 def os_error_line(error: OSError) -> str:
@@ -68,17 +71,29 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def note_broken_plugins() -> None:
-    """One line on stderr when a plugin failed to load: its cells and tasks are missing."""
-    from rnnzoo.registry import plugins
+# Notes for stderr, said once the command has succeeded: never before an error, which stays
+# one line (an unknown cell or task names the failed plugins in that line itself).
+_notes: list[str] = []
 
-    broken = [p.name for p in plugins() if p.errors]
-    if broken:
-        click.echo(
-            f"note: {len(broken)} plugin(s) failed to load: {', '.join(broken)}; "
-            "see 'rnnzoo plugins'",
-            err=True,
-        )
+
+def note_broken_plugins() -> None:
+    """Say, once the command has succeeded, that plugins failed: their cells and tasks are
+    missing."""
+    from rnnzoo.registry import failed_plugins
+
+    broken = [p.name for p in failed_plugins("plugin", "cell", "task", "family")]
+    line = (
+        f"note: {len(broken)} plugin(s) failed: {', '.join(broken)}; see 'rnnzoo plugins'"
+        if broken
+        else ""
+    )
+    if line and line not in _notes:
+        _notes.append(line)
+
+
+def say_notes() -> None:
+    while _notes:
+        click.echo(_notes.pop(0), err=True)
 
 
 def print_json(value: Any) -> None:

@@ -9,7 +9,7 @@ import click
 
 @click.group()
 def new() -> None:
-    """Start a plugin from a template that installs and passes its own tests."""
+    """Start a plugin that installs and passes its own tests."""
 
 
 @new.command("cell")

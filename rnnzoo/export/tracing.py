@@ -6,7 +6,11 @@ whole sequences of equal length a cell that maps onto one of ONNX's recurrent op
 ``sequence_lens`` (runtimes disagree on the final state of a padded row); any other cell
 leaves a placeholder that ``replace_cell_scans`` swaps for a ``Scan`` over the cell's one-step
 graph — masked in a padded batch, so that the final states are each row's own by
-construction. One step (streaming) of a cell with an operator is that operator."""
+construction. One step (streaming) of a cell with an operator is that operator.
+
+A traced graph keeps every input it declares, read or not (``keep_inputs``): a cell whose step
+ignores its state or ``x`` keeps the contract, and its graphs take the inputs their callers
+feed. A ``Scan`` around such a step is masked (``loose_ends``), which every runtime runs."""
 
 from __future__ import annotations
 
@@ -179,11 +183,53 @@ def to_onnx(
             do_constant_folding=True,
         )
     graph = onnx.load_from_string(buffer.getvalue())
+    keep_inputs(graph.graph, names_in, args, dynamic)
     # Traced intermediate shapes name the batch axis "batch" even where a runtime that
     # unifies symbols with the concrete shapes it is given (tract) would disagree; the
     # inputs' and outputs' shapes stay declared.
     del graph.graph.value_info[:]
     return graph
+
+
+ONNX_TYPES = {
+    torch.float32: onnx.TensorProto.FLOAT,
+    torch.float64: onnx.TensorProto.DOUBLE,
+    torch.float16: onnx.TensorProto.FLOAT16,
+    torch.int64: onnx.TensorProto.INT64,
+    torch.int32: onnx.TensorProto.INT32,
+    torch.bool: onnx.TensorProto.BOOL,
+}
+
+
+def keep_inputs(
+    graph: onnx.GraphProto, names: list[str], args: tuple, dynamic: dict[str, dict[int, str]]
+) -> None:
+    """Put back, in their declared order, the inputs that ``torch.onnx.export`` dropped
+    because nothing reads them.
+
+    A cell whose ``step`` ignores its state (or ``x``) keeps the contract, but its traced step
+    graph would lose that input: the ``Scan`` around it would then pass one input more than
+    its body takes, and a streaming step graph would refuse the ``state_i`` its caller feeds.
+    An unused input is valid ONNX (in a ``Scan`` body, see ``loose_ends`` for tract).
+    """
+    present = {value.name: value for value in graph.input}
+    declared = [(n, a) for n, a in zip(names, args) if isinstance(a, Tensor)]
+    if all(name in present for name, _ in declared):
+        return
+    inputs = []
+    for name, arg in declared:
+        if name in present:
+            inputs.append(present.pop(name))
+            continue
+        axes = dynamic.get(name, {})
+        shape = [axes.get(axis, size) for axis, size in enumerate(arg.shape)]
+        inputs.append(onnx.helper.make_tensor_value_info(name, ONNX_TYPES[arg.dtype], shape))
+    inputs += present.values()  # anything else torch kept, after the declared ones
+    copies = [onnx.ValueInfoProto() for _ in inputs]
+    for copy, value in zip(copies, inputs):
+        copy.CopyFrom(value)
+    del graph.input[:]
+    graph.input.extend(copies)
 
 
 def cell_step_graph(cell: Cell, opset: int, masked: bool) -> onnx.ModelProto:
@@ -203,14 +249,65 @@ def cell_step_graph(cell: Cell, opset: int, masked: bool) -> onnx.ModelProto:
     )
 
 
+def loose_ends(step: onnx.GraphProto) -> bool:
+    """Whether a step graph has an input no node reads, or passes an input straight to an
+    output (a cell whose step ignores ``x`` or a state, or returns a state unchanged).
+
+    onnxruntime and onnx.reference run a ``Scan`` around such a body, but tract fails on it
+    ("declutter_discard_unused_input") or never finishes; the masked body reads every state
+    (``Where(valid, new, old)``) and runs everywhere.
+    """
+    inputs = {value.name for value in step.input}
+    read = {name for node in step.node for name in node.input}
+    passed = {
+        output
+        for node in step.node
+        if node.op_type == "Identity" and node.input[0] in inputs
+        for output in node.output
+    }
+    return bool(inputs - read) or any(v.name in inputs | passed for v in step.output)
+
+
+def whole_lengths(node: onnx.NodeProto, prefix: str) -> tuple[list[onnx.NodeProto], onnx.NodeProto]:
+    """Nodes computing every row's length (the time axis of ``node``'s input ``x``, for every
+    row), and a copy of the unmasked placeholder ``node`` that reads them, as a masked one."""
+    x, lengths, p = node.input[0], prefix + "lengths", prefix
+    make = onnx.helper.make_node
+
+    def const(name: str, value: list[int]) -> onnx.NodeProto:
+        return make(
+            "Constant",
+            [],
+            [p + name],
+            value=onnx.helper.make_tensor(p + name, onnx.TensorProto.INT64, [len(value)], value),
+        )
+
+    nodes = [  # Shape's start/end would need opset 15; rnnzoo exports from 14
+        make("Shape", [x], [p + "shape"]),
+        const("first", [0]),
+        const("second", [1]),
+        make("Slice", [p + "shape", p + "first", p + "second"], [p + "batch"]),
+        make("Gather", [p + "shape", p + "second"], [p + "steps"], axis=0),
+        make("Expand", [p + "steps", p + "batch"], [lengths]),
+    ]
+    masked = onnx.NodeProto()
+    masked.CopyFrom(node)
+    masked.input[:] = [x, lengths, *node.input[1:]]
+    return nodes, masked
+
+
 def replace_cell_scans(graph: onnx.ModelProto, runner: ExportRunner, opset: int) -> None:
     """Swap each placeholder left by the runner for a ``Scan`` around its cell's step graph."""
     for index, node in [(i, n) for i, n in enumerate(graph.graph.node) if n.op_type == "CellScan"]:
         attributes = {a.name: a.i for a in node.attribute}
         cell = runner.scan_cells[attributes["index"]]
         masked, backward = bool(attributes["masked"]), bool(attributes["backward"])
+        prefix, whole, placeholder = f"cell{index}_", [], node
         step = cell_step_graph(cell, opset, masked)
-        replacement = graphs.scan_from_step(node, step, f"cell{index}_", backward, masked)
+        if not masked and loose_ends(step.graph):
+            whole, placeholder = whole_lengths(node, prefix + "whole_")
+            masked, step = True, cell_step_graph(cell, opset, True)
+        replacement = whole + graphs.scan_from_step(placeholder, step, prefix, backward, masked)
         position = list(graph.graph.node).index(node)
         graph.graph.node.remove(node)
         for offset, new in enumerate(replacement):
