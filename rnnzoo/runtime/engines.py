@@ -113,6 +113,17 @@ class Reference(Engine):
         return lambda: evaluator.run(None, feeds)
 
 
+TRACT_SECONDS = 300
+
+
+def _tract_child(path: str, cases: list[Feeds], answers) -> None:
+    """``Tract.run_here`` in a child process; ``(True, outputs)`` or ``(False, the error)``."""
+    try:
+        answers.put((True, Tract().run_here(Path(path), cases)))
+    except Exception as error:  # each runtime fails in its own words
+        answers.put((False, " ".join(str(error).split()) or type(error).__name__))
+
+
 class Tract(Engine):
     name = "tract"
 
@@ -123,7 +134,29 @@ class Tract(Engine):
         return _package_version("tract")
 
     def run(self, path: Path, cases: list[Feeds]) -> list[list[np.ndarray]]:
+        """In a child process given ``TRACT_SECONDS``: tract's planner (``into_model``) has
+        run for over ten minutes on some graphs (an LRU trained on reber), and a call into
+        its library cannot be interrupted from Python."""
+        import multiprocessing
+        import queue
 
+        context = multiprocessing.get_context("spawn")
+        answers = context.Queue()
+        child = context.Process(target=_tract_child, args=(str(path), cases, answers))
+        child.start()
+        try:
+            ok, value = answers.get(timeout=TRACT_SECONDS)
+        except queue.Empty:
+            raise TimeoutError(f"tract did not plan the graph within {TRACT_SECONDS} s") from None
+        finally:
+            if child.is_alive():
+                child.kill()
+            child.join()
+        if not ok:
+            raise RuntimeError(value)
+        return value
+
+    def run_here(self, path: Path, cases: list[Feeds]) -> list[list[np.ndarray]]:
         return [[v.to_numpy() for v in self.prepare(path, feeds)()] for feeds in cases]
 
     def prepare(self, path: Path, feeds: Feeds):
