@@ -15,12 +15,12 @@ def test_cell_contract(cell, check):
 def test_real_blocks_compute_the_complex_recurrence():
     torch.manual_seed(0)
     cell = LRU(3, 4)
-    x, h = torch.randn(2, 3), torch.randn(2, 4, 2)
+    x, h = torch.randn(2, 3), torch.randn(2, 8)  # [Re h, Im h]
     lam = torch.exp(-torch.exp(cell.nu_log) + 1j * torch.exp(cell.theta_log))
     gamma = torch.sqrt(1 - lam.abs() ** 2)
     b_re, b_im = cell.b.weight.chunk(2)
-    hc = torch.complex(h[..., 0], h[..., 1])
+    hc = torch.complex(*h.chunk(2, dim=-1))
     expected = lam * hc + gamma * (x.to(torch.complex64) @ torch.complex(b_re, b_im).T)
     _, (new,) = cell.step(x, (h,))
-    torch.testing.assert_close(torch.complex(new[..., 0], new[..., 1]), expected)
+    torch.testing.assert_close(torch.complex(*new.chunk(2, dim=-1)), expected)
     assert float(lam.abs().max().detach()) < 1  # stable by construction
