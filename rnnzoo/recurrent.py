@@ -5,6 +5,11 @@ Shapes are ``(batch, time, features)``. The state is a tuple with one tensor per
 the cell, each ``(layers * directions, batch, size)`` — the layout of ``nn.LSTM``'s ``(h, c)``;
 a cell's state that is not a vector (``Cell.state_shapes``) is carried flattened.
 A padded step (``t >= lengths[b]``) leaves the state unchanged and outputs zeros.
+
+A cell may learn its initial state. Exported graphs start from zeros wherever their caller
+does not feed a state, so the exporter sets ``states_from_initial``: the states the stack takes
+and returns are then offsets from the initial state (zeros *are* the initial state), which
+every runtime and caller that starts from zeros gets right without knowing.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class Recurrent(nn.Module):
         # Replace how each cell runs over a whole sequence and one step (the exporter sets them).
         self.sequence_runner: SequenceRunner | None = None
         self.step_runner: StepRunner = layer_step
+        self.states_from_initial = False
         self.cells = nn.ModuleList()
         size = input_size
         for _ in range(num_layers):
@@ -95,9 +101,29 @@ class Recurrent(nn.Module):
         return tuple(torch.stack(slot) for slot in zip(*per_cell))
 
     def sample_state(self, batch_size: int, generator: torch.Generator | None = None) -> State:
-        """Valid states mid-sequence (``Cell.sample_state``), flat, in the stack's layout."""
+        """Valid states mid-sequence (``Cell.sample_state``), flat, in the stack's layout
+        (offsets from the initial state under ``states_from_initial``)."""
         per_cell = [c.flat(c.sample_state(batch_size, generator)) for c in self.cells]
-        return tuple(torch.stack(slot) for slot in zip(*per_cell))
+        return self._relative(tuple(torch.stack(slot) for slot in zip(*per_cell)), -1)
+
+    def start_state(self, batch_size: int) -> State:
+        """What a caller feeds to start a sequence: the initial state, or zeros under
+        ``states_from_initial``."""
+        return self._relative(self.initial_state(batch_size), -1)
+
+    @property
+    def learns_initial_state(self) -> bool:
+        """Whether any cell's initial state is not zeros."""
+        with torch.no_grad():
+            return any(bool(s.ne(0).any()) for s in self.initial_state(1))
+
+    def _relative(self, state: State, sign: int) -> State:
+        """Under ``states_from_initial``: ``sign`` +1 turns offsets into states, −1 states
+        into offsets (the initial state of one row, broadcast over the batch)."""
+        if not self.states_from_initial:
+            return state
+        start = self.initial_state(1, state[0].device, state[0].dtype)
+        return tuple(s + sign * o for s, o in zip(state, start))
 
     def run_cell(
         self,
@@ -129,6 +155,7 @@ class Recurrent(nn.Module):
         """
         if self.num_directions != 1:
             raise ValueError("a bidirectional stack cannot run one step at a time")
+        state = self._relative(state, +1)
         new_state = []
         for layer, cell in enumerate(self.cells):
             layer_state = (
@@ -139,8 +166,8 @@ class Recurrent(nn.Module):
         if self.proj is not None:
             x = self.proj(x)
         if self.num_layers == 1:
-            return x, new_state[0]
-        return x, tuple(torch.cat(slot) for slot in zip(*new_state))
+            return x, self._relative(new_state[0], -1)
+        return x, self._relative(tuple(torch.cat(slot) for slot in zip(*new_state)), -1)
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
@@ -151,6 +178,8 @@ class Recurrent(nn.Module):
         """
         if state is None:
             state = self.initial_state(x.shape[0], x.device, x.dtype)
+        else:
+            state = self._relative(state, +1)
         final: list[State] = []
         for layer in range(self.num_layers):
             if layer > 0:
@@ -170,4 +199,4 @@ class Recurrent(nn.Module):
                 x = x * (
                     torch.arange(x.shape[1], device=x.device) < lengths.to(x.device).unsqueeze(1)
                 ).unsqueeze(-1).to(x.dtype)
-        return x, tuple(torch.stack(slot) for slot in zip(*final))
+        return x, self._relative(tuple(torch.stack(slot) for slot in zip(*final)), -1)

@@ -20,7 +20,6 @@ from rnnzoo.cells.contract import (
     build_cell,
     check_cell,
     check_cell_class,
-    check_zero_initial_state,
 )
 from rnnzoo.errors import UserError
 from rnnzoo.recurrent import Recurrent
@@ -202,13 +201,6 @@ class BareState(Leaky):
         return h, h
 
 
-class Offset(Leaky):
-    """Starts from ones: fine to train, not exportable as is."""
-
-    def initial_state(self, batch_size, device=None, dtype=None):
-        return (torch.ones(batch_size, self.hidden_size, device=device, dtype=dtype),)
-
-
 class Counting(Leaky):
     """Counts its steps, and draws random numbers in each."""
 
@@ -264,16 +256,6 @@ def test_create_cell_with_a_bad_registered_class_names_its_plugin(monkeypatch):
     monkeypatch.setitem(tables().cells, "zz_bad", entry)
     with pytest.raises(CellContractError, match=r"^cell 'zz_bad' \(plugin 'zz_plugin'\): step's"):
         rnnzoo.create_cell("zz_bad", 3, 4)
-
-
-def test_check_zero_initial_state():
-    check_zero_initial_state(rnnzoo.create_cell("lstm", 3, 4), "lstm")
-    with pytest.raises(CellContractError) as error:
-        check_zero_initial_state(Offset(3, 4))
-    message = str(error.value)
-    assert message.startswith("cell class ") and "Offset has a non-zero initial_state" in message
-    assert "feeds state_i" in message and "fold the offset into step" in message
-    assert "\n" not in message
 
 
 def test_checked_once_per_configuration_without_touching_the_random_state():

@@ -207,22 +207,6 @@ def check_cell(cell: Cell, name: str | None = None) -> None:
             )
 
 
-def check_zero_initial_state(cell: Cell, name: str | None = None) -> None:
-    """Refuse a cell whose ``initial_state`` is not all zeros, for export.
-
-    An exported graph starts from zero states unless its caller feeds ``state_i``, so such a
-    cell would compute something else once exported.
-    """
-    with torch.no_grad():
-        state = cell.initial_state(BATCH)
-    if any(bool(s.ne(0).any()) for s in state):
-        raise CellContractError(
-            f"{describe(type(cell), name)} has a non-zero initial_state; exported graphs start "
-            "from zero states unless the caller feeds state_i, so it cannot be exported as is: "
-            "start from zeros and fold the offset into step"
-        )
-
-
 def build_cell(cell: str | type[Cell], input_size: int, hidden_size: int, **params: Any) -> Cell:
     """Build one cell from a registered name or a class, checking it against the contract.
 

@@ -43,8 +43,6 @@ def export_run(
     run on the other ``runtimes`` (default: every one installed; see
     ``rnnzoo.runtime.engines``) and the card records how each did. ``formats=("ort",)``
     adds the ORT format for onnxruntime's mobile and minimal builds."""
-    from rnnzoo.cells.base import Cell
-    from rnnzoo.cells.contract import check_zero_initial_state
     from rnnzoo.rundir import RunDir
     from rnnzoo.runtime.engines import engines
 
@@ -61,9 +59,6 @@ def export_run(
     if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
     run = RunDir(run_dir).load()
-    for module in run.model.modules():
-        if isinstance(module, Cell):
-            check_zero_initial_state(module, run.config.cell)
     if set(formats) - {"ort"}:
         raise UserError(f"--format takes ort, not {', '.join(sorted(set(formats) - {'ort'}))}")
     names = [e.name for e in engines(runtimes)]  # unknown names refused before any work

@@ -229,7 +229,12 @@ def build_card(run: Any, out: Path, options: ExportOptions, streaming: bool) -> 
             "name": name,
             "shape": [layers, "batch", size],
             "meaning": f"state slot {i} of each layer and direction (layer-major): "
-            "model.full.onnx and model.step.onnx take it, every file returns it",
+            "model.full.onnx and model.step.onnx take it, every file returns it"
+            + (
+                "; the offset from the cell's learned initial state (zeros start from it)"
+                if rnn.states_from_initial
+                else ""
+            ),
         }
         for i, (name, size) in enumerate(zip(state_names(model), rnn.state_sizes))
     ]
@@ -280,6 +285,7 @@ def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> Export
     onnxruntime (any difference fails the export), then on every other installed runtime
     (recorded in the card)."""
     model, test = run.model, run.splits["test"]
+    model.rnn.states_from_initial = model.rnn.learns_initial_state  # zeros start from it
     train_steps = run.splits["train"].x.shape[1]
     example = sample_inputs(test.x, 2, train_steps)
     streaming = model.rnn.num_directions == 1
@@ -351,7 +357,7 @@ def quantize_int8(graphs: dict[str, onnx.ModelProto], folder: Path, run: Any) ->
     if test.lengths is None:
         name, feeds = "model.onnx", {"input": test.x[:n].numpy()}
     else:
-        states = run.model.rnn.initial_state(n)
+        states = run.model.rnn.start_state(n)
         name = "model.full.onnx"
         feeds = {"input": test.x[:n].numpy(), "lengths": test.lengths[:n].numpy()}
         feeds.update({s: v.numpy() for s, v in zip(state_names(run.model), states)})
