@@ -1,5 +1,6 @@
-"""Unrolling any cell over time: deep stacks, both directions, dropout between layers, masking
-of padded steps, and an optional output projection.
+"""Unrolling any cell over time: deep stacks, both directions, dropout and the cell family's
+block (``Cell.layer_block``) between layers, masking of padded steps, and an optional output
+projection.
 
 Shapes are ``(batch, time, features)``. The state is a tuple with one tensor per state slot of
 the cell, each ``(layers * directions, batch, size)`` — the layout of ``nn.LSTM``'s ``(h, c)``;
@@ -21,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnzoo.cells.base import Cell, State
-from rnnzoo.cells.contract import build_cell
+from rnnzoo.cells.contract import build_cell, layer_blocks
 from rnnzoo.errors import UserError
 
 # (cell, x, state, lengths, backward) -> (y, final state): how the exporter runs a cell
@@ -86,6 +87,9 @@ class Recurrent(nn.Module):
                 else:  # resolved, and checked against the contract, once
                     self.cells.append(build_cell(cell, size, hidden_size, **cell_params))
             size = self.num_directions * self.cells[-1].output_size
+        # the cell family's block between two layers (Cell.layer_block), if it declares one
+        name = cell if isinstance(cell, str) else None
+        self.blocks = nn.ModuleList(layer_blocks(type(self.cells[0]), size, num_layers - 1, name))
         self.dropout = nn.Dropout(dropout)
         self.proj = nn.Linear(size, proj_size) if proj_size else None
         self.input_size = input_size
@@ -158,6 +162,8 @@ class Recurrent(nn.Module):
         state = self._relative(state, +1)
         new_state = []
         for layer, cell in enumerate(self.cells):
+            if layer > 0 and self.blocks:
+                x = self.blocks[layer - 1](x)
             layer_state = (
                 state if self.num_layers == 1 else tuple(s[layer : layer + 1] for s in state)
             )
@@ -183,7 +189,7 @@ class Recurrent(nn.Module):
         final: list[State] = []
         for layer in range(self.num_layers):
             if layer > 0:
-                x = self.dropout(x)
+                x = self.dropout(self.blocks[layer - 1](x) if self.blocks else x)
             outputs = []
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction

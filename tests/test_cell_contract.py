@@ -332,3 +332,54 @@ def test_readme_shows_the_real_error(cli, tmp_path):
     shown = section.split("$ rnnzoo train --task sine --cell mycell\n", 1)[1].split("\n", 1)[0]
     assert result.stderr == shown + "\n"
     assert not (tmp_path / "run").exists()
+
+
+class Blocked(Leaky):
+    """Declares a residual gated MLP between its layers."""
+
+    @classmethod
+    def layer_block(cls, size):
+        from rnnzoo.cells.blocks import ResidualGatedMLP
+
+        return ResidualGatedMLP(size)
+
+
+class Centring(nn.Module):
+    """Subtracts the mean over axis 1: time in a sequence, features in one step."""
+
+    def forward(self, x):
+        return x - x.mean(dim=1, keepdim=True)
+
+
+def with_block(make):
+    return type("Bad", (Leaky,), {"layer_block": classmethod(lambda cls, size: make(size))})
+
+
+def test_a_block_between_layers_streams_like_the_whole_sequence():
+    torch.manual_seed(0)
+    stack = Recurrent(Blocked, 3, 4, num_layers=3)
+    assert len(stack.blocks) == 2
+    x = torch.randn(2, 6, 3)
+    y, final = stack(x)
+    state, steps = stack.initial_state(2), []
+    for t in range(6):
+        y_t, state = stack.step(x[:, t], state)
+        steps.append(y_t)
+    torch.testing.assert_close(torch.stack(steps, 1), y)
+    assert not Recurrent(Blocked, 3, 4, num_layers=1).blocks
+    assert any(name.startswith("blocks.0.up") for name, _ in stack.named_parameters())
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda size: Centring(), "mixes time steps"),
+        (lambda size: nn.Linear(size, size + 1), "maps (2, 3, 4) and (2, 4) to (2, 3, 5)"),
+        (lambda size: torch.tanh, "layer_block returned function"),
+    ],
+)
+def test_a_bad_block_between_layers_is_one_line(make, message):
+    with pytest.raises(CellContractError) as error:
+        Recurrent(with_block(make), 3, 4, num_layers=2)
+    text = str(error.value)
+    assert text.startswith("cell class ") and message in text and "\n" not in text

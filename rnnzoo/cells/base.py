@@ -15,16 +15,17 @@ keeps this contract:
   exported graphs carry each one flattened, ``(batch, prod(shape))``;
 - ``output_size``: a property returning an int, the feature size of ``y`` (default: hidden);
 - ``initial_state(batch_size, device=None, dtype=None)``: a tuple with one ``(batch, *shape)``
-  tensor per state; zeros by default, and exports need zeros (an exported graph starts from
-  zero states unless its caller feeds them);
+  tensor per state; zeros by default (a learned one exports too: the exported graphs' states
+  are then offsets from it);
 - ``step(x, state) -> (y, new_state)``: ``x`` is ``(batch, input_size)``, ``state`` a tuple of
   ``(batch, *shape)`` tensors; ``y`` is ``(batch, output_size)`` and ``new_state`` a tuple with
   the same shapes as ``state`` (``return h, (h,)`` for one state, never a bare tensor).
 
 Optional, where a cell needs them: ``sample_state`` (valid states mid-sequence, for checks:
 a normaliser that must stay positive), ``after_optimizer_step`` (a constraint on the weights,
-applied after every optimiser step), and a parallel whole-sequence form (``has_fused`` and
-``fused_sequence``: a fused kernel or a scan) that must equal the step loop.
+applied after every optimiser step), ``layer_block`` (a block between stacked layers:
+normalisation, a gated MLP — ``rnnzoo.cells.blocks``), and a parallel whole-sequence form
+(``has_fused`` and ``fused_sequence``: a fused kernel or a scan) that must equal the step loop.
 
 ``rnnzoo.cells.contract`` checks all of this once, when a cell is built, by running one step on
 a batch of 2; a mistake is one error naming the cell, its plugin and the fix.
@@ -141,6 +142,13 @@ class Cell(nn.Module):
     def after_optimizer_step(self) -> None:
         """Optional: called after every optimiser step (e.g. IndRNN clips its recurrent
         weights); it runs under ``torch.no_grad()``."""
+
+    @classmethod
+    def layer_block(cls, size: int) -> nn.Module | None:
+        """Optional: the block a stack of this cell puts between two layers, on the lower
+        layer's ``size`` features (both directions'); it maps ``(..., size)`` to ``(...,
+        size)`` one time step at a time (``rnnzoo.cells.blocks``). None: no block."""
+        return None
 
     def onnx_operator(self) -> OnnxOperator | None:
         """Optional: the ONNX recurrent operator that computes this cell. Without one, the

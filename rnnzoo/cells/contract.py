@@ -207,6 +207,50 @@ def check_cell(cell: Cell, name: str | None = None) -> None:
             )
 
 
+def layer_blocks(cls: type[Cell], size: int, count: int, name: str | None = None) -> list:
+    """The ``count`` blocks ``cls.layer_block(size)`` declares between stacked layers (none
+    when it returns None), the first checked: a module mapping ``(..., size)`` to ``(...,
+    size)`` that treats each time step on its own (as streaming will)."""
+    who = describe(cls, name)
+    fix = "layer_block(size) must return None or an nn.Module mapping (..., size) to (..., size)"
+    try:
+        blocks = [cls.layer_block(size) for _ in range(count)]
+    except Exception as error:
+        raise CellContractError(f"{who}: layer_block({size}) raised {_first_line(error)}") from None
+    if not blocks or blocks[0] is None:
+        return []
+    block = blocks[0]
+    if not isinstance(block, torch.nn.Module):
+        raise CellContractError(f"{who}: layer_block returned {_short(block)}; {fix}")
+    training = block.training
+    block.eval()
+    try:
+        with torch.no_grad(), torch.random.fork_rng():
+            x = torch.randn(BATCH, 3, size)
+            whole, one = block(x), block(x[:, 1])
+    except Exception as error:
+        raise CellContractError(
+            f"{who}: its layer block raised {_first_line(error)} on (batch, time, {size}) "
+            f"inputs; {fix}"
+        ) from None
+    finally:
+        block.train(training)
+    shapes = [tuple(getattr(t, "shape", ())) for t in (whole, one)]
+    if shapes != [(BATCH, 3, size), (BATCH, size)]:
+        raise CellContractError(
+            f"{who}: its layer block maps (2, 3, {size}) and (2, {size}) to {shapes[0]} and "
+            f"{shapes[1]}; {fix}"
+        )
+    gap = float((whole[:, 1] - one).abs().max())
+    if gap > 1e-5:
+        raise CellContractError(
+            f"{who}: its layer block mixes time steps (step 1 of a sequence differs from the "
+            f"step alone by {gap:.1e}); a block between layers must act on each step alone, "
+            "as streaming feeds it one step"
+        )
+    return blocks
+
+
 def build_cell(cell: str | type[Cell], input_size: int, hidden_size: int, **params: Any) -> Cell:
     """Build one cell from a registered name or a class, checking it against the contract.
 

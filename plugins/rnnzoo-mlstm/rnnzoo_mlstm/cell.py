@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnzoo.cells.base import Cell
+from rnnzoo.cells.blocks import ResidualGatedMLP
 
 EPS = 1e-5
 
@@ -36,6 +37,11 @@ class MLSTM(Cell):
         with torch.no_grad():
             self.gates.bias[heads:].fill_(forget_bias)
         self.norm = nn.Parameter(torch.ones(heads, self.size))
+
+    @classmethod
+    def layer_block(cls, size: int) -> nn.Module:
+        """Between stacked layers, xLSTM's residual block: layer norm and a gated MLP."""
+        return ResidualGatedMLP(size)
 
     @property
     def state_shapes(self) -> tuple[tuple[int, ...], ...]:

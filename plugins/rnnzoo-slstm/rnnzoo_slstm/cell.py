@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnzoo.cells.base import Cell
+from rnnzoo.cells.blocks import ResidualGatedMLP
 
 EPS = 1e-6
 
@@ -39,6 +40,11 @@ class SLSTM(Cell):
         self.r = nn.Parameter(torch.empty(heads, self.size, 4 * self.size).uniform_(-bound, bound))
         with torch.no_grad():
             self.ih.bias[2 * hidden_size : 3 * hidden_size].fill_(forget_bias)
+
+    @classmethod
+    def layer_block(cls, size: int) -> nn.Module:
+        """Between stacked layers, xLSTM's residual block: layer norm and a gated MLP."""
+        return ResidualGatedMLP(size)
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
