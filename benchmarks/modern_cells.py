@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,7 +97,10 @@ def streaming(cells: list[str], folder: Path) -> dict:
     return {**json.loads(result.stdout), **refused}
 
 
-def accuracy(cells: list[str], tasks: list[str], max_steps: int, folder: Path) -> dict:
+def accuracy(
+    cells: list[str], tasks: list[str], max_steps: int, folder: Path, save: Callable[[dict], None]
+) -> dict:
+    """Each run's result is saved as it comes (``save``): the whole grid takes hours."""
     out: dict[str, dict] = {}
     for task in tasks:
         for cell in cells:
@@ -109,10 +113,12 @@ def accuracy(cells: list[str], tasks: list[str], max_steps: int, folder: Path) -
             seconds = round(time.perf_counter() - start, 1)
             if result.returncode:
                 out.setdefault(task, {})[cell] = {"error": result.stderr.strip()[-300:]}
+                save(out)
                 continue
             summary = json.loads(result.stdout)
             out.setdefault(task, {})[cell] = {"test": summary["test"], "seconds": seconds}
             print(task, cell, summary["test"], f"{seconds} s", file=sys.stderr)
+            save(out)
     return out
 
 
@@ -125,25 +131,32 @@ def main() -> None:
     args = parser.parse_args()
     cells, parts = args.cells.split(","), args.parts.split(",")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["machine"] = machine()
     results["speed_setup"] = (
         "1 layer x 128, batch 32, T = 784, 1 feature, forward + backward, 1 thread"
     )
+
+    def save(part: str, value: dict) -> None:
+        """Each part with the machine and commit it ran on (parts run at different times)."""
+        results[part] = value
+        results.setdefault("machines", {})[part] = machine()
+        RESULTS.parent.mkdir(exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+
     with tempfile.TemporaryDirectory() as folder:
         if "speed" in parts:
-            results["speed"] = speed(cells)
+            save("speed", speed(cells))
             print(json.dumps(results["speed"], indent=1), file=sys.stderr)
         if "streaming" in parts:
-            results["streaming"] = streaming(cells, Path(folder))
+            save("streaming", streaming(cells, Path(folder)))
             print(json.dumps(results["streaming"], indent=1), file=sys.stderr)
         if "accuracy" in parts:
-            results["accuracy"] = {
-                "max_steps": args.max_steps,
-                "hidden": 64,
-                "tasks": accuracy(cells, args.tasks.split(","), args.max_steps, Path(folder)),
-            }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+            setup = {"max_steps": args.max_steps, "hidden": 64}
+            tasks = args.tasks.split(",")
+
+            def partial(out: dict) -> None:
+                save("accuracy", {**setup, "tasks": out})
+
+            accuracy(cells, tasks, args.max_steps, Path(folder), partial)
     print(f"wrote {RESULTS}")
 
 
