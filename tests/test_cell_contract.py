@@ -383,3 +383,15 @@ def test_a_bad_block_between_layers_is_one_line(make, message):
         Recurrent(with_block(make), 3, 4, num_layers=2)
     text = str(error.value)
     assert text.startswith("cell class ") and message in text and "\n" not in text
+
+
+class BareBridge(Leaky):
+    def state_from(self, raw):
+        return torch.tanh(raw[0])
+
+
+def test_a_state_from_that_breaks_the_shapes_is_one_line():
+    with pytest.raises(CellContractError) as error:
+        rnnzoo.create_cell(BareBridge, 3, 4)
+    text = str(error.value)
+    assert "state_from(state)" in text and "shaped like its input" in text and "\n" not in text

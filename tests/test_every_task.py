@@ -44,8 +44,6 @@ SLOW_STARTERS = {
     ("minlstm", "seqmnist"): "the same",
     ("mlstm", "seqmnist"): "one 32x32 matrix memory, 25 steps at lr 1e-2: too few",
     ("mlstm", "video"): "the same, on CNN features",
-    ("slstm", "caption"): "the decoder's bridge maps an image to any state, a negative normaliser "
-    "included: sLSTM diverges (a bridge to valid states is not in the contract yet)",
 }
 
 

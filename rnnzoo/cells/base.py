@@ -22,7 +22,8 @@ keeps this contract:
   the same shapes as ``state`` (``return h, (h,)`` for one state, never a bare tensor).
 
 Optional, where a cell needs them: ``sample_state`` (valid states mid-sequence, for checks:
-a normaliser that must stay positive), ``after_optimizer_step`` (a constraint on the weights,
+a normaliser that must stay positive) and ``state_from`` (a valid state from any values, for a
+decoder's bridge), ``after_optimizer_step`` (a constraint on the weights,
 applied after every optimiser step), ``layer_block`` (a block between stacked layers:
 normalisation, a gated MLP — ``rnnzoo.cells.blocks``), and a parallel whole-sequence form
 (``has_fused`` and ``fused_sequence``: a fused kernel or a scan) that must equal the step loop.
@@ -132,6 +133,12 @@ class Cell(nn.Module):
             0.5 * torch.randn(batch_size, *shape, generator=generator)
             for shape in self.state_shapes
         )
+
+    def state_from(self, raw: State) -> State:
+        """A valid state from unconstrained values, shaped like the state (a decoder's first
+        state from an encoder's bridge): ``tanh`` of each by default; a cell with constrained
+        states maps them into range (sLSTM: a positive normaliser)."""
+        return tuple(torch.tanh(r) for r in raw)
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One time step: ``x`` is ``(batch, input_size)``, ``state`` a tuple of

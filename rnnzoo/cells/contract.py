@@ -187,6 +187,18 @@ def check_cell(cell: Cell, name: str | None = None) -> None:
         raise CellContractError(f"{who}: step returned a {type(result).__name__}; {returns}")
     y, new_state = result
     _check_states(who, "step's new_state", new_state, shapes, returns)
+    try:
+        with torch.no_grad():
+            made = cell.state_from(state)
+    except Exception as error:
+        raise CellContractError(f"{who}: state_from(state) raised {_first_line(error)}") from None
+    _check_states(
+        who,
+        "state_from(state)",
+        made,
+        shapes,
+        "state_from must return a valid state shaped like its input, a tuple of tensors",
+    )
     expected = (BATCH, output_size)
     shape = tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__
     if shape != expected:

@@ -116,8 +116,8 @@ class EncoderDecoder(TokenDecoder):
 
 class VectorDecoder(TokenDecoder):
     """Vector → token sequence (image captioning): the task's encoder turns the input into
-    one vector, and a linear map with tanh turns that into the decoder's first state (every
-    layer, every state tensor)."""
+    one vector, and a linear map turns that into the decoder's first state (every layer, every
+    state tensor), made valid by the cell (``Cell.state_from``: tanh by default)."""
 
     reads_tokens = False
 
@@ -128,10 +128,14 @@ class VectorDecoder(TokenDecoder):
         self.bridge = nn.Linear(task.input_size, decoder.num_layers * sum(decoder.state_sizes))
 
     def encode(self, source: Tensor, lengths: Tensor | None = None) -> State:
-        vector = torch.tanh(self.bridge(self.encoder(source)))
-        layers = self.decoder.num_layers
-        stacked = vector.unflatten(1, (layers, -1)).transpose(0, 1)  # (layers, batch, ·)
-        return tuple(s.contiguous() for s in stacked.split(self.decoder.state_sizes, dim=-1))
+        raw = self.bridge(self.encoder(source))
+        cells = self.decoder.cells
+        per_layer = raw.unflatten(1, (len(cells), -1)).unbind(1)  # one (batch, ·) per layer
+        states = [
+            cell.flat(cell.state_from(cell.shaped(part.split(cell.state_sizes, dim=-1))))
+            for cell, part in zip(cells, per_layer)
+        ]
+        return tuple(torch.stack(slot) for slot in zip(*states))
 
 
 class TokenDecoderFamily(Family):

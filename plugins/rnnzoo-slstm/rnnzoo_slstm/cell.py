@@ -56,6 +56,11 @@ class SLSTM(Cell):
         )
         return 0.5 * h, c, torch.exp(0.5 * n), m
 
+    def state_from(self, raw):
+        """A decoder's first state from a bridge: the normaliser positive (softplus)."""
+        h, c, n, m = raw
+        return torch.tanh(h), torch.tanh(c), F.softplus(n) + EPS, torch.tanh(m)
+
     def recurrent(self, h):
         """R h: each head's slice of h through its own block, laid out as z, i, f, o."""
         per_head = torch.einsum("bhs,hsg->bhg", h.view(-1, self.heads, self.size), self.r)
