@@ -152,9 +152,16 @@ def main() -> None:
         if "accuracy" in parts:
             setup = {"max_steps": args.max_steps, "hidden": 64}
             tasks = args.tasks.split(",")
+            before = results.get("accuracy", {})  # runs of other cells and tasks, same setup
+            kept = (
+                before.get("tasks", {}) if all(before.get(k) == v for k, v in setup.items()) else {}
+            )
 
             def partial(out: dict) -> None:
-                save("accuracy", {**setup, "tasks": out})
+                merged = {
+                    task: {**kept.get(task, {}), **out.get(task, {})} for task in {*kept, *out}
+                }
+                save("accuracy", {**setup, "tasks": merged})
 
             accuracy(cells, tasks, args.max_steps, Path(folder), partial)
     print(f"wrote {RESULTS}")
