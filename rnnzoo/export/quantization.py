@@ -45,14 +45,34 @@ def _weight_matrices(graph: onnx.GraphProto, min_elements: int) -> list[onnx.Ten
     return taken
 
 
-def _dequantized(graph: onnx.GraphProto, tensor: onnx.TensorProto, output: str) -> list:
-    """Add ``tensor`` to ``graph`` as int8 with per-row scales; return the nodes that turn
-    it back into float32 as ``output``."""
+def _matmul_weights(graph: onnx.GraphProto) -> set[str]:
+    """The tensors ``graph`` (and its Scan bodies) multiply by as ``MatMul``'s second input:
+    laid out ``(in, out)``, so their output channels are columns."""
+    names = set()
+    for node in graph.node:
+        if node.op_type == "MatMul":
+            names.add(node.input[1])
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                names |= _matmul_weights(attribute.g)
+    return names
+
+
+def _dequantized(
+    graph: onnx.GraphProto, tensor: onnx.TensorProto, output: str, by_column: bool = False
+) -> list:
+    """Add ``tensor`` to ``graph`` as int8 with one scale per output channel — per row of its
+    2-D view, or per column for a ``MatMul`` weight (OpenVINO's compressed-weight kernels read
+    the scales as per output channel: per input channel, a deep sLSTM's block differed by
+    2e-2); return the nodes that turn it back into float32 as ``output``."""
     weight = numpy_helper.to_array(tensor)
     name = tensor.name
-    rows = weight.reshape(-1, weight.shape[-1])
+    by_column = by_column and weight.ndim == 2
+    rows = weight.T if by_column else weight.reshape(-1, weight.shape[-1])
     scale = (np.maximum(np.abs(rows).max(axis=1), 1e-12) / 127.0).astype(np.float32)
     q = np.clip(np.round(rows / scale[:, None]), -127, 127).astype(np.int8)
+    if by_column:
+        q = np.ascontiguousarray(q.T)
     graph.initializer.extend(
         [
             numpy_helper.from_array(q, f"{name}__int8"),
@@ -66,7 +86,7 @@ def _dequantized(graph: onnx.GraphProto, tensor: onnx.TensorProto, output: str) 
             "DequantizeLinear",
             [f"{name}__int8", f"{name}__scale", f"{name}__zero"],
             [f"{name}__2d"],
-            axis=0,
+            axis=1 if by_column else 0,
         ),
         helper.make_node("Reshape", [f"{name}__2d", f"{name}__shape"], [output]),
     ]
@@ -89,13 +109,14 @@ def _thread_through_scan(node: onnx.NodeProto, body: onnx.GraphProto, name: str)
 
 
 def quantize_weights(graph: onnx.GraphProto, min_elements: int = 64) -> int:
-    """Store every float weight matrix as int8 — symmetric, one scale per row of its 2-D view —
+    """Store every float weight matrix as int8 — symmetric, one scale per output channel —
     with a ``DequantizeLinear`` at the top of the main graph, so it runs once per call, not
     once per step: a ``Scan``'s weights reach its body as state variables that pass through.
     Compute stays in float32. Returns how many tensors were converted."""
     new_nodes, count = [], 0
+    columns = _matmul_weights(graph)
     for tensor in _weight_matrices(graph, min_elements):
-        new_nodes += _dequantized(graph, tensor, tensor.name)
+        new_nodes += _dequantized(graph, tensor, tensor.name, tensor.name in columns)
         count += 1
     for node in graph.node:
         if node.op_type != "Scan":
@@ -103,7 +124,7 @@ def quantize_weights(graph: onnx.GraphProto, min_elements: int = 64) -> int:
         body = next(a.g for a in node.attribute if a.name == "body")
         for tensor in _weight_matrices(body, min_elements):
             outer = _thread_through_scan(node, body, tensor.name)
-            new_nodes += _dequantized(graph, tensor, outer)
+            new_nodes += _dequantized(graph, tensor, outer, tensor.name in columns)
             count += 1
     nodes = list(graph.node)
     del graph.node[:]
