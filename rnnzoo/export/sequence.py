@@ -15,6 +15,7 @@ import torch
 from onnx import numpy_helper
 from torch import Tensor, nn
 
+from rnnzoo.errors import UserError
 from rnnzoo.export import tracing
 from rnnzoo.export.quantization import graph_sizes, quantized_copy
 from rnnzoo.export.staging import (
@@ -39,6 +40,7 @@ from rnnzoo.export.verification import (
 )
 from rnnzoo.runtime.session import zero_state
 
+EDGE_FORMATS = ("tflite", "micro")  # the step model for edge runtimes, converted from PyTorch
 FILES = {
     "model.onnx": "whole sequences of equal length: input → output and final states",
     "model.full.onnx": "padded batches and initial states: input, lengths, state_i → "
@@ -310,9 +312,32 @@ def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> Export
         name: what for name, what in FILES.items() if name in answers or not name.endswith("onnx")
     }
 
+    edge = [f for f in options.formats if f in EDGE_FORMATS]
+    if edge and not streaming:
+        raise UserError(
+            f"--format {edge[0]} exports the step model: a bidirectional model has none"
+        )
+
     def write(staging: Path) -> None:
         if options.quantize:
             card["int8"] = quantize_int8(graphs, staging, run)
+        if "tflite" in edge or "micro" in edge:
+            from rnnzoo.export.litert import FILE, write_tflite
+
+            step_cases = [c for c in grid if c.file == "model.step.onnx"]
+            names = ["input", *state_names(model), *streaming_names(model)]
+            card.setdefault("targets", {})["litert"] = write_tflite(
+                model, staging, step_cases, names, test.x[:1]
+            )
+            card["files"][FILE] = "the step model for LiteRT and TensorFlow Lite Micro (batch 1)"
+            if "micro" in edge:
+                from rnnzoo.export.micro import EXAMPLE, HEADER, write_micro
+
+                card["targets"]["tflite-micro"] = write_micro(
+                    model, staging, step_cases, names, test.x[:1]
+                )
+                card["files"][HEADER] = "model.step.tflite as an aligned C array"
+                card["files"][EXAMPLE] = "one streaming step on TensorFlow Lite Micro, in C++"
         for name, graph in graphs.items():
             save_graph(graph, staging / name, card)
         write_test_data(model, test, staging)
