@@ -72,7 +72,7 @@ def stream_onnx(path, x: np.ndarray) -> np.ndarray:
 def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
     out = tmp_path / "export"
     exported = cli("export", str(reber_run), "--out", str(out), "--format", "micro",
-                   "--runtime", "onnxruntime")  # fmt: skip
+                   "--quantize", "int8", "--runtime", "onnxruntime")  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     card = json.loads((out / "card.json").read_text())
     litert, micro = card["targets"]["litert"], card["targets"]["tflite-micro"]
@@ -84,6 +84,13 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
     example = (out / "micro_step.cc").read_text()
     assert f"MicroMutableOpResolver<{len(micro['operators'])}>" in example
     assert "resolver.AddFullyConnected();" in example
+
+    integer = litert["integer"]  # full-integer copies, calibrated on training sequences
+    fp32_loss = integer["fp32"]["test_metrics"]["loss"]
+    for suffix, drift in (("int8", 0.1), ("int16x8", 0.02)):
+        assert (out / integer[suffix]["file"]).is_file()
+        loss = integer[suffix]["test_metrics"]["loss"]
+        assert abs(loss - fp32_loss) <= drift * fp32_loss, (suffix, loss, fp32_loss)
 
     x = np.asarray(json.loads((out / "example.json").read_text())["input"], np.float32)[:1]
     n_inputs = 1 + len(card["state_sizes"]) + len(card["streaming_state_sizes"])

@@ -330,6 +330,13 @@ def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> Export
                 model, staging, step_cases, names, test.x[:1]
             )
             card["files"][FILE] = "the step model for LiteRT and TensorFlow Lite Micro (batch 1)"
+            if options.quantize:
+                from rnnzoo.export.litert import integer_variants
+
+                variants = integer_variants(model, staging, run)
+                card["targets"]["litert"]["integer"] = variants
+                for suffix in ("int8", "int16x8"):
+                    card["files"][variants[suffix]["file"]] = f"{FILE}, full-integer {suffix}"
             if "micro" in edge:
                 from rnnzoo.export.micro import EXAMPLE, HEADER, write_micro
 
