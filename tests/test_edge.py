@@ -110,3 +110,28 @@ def test_a_model_without_a_step_is_refused_in_one_line(tmp_path, cli):
     assert refused.stderr.strip().splitlines() == [
         "Error: --format tflite exports the step model: a bidirectional model has none"
     ]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("executorch") is None,
+    reason="needs rnnzoo[executorch] (not installed)",
+)
+def test_the_step_runs_on_executorch(tmp_path, reber_run, cli):
+    import torch
+    from executorch.runtime import Runtime
+
+    out = tmp_path / "export"
+    exported = cli("export", str(reber_run), "--out", str(out), "--format", "pte",
+                   "--runtime", "onnxruntime")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    card = json.loads((out / "card.json").read_text())
+    assert card["targets"]["executorch"]["status"] == "ok", card["targets"]
+    method = Runtime.get().load_program(str(out / "model.step.pte")).load_method("forward")
+    x = np.asarray(json.loads((out / "example.json").read_text())["input"], np.float32)[:1]
+    feeds = [torch.zeros(1, 1, size) for size in card["state_sizes"]]
+    outputs = []
+    for t in range(x.shape[1]):
+        y, *feeds = method.execute([torch.from_numpy(x[:, t]), *feeds])
+        outputs.append(y.numpy())
+    onnx_steps = stream_onnx(out / "model.step.onnx", x)
+    np.testing.assert_allclose(np.stack(outputs, 1), onnx_steps, rtol=1e-5, atol=1e-5)

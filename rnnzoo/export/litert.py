@@ -11,10 +11,6 @@ sequence from zeros. The whole sequence on these targets is the step streamed.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,59 +20,15 @@ import torch
 from torch import nn
 
 from rnnzoo.errors import UserError
+from rnnzoo.export.step import StepGraph
+from rnnzoo.export.targets import LITERT as EXTRA
+from rnnzoo.export.targets import quiet, require
 from rnnzoo.export.verification import TOLERANCE, Case, diff
 
 FILE = "model.step.tflite"
-EXTRA = "pip install 'rnnzoo[litert]' (litert-torch)"
-
-
-MICRO_EXTRA = "pip install 'rnnzoo[micro]' (tflite-micro)"
-# what each edge format needs installed: (module, how to install it)
-NEEDS = {
-    "tflite": [("litert_torch", EXTRA), ("ai_edge_litert", EXTRA)],
-    "micro": [("litert_torch", EXTRA), ("ai_edge_litert", EXTRA), ("tflite_micro", MICRO_EXTRA)],
-}
-
-
-def check_installed(formats: tuple[str, ...]) -> None:
-    """Before any work: one line naming the extra a requested format needs."""
-    import importlib.util
-
-    for fmt in formats:
-        for module, extra in NEEDS.get(fmt, []):
-            if importlib.util.find_spec(module) is None:
-                raise UserError(f"--format {fmt} needs {module}, which is not installed: {extra}")
-
-
-def require(module: str, extra: str) -> Any:
-    """Import an optional converter or runtime, or one line naming the extra to install."""
-    import importlib
-
-    try:
-        with quiet():
-            return importlib.import_module(module)
-    except ImportError:
-        raise UserError(f"this needs {module}, which is not installed: {extra}") from None
-
-
-@contextlib.contextmanager
-def quiet():
-    """TensorFlow's and the converters' C++ logging goes to file descriptor 2 and their
-    progress to stdout; neither belongs in rnnzoo's output."""
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def step_module(model: nn.Module) -> nn.Module:
-    from rnnzoo.export.sequence import StepGraph
-
     return StepGraph(model, len(model.rnn.state_sizes)).eval()
 
 

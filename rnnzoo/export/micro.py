@@ -13,17 +13,10 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from rnnzoo.export.litert import (
-    EXTRA,
-    FILE,
-    MICRO_EXTRA,
-    check_step,
-    operators,
-    quiet,
-    require,
-    rows,
-    streamed,
-)
+from rnnzoo.export.litert import FILE, check_step, operators, rows, streamed
+from rnnzoo.export.targets import LITERT as EXTRA
+from rnnzoo.export.targets import MICRO as MICRO_EXTRA
+from rnnzoo.export.targets import quiet, require
 from rnnzoo.export.verification import TOLERANCE, Case
 
 HEADER, EXAMPLE = "model_data.h", "micro_step.cc"

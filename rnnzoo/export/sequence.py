@@ -26,6 +26,7 @@ from rnnzoo.export.staging import (
     save_graph,
     write_staged,
 )
+from rnnzoo.export.step import StepGraph
 from rnnzoo.export.verification import (
     BATCH_SIZES,
     Case,
@@ -40,7 +41,11 @@ from rnnzoo.export.verification import (
 )
 from rnnzoo.runtime.session import zero_state
 
-EDGE_FORMATS = ("tflite", "micro")  # the step model for edge runtimes, converted from PyTorch
+EDGE_FORMATS = (
+    "tflite",
+    "micro",
+    "pte",
+)  # the step model for edge runtimes, converted from PyTorch
 FILES = {
     "model.onnx": "whole sequences of equal length: input → output and final states",
     "model.full.onnx": "padded batches and initial states: input, lengths, state_i → "
@@ -71,16 +76,6 @@ class FullGraph(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor, *state: Tensor):
         prediction, final = self.model(x, lengths, tuple(state), return_state=True)
         return (prediction, *final)
-
-
-class StepGraph(nn.Module):
-    def __init__(self, model: nn.Module, n_states: int):
-        super().__init__()
-        self.model, self.n_states = model, n_states
-
-    def forward(self, x: Tensor, *states: Tensor):
-        y, state, readout = self.model.step(x, states[: self.n_states], states[self.n_states :])
-        return (y, *state, *readout)
 
 
 def state_names(model: nn.Module) -> list[str]:
@@ -321,6 +316,16 @@ def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> Export
     def write(staging: Path) -> None:
         if options.quantize:
             card["int8"] = quantize_int8(graphs, staging, run)
+        if "pte" in edge:
+            from rnnzoo.export.executorch import FILE as PTE
+            from rnnzoo.export.executorch import write_pte
+
+            step_cases = [c for c in grid if c.file == "model.step.onnx"]
+            names = ["input", *state_names(model), *streaming_names(model)]
+            card.setdefault("targets", {})["executorch"] = write_pte(
+                model, staging, step_cases, names, test.x[:1]
+            )
+            card["files"][PTE] = "the step model for ExecuTorch, XNNPACK delegate (batch 1)"
         if "tflite" in edge or "micro" in edge:
             from rnnzoo.export.litert import FILE, write_tflite
 

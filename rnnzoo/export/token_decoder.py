@@ -168,9 +168,9 @@ def export_token_decoder(run: Any, out: Path, options: ExportOptions) -> ExportR
     """Export a loaded run of the token-decoder family to ``out``, verified against PyTorch on
     onnxruntime (any difference fails the export), then on every other installed runtime
     (recorded in the card)."""
-    if {"tflite", "micro"} & set(options.formats):
+    if {"tflite", "micro", "pte"} & set(options.formats):
         raise UserError(
-            "--format tflite and micro convert a sequence model's step; encoder-decoder "
+            "--format tflite, micro and pte convert a sequence model's step; encoder-decoder "
             "models are not converted for edge targets yet: export without them"
         )
     model, task, test = run.model, run.task, run.splits["test"]
