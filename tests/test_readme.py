@@ -8,12 +8,15 @@ before it (``<!-- not run by tests/test_readme.py: REASON -->``). Behind the ``r
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIP = re.compile(r"<!-- not run by tests/test_readme.py: (.+?) -->")
+# a block that needs an optional extra: run where its modules are installed in .venv
+NEEDS = re.compile(r"<!-- run by tests/test_readme.py where installed: (.+?) -->")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 SETUP = "bash scripts/setup.sh && "
 
@@ -27,9 +30,21 @@ def blocks() -> list[tuple[int, str, str, str | None]]:
     for match in FENCE.finditer(text):
         before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
         skipped = SKIP.fullmatch(before.strip())
+        needs = NEEDS.fullmatch(before.strip())
+        reason = skipped and skipped.group(1)
+        if needs:
+            missing = [m.strip() for m in needs.group(1).split(",") if not installed(m.strip())]
+            reason = missing and f"needs {', '.join(missing)}, not installed in .venv"
         line = text[: match.start()].count("\n") + 1
-        found.append((line, match.group(1), match.group(2), skipped and skipped.group(1)))
+        found.append((line, match.group(1), match.group(2), reason or None))
     return found
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported in the .venv the blocks run in."""
+    python = ROOT / ".venv/bin/python"
+    check = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return python.is_file() and subprocess.run([str(python), "-c", check]).returncode == 0
 
 
 def test_every_block_is_run_or_says_why_not():
@@ -68,6 +83,8 @@ def test_the_readme_runs_as_written():
     ran = 0
     for number, (line, language, code, reason) in enumerate(blocks()):
         if reason:
+            if reason.startswith("needs "):  # an optional extra: say so in the report
+                warnings.warn(f"README.md:{line} not run: {reason}", stacklevel=1)
             continue
         where = f"README.md:{line}"
         if number == 0:  # the two set-up commands: run the main job; CI runs the test command

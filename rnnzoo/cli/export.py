@@ -24,9 +24,12 @@ from rnnzoo.cli.common import print_json, print_table, runtime_option
 @click.option(
     "--format",
     "formats",
-    type=click.Choice(["ort"]),
+    type=click.Choice(["ort", "tflite", "micro", "pte"]),
     multiple=True,
-    help="Also write the ORT format (onnxruntime mobile / minimal builds) and its operator config.",
+    help="Also write the ORT format (onnxruntime mobile / minimal builds) and its operator "
+    "config; tflite: the step model for LiteRT (needs rnnzoo[litert]); micro: that file checked "
+    "on TensorFlow Lite Micro, as a C header with a C++ example (needs rnnzoo[micro]); pte: the "
+    "step model for ExecuTorch with XNNPACK (needs rnnzoo[executorch]).",
     show_default="ONNX only",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

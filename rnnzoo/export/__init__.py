@@ -59,7 +59,12 @@ def export_run(
     if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
     run = RunDir(run_dir).load()
-    if set(formats) - {"ort"}:
-        raise UserError(f"--format takes ort, not {', '.join(sorted(set(formats) - {'ort'}))}")
+    known = {"ort", "tflite", "micro", "pte"}
+    if set(formats) - known:
+        unknown = ", ".join(sorted(set(formats) - known))
+        raise UserError(f"--format takes {', '.join(sorted(known))}, not {unknown}")
     names = [e.name for e in engines(runtimes)]  # unknown names refused before any work
+    from rnnzoo.export.targets import check_installed
+
+    check_installed(tuple(formats))
     return run.family.export(run, out, ExportOptions(opset, quantize, names, tuple(formats)))

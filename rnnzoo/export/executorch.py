@@ -1,0 +1,72 @@
+"""ExecuTorch: the step model as a ``.pte`` program for phones and embedded Linux, lowered to the
+XNNPACK delegate (``torch.export`` → ``to_edge_transform_and_lower``), checked like the LiteRT
+file: row by row on the export's streaming cases, then over a streamed test sequence."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnzoo.errors import UserError
+from rnnzoo.export.litert import check_step, rows, step_module, streamed
+from rnnzoo.export.targets import EXECUTORCH as EXTRA
+from rnnzoo.export.targets import quiet, require
+from rnnzoo.export.verification import TOLERANCE, Case
+
+FILE = "model.step.pte"
+
+
+def convert(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:
+    require("executorch", EXTRA)
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    try:
+        with quiet(), torch.no_grad():
+            program = torch.export.export(step_module(model), example)
+            lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+            path.write_bytes(lowered.to_executorch().buffer)
+    except Exception as error:  # the exporter's own words: a construct it cannot take
+        text = " ".join(str(error).split())[:300]
+        raise UserError(f"ExecuTorch cannot lower this model's step: {text}") from None
+
+
+class ExecuTorchStep:
+    """A ``.pte`` step on ExecuTorch's runtime, called like ``LiteRTStep``."""
+
+    def __init__(self, path: Path):
+        require("executorch", EXTRA)
+        from executorch.runtime import Runtime
+
+        with quiet():
+            self.method = Runtime.get().load_program(str(path)).load_method("forward")
+
+    def __call__(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        inputs = [torch.from_numpy(np.ascontiguousarray(v, np.float32)) for v in feeds]
+        with quiet():
+            return [o.numpy().copy() for o in self.method.execute(inputs)]
+
+
+def write_pte(
+    model: nn.Module, folder: Path, cases: list[Case], names: list[str], test_x: torch.Tensor
+) -> dict[str, Any]:
+    """``model.step.pte`` in ``folder``, checked; the card's entry for the target."""
+    example = tuple(torch.from_numpy(v) for v in rows(cases[0], names)[0][0])
+    path = folder / FILE
+    convert(model, example, path)
+    step = ExecuTorchStep(path)
+    fed, stream = check_step(step, cases, names), streamed(step, model, test_x)
+    worst = max(fed, stream)
+    return {
+        "status": "ok" if worst <= TOLERANCE else f"differs by {worst:.1e}",
+        "file": FILE,
+        "runtime": f"executorch {metadata.version('executorch')} (XNNPACK delegate)",
+        "size_bytes": path.stat().st_size,
+        "max_diff_states_fed": fed,
+        "max_diff_streamed": stream,
+    }

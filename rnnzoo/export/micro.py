@@ -1,0 +1,156 @@
+"""TensorFlow Lite Micro: the ``.tflite`` step run on TFLM's own interpreter (PyPI
+``tflite-micro``, the reference kernels a microcontroller build compiles), the smallest tensor
+arena it runs in found by trying (TFLM reports no figure of its own through Python), and the
+files a firmware needs: the model as an aligned C array and one streaming step in C++ with the
+operator resolver it needs."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from rnnzoo.export.litert import FILE, check_step, operators, rows, streamed
+from rnnzoo.export.targets import LITERT as EXTRA
+from rnnzoo.export.targets import MICRO as MICRO_EXTRA
+from rnnzoo.export.targets import quiet, require
+from rnnzoo.export.verification import TOLERANCE, Case
+
+HEADER, EXAMPLE = "model_data.h", "micro_step.cc"
+# TFLM resolver methods whose names are not the operator's name in CamelCase
+RESOLVER_NAMES = {"BATCH_MATMUL": "BatchMatMul", "SPLIT_V": "SplitV", "CONV_2D": "Conv2D"}
+
+
+def signature_positions(path: Path) -> tuple[list[int], list[int]]:
+    """Where each of the step's inputs and outputs (``args_i``, ``output_i``) sits among the
+    graph's tensors, which is how TFLM addresses them."""
+    interpreter = require("ai_edge_litert.interpreter", EXTRA).Interpreter(model_path=str(path))
+    signature = interpreter.get_signature_list()["serving_default"]
+    runner = interpreter.get_signature_runner()
+    inputs = {d["index"]: i for i, d in enumerate(interpreter.get_input_details())}
+    outputs = {d["index"]: i for i, d in enumerate(interpreter.get_output_details())}
+    given, returned = runner.get_input_details(), runner.get_output_details()
+    return (
+        [inputs[given[n]["index"]] for n in signature["inputs"]],
+        [outputs[returned[n]["index"]] for n in signature["outputs"]],
+    )
+
+
+class MicroStep:
+    """The step on TFLM's interpreter, called like ``LiteRTStep``."""
+
+    def __init__(self, data: bytes, positions: tuple[list[int], list[int]], arena: int | None):
+        runtime = require("tflite_micro.python.tflite_micro.runtime", MICRO_EXTRA)
+        with quiet():
+            self.interpreter = runtime.Interpreter.from_bytes(data, arena_size=arena)
+        self.inputs, self.outputs = positions
+
+    def __call__(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        with quiet():
+            for value, position in zip(feeds, self.inputs):
+                self.interpreter.set_input(np.ascontiguousarray(value, np.float32), position)
+            self.interpreter.invoke()
+            return [self.interpreter.get_output(p).copy() for p in self.outputs]
+
+
+def smallest_arena(data: bytes, positions, feeds: list[np.ndarray]) -> int:
+    """The smallest ``arena_size`` (to 16 bytes) in which the step allocates and runs."""
+
+    def runs(size: int) -> bool:
+        try:
+            MicroStep(data, positions, size)(feeds)
+            return True
+        except Exception:  # TFLM: "Failed to allocate memory …"
+            return False
+
+    low, high = 0, 16 * len(data) + 65536
+    if not runs(high):
+        raise RuntimeError(f"TFLM did not run the step in {high} bytes of arena")
+    while high - low > 16:
+        middle = (low + high) // 32 * 16
+        low, high = (low, middle) if runs(middle) else (middle, high)
+    return high
+
+
+def c_array(data: bytes) -> str:
+    lines = [", ".join(f"0x{b:02x}" for b in data[i : i + 12]) for i in range(0, len(data), 12)]
+    return (
+        "// The step model (model.step.tflite) for TensorFlow Lite Micro; written by rnnzoo.\n"
+        "#pragma once\n\n"
+        "alignas(16) const unsigned char g_model[] = {\n  " + ",\n  ".join(lines) + "\n};\n"
+        f"const unsigned int g_model_len = {len(data)};\n"
+    )
+
+
+def example_source(ops: list[str], arena: int, names: list[str]) -> str:
+    """One streaming step in C++: the resolver with exactly the file's operators, the arena
+    measured here (plus 1 kB), and the state outputs copied back into the state inputs."""
+    add = "\n".join(
+        f"  resolver.Add{RESOLVER_NAMES.get(op, op.title().replace('_', ''))}();" for op in ops
+    )
+    inputs = "\n".join(f"//   input {i}: {name}" for i, name in enumerate(names))
+    return f"""// One streaming step of the model on TensorFlow Lite Micro; written by rnnzoo.
+// Inputs (in the interpreter's signature order, float32, batch 1):
+{inputs}
+// Outputs: the prediction, then each state's new value in the same order as the inputs.
+#include <cstring>
+
+#include "model_data.h"
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+
+constexpr int kArenaSize = {arena + 1024};  // measured: {arena} bytes on the host interpreter
+alignas(16) static uint8_t tensor_arena[kArenaSize];
+
+int main() {{
+  const tflite::Model* model = tflite::GetModel(g_model);
+  tflite::MicroMutableOpResolver<{len(ops)}> resolver;
+{add}
+  tflite::MicroInterpreter interpreter(model, resolver, tensor_arena, kArenaSize);
+  if (interpreter.AllocateTensors() != kTfLiteOk) return 1;
+  // states start at zero: the arena's tensors are zeroed here once
+  for (size_t i = 1; i < interpreter.inputs_size(); ++i)
+    std::memset(interpreter.input(i)->data.raw, 0, interpreter.input(i)->bytes);
+  for (int t = 0; t < 10; ++t) {{
+    // write the sample of step t into interpreter.input(0)->data.f here
+    if (interpreter.Invoke() != kTfLiteOk) return 1;
+    float prediction = interpreter.output(0)->data.f[0];
+    (void)prediction;
+    for (size_t i = 1; i < interpreter.outputs_size(); ++i)  // new state -> next step's state
+      std::memcpy(interpreter.input(i)->data.raw, interpreter.output(i)->data.raw,
+                  interpreter.output(i)->bytes);
+  }}
+  return 0;
+}}
+"""
+
+
+def write_micro(
+    model: nn.Module, folder: Path, cases: list[Case], names: list[str], test_x
+) -> dict[str, Any]:
+    """Run ``model.step.tflite`` (already in ``folder``) on TFLM, checked as on LiteRT;
+    write the C header and example; the card's entry for the target."""
+    path = folder / FILE
+    data = path.read_bytes()
+    positions = signature_positions(path)
+    step = MicroStep(data, positions, None)
+    fed, stream = check_step(step, cases, names), streamed(step, model, test_x)
+    arena = smallest_arena(data, positions, rows(cases[0], names)[0][0])
+    ops = operators(path)
+    (folder / HEADER).write_text(c_array(data))
+    (folder / EXAMPLE).write_text(example_source(ops, arena, names))
+    worst = max(fed, stream)
+    return {
+        "status": "ok" if worst <= TOLERANCE else f"differs by {worst:.1e}",
+        "files": [FILE, HEADER, EXAMPLE],
+        "runtime": f"tflite-micro {metadata.version('tflite-micro')} (host interpreter)",
+        "flash_bytes": len(data),
+        "arena_bytes": arena,
+        "operators": ops,
+        "max_diff_states_fed": fed,
+        "max_diff_streamed": stream,
+    }

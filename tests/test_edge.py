@@ -1,0 +1,137 @@
+"""Edge targets of the step model: ``--format tflite`` (LiteRT) and ``--format micro``
+(TensorFlow Lite Micro, with the C header and example). Where the converters are not installed
+(the optional extras ``rnnzoo[litert]`` and ``rnnzoo[micro]``), the tests that need them are
+skipped with that reason, and the export says so in one line."""
+
+import importlib.util
+import json
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from tests.conftest import run_cli
+
+INSTALLED = all(importlib.util.find_spec(m) for m in ("litert_torch", "ai_edge_litert"))
+MICRO = INSTALLED and importlib.util.find_spec("tflite_micro") is not None
+SMALL = ["--param", "n_train=64", "--param", "n_test=16", "--hidden", "8", "--epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def reber_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("edge") / "run"
+    trained = run_cli("train", "--task", "reber", "--cell", "gru", *SMALL, "--out", str(run))
+    assert trained.returncode == 0, trained.stderr
+    return run
+
+
+@pytest.mark.skipif(INSTALLED, reason="litert-torch is installed here")
+def test_a_format_whose_converter_is_missing_is_one_line(tmp_path, reber_run, cli):
+    out = tmp_path / "export"
+    first = cli("export", str(reber_run), "--out", str(out), "--runtime", "onnxruntime")
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    again = cli("export", str(reber_run), "--out", str(out), "--format", "tflite")
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines() == [
+        "Error: --format tflite needs litert_torch, which is not installed: "
+        "pip install 'rnnzoo[litert]' (litert-torch)"
+    ]
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def stream_tflite(path, x: np.ndarray, n_inputs: int) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=str(path)).get_signature_runner()
+    details = runner.get_input_details()
+    feeds = [np.zeros(details[f"args_{i}"]["shape"], np.float32) for i in range(n_inputs)]
+    outputs = []
+    for t in range(x.shape[1]):
+        feeds[0] = x[:, t]
+        got = runner(**{f"args_{i}": v for i, v in enumerate(feeds)})
+        feeds[1:] = [got[f"output_{i}"] for i in range(1, n_inputs)]
+        outputs.append(got["output_0"])
+    return np.stack(outputs, 1)
+
+
+def stream_onnx(path, x: np.ndarray) -> np.ndarray:
+    session = onnxruntime.InferenceSession(str(path))
+    inputs = session.get_inputs()
+    feeds = {i.name: np.zeros([1 if isinstance(d, str) else d for d in i.shape], np.float32)
+             for i in inputs[1:]}  # fmt: skip
+    outputs = []
+    for t in range(x.shape[1]):
+        y, *new = session.run(None, {"input": x[:, t], **feeds})
+        feeds = dict(zip(feeds, new))
+        outputs.append(y)
+    return np.stack(outputs, 1)
+
+
+@pytest.mark.skipif(not MICRO, reason="needs rnnzoo[litert] and rnnzoo[micro] (not installed)")
+def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
+    out = tmp_path / "export"
+    exported = cli("export", str(reber_run), "--out", str(out), "--format", "micro",
+                   "--quantize", "int8", "--runtime", "onnxruntime")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    card = json.loads((out / "card.json").read_text())
+    litert, micro = card["targets"]["litert"], card["targets"]["tflite-micro"]
+    assert litert["status"] == "ok" and micro["status"] == "ok", card["targets"]
+    assert "FULLY_CONNECTED" in micro["operators"] and micro["arena_bytes"] > 0
+    data = (out / "model.step.tflite").read_bytes()
+    header = (out / "model_data.h").read_text()
+    assert micro["flash_bytes"] == len(data) and f"g_model_len = {len(data)};" in header
+    example = (out / "micro_step.cc").read_text()
+    assert f"MicroMutableOpResolver<{len(micro['operators'])}>" in example
+    assert "resolver.AddFullyConnected();" in example
+
+    integer = litert["integer"]  # full-integer copies, calibrated on training sequences
+    fp32_loss = integer["fp32"]["test_metrics"]["loss"]
+    for suffix, drift in (("int8", 0.1), ("int16x8", 0.02)):
+        assert (out / integer[suffix]["file"]).is_file()
+        loss = integer[suffix]["test_metrics"]["loss"]
+        assert abs(loss - fp32_loss) <= drift * fp32_loss, (suffix, loss, fp32_loss)
+
+    x = np.asarray(json.loads((out / "example.json").read_text())["input"], np.float32)[:1]
+    n_inputs = 1 + len(card["state_sizes"]) + len(card["streaming_state_sizes"])
+    tflite = stream_tflite(out / "model.step.tflite", x, n_inputs)
+    onnx_steps = stream_onnx(out / "model.step.onnx", x)
+    np.testing.assert_allclose(tflite, onnx_steps, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not INSTALLED, reason="needs rnnzoo[litert] (not installed)")
+def test_a_model_without_a_step_is_refused_in_one_line(tmp_path, cli):
+    run = tmp_path / "run"
+    trained = cli("train", "--task", "sine", "--cell", "gru", *SMALL, "--bidirectional",
+                  "--out", str(run))  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    refused = cli("export", str(run), "--out", str(tmp_path / "x"), "--format", "tflite")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "Error: --format tflite exports the step model: a bidirectional model has none"
+    ]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("executorch") is None,
+    reason="needs rnnzoo[executorch] (not installed)",
+)
+def test_the_step_runs_on_executorch(tmp_path, reber_run, cli):
+    import torch
+    from executorch.runtime import Runtime
+
+    out = tmp_path / "export"
+    exported = cli("export", str(reber_run), "--out", str(out), "--format", "pte",
+                   "--runtime", "onnxruntime")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    card = json.loads((out / "card.json").read_text())
+    assert card["targets"]["executorch"]["status"] == "ok", card["targets"]
+    method = Runtime.get().load_program(str(out / "model.step.pte")).load_method("forward")
+    x = np.asarray(json.loads((out / "example.json").read_text())["input"], np.float32)[:1]
+    feeds = [torch.zeros(1, 1, size) for size in card["state_sizes"]]
+    outputs = []
+    for t in range(x.shape[1]):
+        y, *feeds = method.execute([torch.from_numpy(x[:, t]), *feeds])
+        outputs.append(y.numpy())
+    onnx_steps = stream_onnx(out / "model.step.onnx", x)
+    np.testing.assert_allclose(np.stack(outputs, 1), onnx_steps, rtol=1e-5, atol=1e-5)
