@@ -41,8 +41,10 @@ def export_run(
     """Export a trained run to ``out``; raises ``ExportError`` (writing nothing) when
     onnxruntime and PyTorch disagree anywhere on the verification grid. The files are then
     run on the other ``runtimes`` (default: every one installed; see
-    ``rnnzoo.runtime.engines``) and the card records how each did. ``formats=("ort",)``
-    adds the ORT format for onnxruntime's mobile and minimal builds."""
+    ``rnnzoo.runtime.engines``) and the card records how each did. ``formats`` adds
+    ``"ort"`` (the ORT format for onnxruntime's mobile and minimal builds) and the step model
+    for edge runtimes: ``"tflite"`` (LiteRT), ``"micro"`` (TensorFlow Lite Micro, with a C
+    header and example) and ``"pte"`` (ExecuTorch) — ``rnnzoo.export.litert`` and neighbours."""
     from rnnzoo.rundir import RunDir
     from rnnzoo.runtime.engines import engines
 
