@@ -5,6 +5,7 @@ skipped with that reason, and the export says so in one line."""
 
 import importlib.util
 import json
+import re
 
 import numpy as np
 import onnxruntime
@@ -84,6 +85,10 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
     example = (out / "micro_step.cc").read_text()
     assert f"MicroMutableOpResolver<{len(micro['operators'])}>" in example
     assert "resolver.AddFullyConnected();" in example
+    n_inputs = 1 + len(card["state_sizes"]) + len(card["streaming_state_sizes"])
+    given = re.search(r"kInput = (\d+).*\n.*kStateIn\[kStates\] = \{([\d, ]*)\}", example)
+    indices = [int(given.group(1)), *map(int, given.group(2).split(","))]
+    assert sorted(indices) == list(range(n_inputs))  # every input addressed once
 
     integer = litert["integer"]  # full-integer copies, calibrated on training sequences
     fp32_loss = integer["fp32"]["test_metrics"]["loss"]
@@ -93,7 +98,6 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
         assert abs(loss - fp32_loss) <= drift * fp32_loss, (suffix, loss, fp32_loss)
 
     x = np.asarray(json.loads((out / "example.json").read_text())["input"], np.float32)[:1]
-    n_inputs = 1 + len(card["state_sizes"]) + len(card["streaming_state_sizes"])
     tflite = stream_tflite(out / "model.step.tflite", x, n_inputs)
     onnx_steps = stream_onnx(out / "model.step.onnx", x)
     np.testing.assert_allclose(tflite, onnx_steps, rtol=1e-5, atol=1e-5)

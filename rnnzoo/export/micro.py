@@ -85,17 +85,25 @@ def c_array(data: bytes) -> str:
     )
 
 
-def example_source(ops: list[str], arena: int, names: list[str]) -> str:
+def example_source(
+    ops: list[str], arena: int, names: list[str], positions: tuple[list[int], list[int]]
+) -> str:
     """One streaming step in C++: the resolver with exactly the file's operators, the arena
-    measured here (plus 1 kB), and the state outputs copied back into the state inputs."""
+    measured here (plus 1 kB), and each new state copied back into its input — addressed by
+    the tensors' positions in the graph, which need not follow the signature's order."""
     add = "\n".join(
         f"  resolver.Add{RESOLVER_NAMES.get(op, op.title().replace('_', ''))}();" for op in ops
     )
-    inputs = "\n".join(f"//   input {i}: {name}" for i, name in enumerate(names))
+    inputs, outputs = positions
+    where = "\n".join(
+        f"//   {name}: input {i}" + (f", new value at output {o}" if j else "")
+        for j, (name, i, o) in enumerate(zip(names, inputs, outputs))
+    )
+    states = len(names) - 1
     return f"""// One streaming step of the model on TensorFlow Lite Micro; written by rnnzoo.
-// Inputs (in the interpreter's signature order, float32, batch 1):
-{inputs}
-// Outputs: the prediction, then each state's new value in the same order as the inputs.
+// float32, batch 1; where each tensor sits among the interpreter's inputs and outputs:
+{where}
+//   the prediction: output {outputs[0]}
 #include <cstring>
 
 #include "model_data.h"
@@ -105,6 +113,9 @@ def example_source(ops: list[str], arena: int, names: list[str]) -> str:
 
 constexpr int kArenaSize = {arena + 1024};  // measured: {arena} bytes on the host interpreter
 alignas(16) static uint8_t tensor_arena[kArenaSize];
+constexpr int kInput = {inputs[0]}, kPrediction = {outputs[0]}, kStates = {states};
+constexpr int kStateIn[kStates] = {{{", ".join(map(str, inputs[1:]))}}};
+constexpr int kStateOut[kStates] = {{{", ".join(map(str, outputs[1:]))}}};
 
 int main() {{
   const tflite::Model* model = tflite::GetModel(g_model);
@@ -112,17 +123,20 @@ int main() {{
 {add}
   tflite::MicroInterpreter interpreter(model, resolver, tensor_arena, kArenaSize);
   if (interpreter.AllocateTensors() != kTfLiteOk) return 1;
-  // states start at zero: the arena's tensors are zeroed here once
-  for (size_t i = 1; i < interpreter.inputs_size(); ++i)
-    std::memset(interpreter.input(i)->data.raw, 0, interpreter.input(i)->bytes);
+  for (int s = 0; s < kStates; ++s) {{  // a stream starts from zero states
+    TfLiteTensor* state = interpreter.input(kStateIn[s]);
+    std::memset(state->data.raw, 0, state->bytes);
+  }}
   for (int t = 0; t < 10; ++t) {{
-    // write the sample of step t into interpreter.input(0)->data.f here
+    float* x = interpreter.input(kInput)->data.f;  // write the sample of step t here
+    (void)x;
     if (interpreter.Invoke() != kTfLiteOk) return 1;
-    float prediction = interpreter.output(0)->data.f[0];
+    float prediction = interpreter.output(kPrediction)->data.f[0];
     (void)prediction;
-    for (size_t i = 1; i < interpreter.outputs_size(); ++i)  // new state -> next step's state
-      std::memcpy(interpreter.input(i)->data.raw, interpreter.output(i)->data.raw,
-                  interpreter.output(i)->bytes);
+    for (int s = 0; s < kStates; ++s) {{  // new state -> next step's state
+      const TfLiteTensor* now = interpreter.output(kStateOut[s]);
+      std::memcpy(interpreter.input(kStateIn[s])->data.raw, now->data.raw, now->bytes);
+    }}
   }}
   return 0;
 }}
@@ -142,7 +156,7 @@ def write_micro(
     arena = smallest_arena(data, positions, rows(cases[0], names)[0][0])
     ops = operators(path)
     (folder / HEADER).write_text(c_array(data))
-    (folder / EXAMPLE).write_text(example_source(ops, arena, names))
+    (folder / EXAMPLE).write_text(example_source(ops, arena, names, positions))
     worst = max(fed, stream)
     return {
         "status": "ok" if worst <= TOLERANCE else f"differs by {worst:.1e}",
