@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from rnnzoo.errors import UserError
-from rnnzoo.export.litert import check_step, rows, step_module, streamed
+from rnnzoo.export.litert import checked, example_inputs, step_module
 from rnnzoo.export.targets import EXECUTORCH as EXTRA
 from rnnzoo.export.targets import quiet, require
-from rnnzoo.export.verification import TOLERANCE, Case
+from rnnzoo.export.verification import Case
 
 FILE = "model.step.pte"
 
@@ -56,17 +56,13 @@ def write_pte(
     model: nn.Module, folder: Path, cases: list[Case], names: list[str], test_x: torch.Tensor
 ) -> dict[str, Any]:
     """``model.step.pte`` in ``folder``, checked; the card's entry for the target."""
-    example = tuple(torch.from_numpy(v) for v in rows(cases[0], names)[0][0])
     path = folder / FILE
-    convert(model, example, path)
-    step = ExecuTorchStep(path)
-    fed, stream = check_step(step, cases, names), streamed(step, model, test_x)
-    worst = max(fed, stream)
+    convert(model, example_inputs(cases, names), path)
+    report = checked(ExecuTorchStep(path), cases, names, model, test_x)
     return {
-        "status": "ok" if worst <= TOLERANCE else f"differs by {worst:.1e}",
+        "status": report.pop("status"),
         "file": FILE,
         "runtime": f"executorch {metadata.version('executorch')} (XNNPACK delegate)",
         "size_bytes": path.stat().st_size,
-        "max_diff_states_fed": fed,
-        "max_diff_streamed": stream,
+        **report,
     }

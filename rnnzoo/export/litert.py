@@ -235,23 +235,36 @@ def integer_variants(model: nn.Module, folder: Path, run: Any, n_test: int = 200
     return report
 
 
+def example_inputs(cases: list[Case], names: list[str]) -> tuple[torch.Tensor, ...]:
+    """One batch-1 row of the first step case: what a converter traces the step with."""
+    return tuple(torch.from_numpy(v) for v in rows(cases[0], names)[0][0])
+
+
+def checked(run_step, cases: list[Case], names: list[str], model: nn.Module, test_x) -> dict:
+    """A target's step against PyTorch (states fed, then a streamed test sequence): the
+    card's status and differences."""
+    fed, stream = check_step(run_step, cases, names), streamed(run_step, model, test_x)
+    worst = max(fed, stream)
+    return {
+        "status": "ok" if worst <= TOLERANCE else f"differs by {worst:.1e}",
+        "max_diff_states_fed": fed,
+        "max_diff_streamed": stream,
+    }
+
+
 def write_tflite(
     model: nn.Module, folder: Path, cases: list[Case], names: list[str], test_x: torch.Tensor
 ) -> dict[str, Any]:
     """``model.step.tflite`` in ``folder``, checked; the card's entry for the target."""
-    example = tuple(torch.from_numpy(v) for v in rows(cases[0], names)[0][0])
     path = folder / FILE
-    convert(model, example, path)
-    step = LiteRTStep(path)
-    fed, stream = check_step(step, cases, names), streamed(step, model, test_x)
-    worst = max(fed, stream)
+    convert(model, example_inputs(cases, names), path)
+    report = checked(LiteRTStep(path), cases, names, model, test_x)
     return {
-        "status": "ok" if worst <= TOLERANCE else f"differs by {worst:.1e}",
+        "status": report.pop("status"),
         "file": FILE,
         "converter": f"litert-torch {metadata.version('litert-torch')}",
         "runtime": f"ai-edge-litert {metadata.version('ai-edge-litert')}",
         "size_bytes": path.stat().st_size,
         "operators": operators(path),
-        "max_diff_states_fed": fed,
-        "max_diff_streamed": stream,
+        **report,
     }

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from rnnzoo.export.litert import FILE, check_step, operators, rows, streamed
+from rnnzoo.export.litert import FILE, checked, operators, rows
 from rnnzoo.export.targets import LITERT as EXTRA
 from rnnzoo.export.targets import MICRO as MICRO_EXTRA
 from rnnzoo.export.targets import quiet, require
-from rnnzoo.export.verification import TOLERANCE, Case
+from rnnzoo.export.verification import Case
 
 HEADER, EXAMPLE = "model_data.h", "micro_step.cc"
 # TFLM resolver methods whose names are not the operator's name in CamelCase
@@ -151,20 +151,17 @@ def write_micro(
     path = folder / FILE
     data = path.read_bytes()
     positions = signature_positions(path)
-    step = MicroStep(data, positions, None)
-    fed, stream = check_step(step, cases, names), streamed(step, model, test_x)
+    report = checked(MicroStep(data, positions, None), cases, names, model, test_x)
     arena = smallest_arena(data, positions, rows(cases[0], names)[0][0])
     ops = operators(path)
     (folder / HEADER).write_text(c_array(data))
     (folder / EXAMPLE).write_text(example_source(ops, arena, names, positions))
-    worst = max(fed, stream)
     return {
-        "status": "ok" if worst <= TOLERANCE else f"differs by {worst:.1e}",
+        "status": report.pop("status"),
         "files": [FILE, HEADER, EXAMPLE],
         "runtime": f"tflite-micro {metadata.version('tflite-micro')} (host interpreter)",
         "flash_bytes": len(data),
         "arena_bytes": arena,
         "operators": ops,
-        "max_diff_states_fed": fed,
-        "max_diff_streamed": stream,
+        **report,
     }
