@@ -5,8 +5,14 @@ for Python; every runtime on 2 threads (onnxruntime-web's wasm: 1).
 
     .venv/bin/python benchmarks/runtimes_speed.py
 
-Writes benchmarks/results/runtimes_speed.json with the machine, the commit and each runtime's
-version.
+``--edge`` times one streaming step of the step model on the edge targets instead — LiteRT
+(fp32, full-integer int8 and int16x8), TensorFlow Lite Micro's host interpreter (the same
+three files) and ExecuTorch (XNNPACK) — against onnxruntime's ``model.step.onnx``, every one
+called the same way (a Python call with the step's arrays, one thread), for small models like
+the shelf's and a 2 × 128 classifier; it needs the extras (``rnnzoo[micro,executorch]``).
+
+Writes benchmarks/results/runtimes_speed.json (``--edge``: its ``edge`` part) with the machine,
+the commit and each runtime's version.
 """
 
 from __future__ import annotations
@@ -60,6 +66,86 @@ def feeds_for(file: str, batch: int) -> dict[str, np.ndarray]:
     return {"input": rng.random((batch, 28), np.float32), **states}
 
 
+# (name, task, cell, hidden, layers, task params): the edge part's models
+EDGE_MODELS = [
+    ("reber gru 1x30", "reber", "gru", 30, 1, {"n_train": 256, "n_test": 64}),
+    ("sine gru 1x100", "sine", "gru", 100, 1, {"n_train": 256, "n_test": 64}),
+    ("seqmnist gru 2x128", "seqmnist", "gru", 128, 2, {"limit": 600, "validation_size": 100}),
+    ("seqmnist lstm 2x128", "seqmnist", "lstm", 128, 2, {"limit": 600, "validation_size": 100}),
+]
+
+
+def export_edge(folder: Path, task_name: str, cell: str, hidden: int, layers: int, params) -> Path:
+    """Random weights (speed does not depend on them), exported with every edge target and
+    the integer variants (calibrated on the task's training sequences)."""
+    config = TrainConfig(task=task_name, cell=cell, task_params=params, hidden=hidden,
+                         layers=layers)  # fmt: skip
+    torch.manual_seed(0)
+    task = create_task(task_name, params)
+    model = family_of(task).build(task, config)
+    run = RunDir(folder / "run")
+    run.write_config(config)
+    save_weights(run.weights_path, model)
+    out = folder / "export"
+    export_run(run.path, out, quantize="int8", runtimes=["onnxruntime"], formats=("micro", "pte"))
+    return out
+
+
+def step_seconds(step, feeds: list[np.ndarray], repeats: int) -> float:
+    """The median time of one step, after a warm-up, each step fed the last one's states."""
+    import statistics
+    import time
+
+    times, state = [], feeds[1:]
+    for i in range(repeats + 10):
+        start = time.perf_counter()
+        _, *state = step([feeds[0], *state])
+        if i >= 10:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def edge_main() -> None:
+    from importlib import metadata
+
+    from rnnzoo.runtime import edge
+    from rnnzoo.runtime.session import open_session, zero_state
+
+    torch.set_num_threads(1)
+    part = {"machine": machine(), "threads": 1, "unit": "microseconds per step", "models": {}}
+    part["versions"] = {
+        p: metadata.version(p)
+        for p in ("onnxruntime", "ai-edge-litert", "tflite-micro", "executorch")
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, *spec in EDGE_MODELS:
+            folder = export_edge(Path(tmp) / name.replace(" ", "-"), *spec)
+            session = open_session(folder / "model.step.onnx", step=True)
+            names = [i.name for i in session.get_inputs()]
+            starts = list(zero_state(session, 1).values())
+            shape = [d if isinstance(d, int) else 1 for d in session.get_inputs()[0].shape]
+            feeds = [np.random.default_rng(0).random(shape, np.float32), *starts]
+            steps = {
+                "onnxruntime": lambda f, s=session, n=names: s.run(None, dict(zip(n, f))),
+                **{f"litert {k}": edge.LiteRTStep(folder / f"model.step{s}.tflite")
+                   for k, s in (("fp32", ""), ("int8", ".int8"), ("int16x8", ".int16x8"))},
+                **{f"tflite-micro {k}": edge.MicroStep(folder / f"model.step{s}.tflite")
+                   for k, s in (("fp32", ""), ("int8", ".int8"), ("int16x8", ".int16x8"))},
+                "executorch fp32": edge.ExecuTorchStep(folder / "model.step.pte"),
+            }  # fmt: skip
+            micro = {k: round(1e6 * step_seconds(f, feeds, 2000), 2) for k, f in steps.items()}
+            base = micro["onnxruntime"]
+            part["models"][name] = {
+                "us": micro,
+                "over_onnxruntime": {k: round(v / base, 2) for k, v in micro.items()},
+            }
+            print(name, json.dumps(part["models"][name]), flush=True)
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results["edge"] = part
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main() -> None:
     torch.set_num_threads(THREADS)
     installed = [e for e in engines() if e.unavailable() is None]
@@ -100,9 +186,11 @@ def main() -> None:
                 }
             results["cells"][cell] = table
             print(cell, json.dumps(table), flush=True)
+    if RESULTS.is_file():  # the edge part's last results stay
+        results["edge"] = json.loads(RESULTS.read_text()).get("edge")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    edge_main() if "--edge" in sys.argv[1:] else main()

@@ -97,10 +97,28 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
         loss = integer[suffix]["test_metrics"]["loss"]
         assert abs(loss - fp32_loss) <= drift * fp32_loss, (suffix, loss, fp32_loss)
 
+    for suffix in ("int8", "int16x8"):  # the integer files on TFLM's integer kernels
+        on_micro = micro["integer"][suffix]
+        assert on_micro["arena_bytes"] > 0 and on_micro["file"] == integer[suffix]["file"]
+        loss = on_micro["test_metrics"]["loss"]
+        assert abs(loss - integer[suffix]["test_metrics"]["loss"]) <= 0.01 * loss, suffix
+
     x = np.asarray(json.loads((out / "example.json").read_text())["input"], np.float32)[:1]
     tflite = stream_tflite(out / "model.step.tflite", x, n_inputs)
     onnx_steps = stream_onnx(out / "model.step.onnx", x)
     np.testing.assert_allclose(tflite, onnx_steps, rtol=1e-5, atol=1e-5)
+
+    # `verify` streams the example through every target file against onnxruntime's step
+    verified = cli("verify", str(out), "--runtime", "litert", "--runtime", "tflite-micro",
+                   "--json")  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(verified.stdout)
+    files = ["model.step.tflite", "model.step.int8.tflite", "model.step.int16x8.tflite"]
+    for target in ("litert", "tflite-micro"):
+        assert report[target]["files"] == dict.fromkeys(files, "ok"), report
+    (out / "model.step.tflite").write_bytes((out / "model.step.int16x8.tflite").read_bytes())
+    wrong = cli("verify", str(out), "--runtime", "litert")
+    assert wrong.returncode == 1 and "differs by" in wrong.stdout, wrong.stdout
 
 
 @pytest.mark.skipif(not INSTALLED, reason="needs rnnzoo[litert] (not installed)")
@@ -139,3 +157,51 @@ def test_the_step_runs_on_executorch(tmp_path, reber_run, cli):
         outputs.append(y.numpy())
     onnx_steps = stream_onnx(out / "model.step.onnx", x)
     np.testing.assert_allclose(np.stack(outputs, 1), onnx_steps, rtol=1e-5, atol=1e-5)
+    verified = cli("verify", str(out), "--runtime", "executorch", "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["executorch"]["files"] == {"model.step.pte": "ok"}
+
+
+def registered_cells() -> list[str]:
+    from rnnzoo.registry import list_cells
+
+    return list_cells()
+
+
+@pytest.mark.skipif(
+    not MICRO or importlib.util.find_spec("executorch") is None,
+    reason="needs rnnzoo[litert], rnnzoo[micro] and rnnzoo[executorch] (not installed)",
+)
+@pytest.mark.parametrize("cell", registered_cells())
+def test_every_cell_runs_on_every_edge_target(tmp_path, cell, cli):
+    """Each registered cell (plugins included, where installed), two layers, through each
+    converter: the step on LiteRT, TFLM and ExecuTorch matches PyTorch (the card's status is
+    the export's own check: states fed, then a streamed test sequence) and `verify` agrees. A
+    step with an operator TFLM has no kernel for is one line naming it; LiteRT and ExecuTorch
+    then take it."""
+    run, out = tmp_path / "run", tmp_path / "export"
+    trained = cli("train", "--task", "sine", "--cell", cell, *SMALL, "--layers", "2",
+                  "--out", str(run))  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    formats = ["--format", "micro", "--format", "pte"]
+    exported = cli("export", str(run), "--out", str(out), *formats, "--runtime", "onnxruntime")
+    if cell in NOT_ON_MICRO:
+        assert exported.returncode == 2 and not out.exists()
+        assert exported.stderr.strip().splitlines() == [
+            f"Error: TensorFlow Lite Micro has no kernel for {NOT_ON_MICRO[cell]}, which this "
+            "model's step uses; export it with --format tflite or --format pte instead"
+        ]
+        formats = ["--format", "tflite", "--format", "pte"]
+        exported = cli("export", str(run), "--out", str(out), *formats, "--runtime", "onnxruntime")
+    assert exported.returncode == 0, exported.stderr
+    targets = json.loads((out / "card.json").read_text())["targets"]
+    expected = ["executorch", "litert"] + ([] if cell in NOT_ON_MICRO else ["tflite-micro"])
+    assert {t: targets[t]["status"] for t in targets} == dict.fromkeys(expected, "ok"), targets
+    verified = cli("verify", str(out), *(f"--runtime={t}" for t in expected))
+    assert verified.returncode == 0, verified.stdout
+
+
+# the operators TensorFlow Lite Micro (tflite-micro 0.dev20261023) has no kernel for, by cell:
+# GELU (LRU's output, the xLSTM blocks' MLP); SELECT (`torch.where`, and softplus, which
+# PyTorch writes with a threshold branch)
+NOT_ON_MICRO = {"lru": "GELU", "minlstm": "SELECT", "mlstm": "SELECT", "slstm": "SELECT"}

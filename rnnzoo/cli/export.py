@@ -109,7 +109,7 @@ def print_runtimes(runtimes: dict[str, Any]) -> None:
         if "skipped" in report:
             return "not run (below)"
         status = report["files"].get(file, "—")
-        return status if status in ("ok", "—") or status.startswith("differs") else "fails (below)"
+        return "fails (below)" if status.startswith("fails") else status
 
     rows = [[file, *(short(r, file) for r in runtimes.values())] for file in files]
     columns = [name for name in runtimes]

@@ -189,7 +189,18 @@ def zoo(pattern: str, as_json: bool, markdown: bool) -> None:
         )
         print_table(
             "the shelf (" + ", ".join(map(str, shelf.shelves())) + ")",
-            ["name", "task", "cell", "size", "test", "baseline", "fp32", "int8", "verified on"],
+            [
+                "name",
+                "task",
+                "cell",
+                "size",
+                "test",
+                "baseline",
+                "fp32",
+                "int8",
+                "verified on",
+                "edge",
+            ],
             [
                 [r["name"], r.get("error", "")]
                 if "error" in r
@@ -203,6 +214,7 @@ def zoo(pattern: str, as_json: bool, markdown: bool) -> None:
                     shelf.size_text(r["fp32_bytes"]),
                     shelf.size_text(r["int8_bytes"]),
                     " ".join(shelf.SHORT_RUNTIMES.get(n, n) for n in r["runtimes"]),
+                    "; ".join(r["edge"]) or "-",
                 ]
                 for r in rows
             ],

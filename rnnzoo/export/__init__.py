@@ -66,7 +66,7 @@ def export_run(
         unknown = ", ".join(sorted(set(formats) - known))
         raise UserError(f"--format takes {', '.join(sorted(known))}, not {unknown}")
     names = [e.name for e in engines(runtimes)]  # unknown names refused before any work
-    from rnnzoo.export.targets import check_installed
+    from rnnzoo.runtime.edge import check_installed
 
     check_installed(tuple(formats))
     return run.family.export(run, out, ExportOptions(opset, quantize, names, tuple(formats)))

@@ -8,23 +8,25 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from rnnzoo.errors import UserError
 from rnnzoo.export.litert import checked, example_inputs, step_module
-from rnnzoo.export.targets import EXECUTORCH as EXTRA
-from rnnzoo.export.targets import quiet, require
 from rnnzoo.export.verification import Case
+from rnnzoo.runtime.edge import EXECUTORCH as EXTRA
+from rnnzoo.runtime.edge import ExecuTorchStep, quiet, require
 
 FILE = "model.step.pte"
 
 
 def convert(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:
     require("executorch", EXTRA)
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    with quiet():  # torchao, imported here, prints the kernels it could not load
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import (
+            XnnpackPartitioner,
+        )
+        from executorch.exir import to_edge_transform_and_lower
 
     try:
         with quiet(), torch.no_grad():
@@ -34,22 +36,6 @@ def convert(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> 
     except Exception as error:  # the exporter's own words: a construct it cannot take
         text = " ".join(str(error).split())[:300]
         raise UserError(f"ExecuTorch cannot lower this model's step: {text}") from None
-
-
-class ExecuTorchStep:
-    """A ``.pte`` step on ExecuTorch's runtime, called like ``LiteRTStep``."""
-
-    def __init__(self, path: Path):
-        require("executorch", EXTRA)
-        from executorch.runtime import Runtime
-
-        with quiet():
-            self.method = Runtime.get().load_program(str(path)).load_method("forward")
-
-    def __call__(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
-        inputs = [torch.from_numpy(np.ascontiguousarray(v, np.float32)) for v in feeds]
-        with quiet():
-            return [o.numpy().copy() for o in self.method.execute(inputs)]
 
 
 def write_pte(

@@ -21,9 +21,9 @@ from torch import nn
 
 from rnnzoo.errors import UserError
 from rnnzoo.export.step import StepGraph
-from rnnzoo.export.targets import LITERT as EXTRA
-from rnnzoo.export.targets import quiet, require
 from rnnzoo.export.verification import TOLERANCE, Case, diff
+from rnnzoo.runtime.edge import LITERT as EXTRA
+from rnnzoo.runtime.edge import LiteRTStep, quiet, require
 
 FILE = "model.step.tflite"
 
@@ -41,48 +41,6 @@ def convert(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> 
     except Exception as error:  # the converter's own words: an operator it cannot take
         text = " ".join(str(error).split())[:300]
         raise UserError(f"litert-torch cannot convert this model's step: {text}") from None
-
-
-class LiteRTStep:
-    """A ``.tflite`` step file on LiteRT's interpreter: inputs and outputs in the step
-    module's order (``input``, ``state_i``…, then the streaming states), float32 in and out
-    (an integer file's inputs are quantised and its outputs dequantised here, as a device's
-    caller does at its boundary)."""
-
-    def __init__(self, path: Path):
-        interpreter = require("ai_edge_litert.interpreter", EXTRA)
-        with quiet():
-            self.interpreter = interpreter.Interpreter(model_path=str(path))
-            self.runner = self.interpreter.get_signature_runner()
-        self.inputs = self.runner.get_input_details()
-        self.outputs = self.runner.get_output_details()
-
-    def __call__(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
-        given = {}
-        for i, value in enumerate(feeds):
-            detail = self.inputs[f"args_{i}"]
-            given[f"args_{i}"] = to_integer(np.asarray(value, np.float32), detail)
-        with quiet():
-            out = self.runner(**given)
-        return [
-            from_integer(out[f"output_{i}"], self.outputs[f"output_{i}"]) for i in range(len(out))
-        ]
-
-
-def to_integer(value: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return np.ascontiguousarray(value, dtype)
-    scale, zero = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(value / scale) + zero, info.min, info.max).astype(dtype)
-
-
-def from_integer(value: np.ndarray, detail: dict) -> np.ndarray:
-    if value.dtype.kind == "f":
-        return value.astype(np.float32)
-    scale, zero = detail["quantization"]
-    return ((value.astype(np.float32) - zero) * scale).astype(np.float32)
 
 
 def rows(case: Case, names: list[str]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:

@@ -13,60 +13,26 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from rnnzoo.export.litert import FILE, checked, operators, rows
-from rnnzoo.export.targets import LITERT as EXTRA
-from rnnzoo.export.targets import MICRO as MICRO_EXTRA
-from rnnzoo.export.targets import quiet, require
+from rnnzoo.export.litert import FILE, checked, operators, rows, stream_split
 from rnnzoo.export.verification import Case
+from rnnzoo.runtime.edge import MicroStep, signature_positions
 
 HEADER, EXAMPLE = "model_data.h", "micro_step.cc"
 # TFLM resolver methods whose names are not the operator's name in CamelCase
 RESOLVER_NAMES = {"BATCH_MATMUL": "BatchMatMul", "SPLIT_V": "SplitV", "CONV_2D": "Conv2D"}
 
 
-def signature_positions(path: Path) -> tuple[list[int], list[int]]:
-    """Where each of the step's inputs and outputs (``args_i``, ``output_i``) sits among the
-    graph's tensors, which is how TFLM addresses them."""
-    interpreter = require("ai_edge_litert.interpreter", EXTRA).Interpreter(model_path=str(path))
-    signature = interpreter.get_signature_list()["serving_default"]
-    runner = interpreter.get_signature_runner()
-    inputs = {d["index"]: i for i, d in enumerate(interpreter.get_input_details())}
-    outputs = {d["index"]: i for i, d in enumerate(interpreter.get_output_details())}
-    given, returned = runner.get_input_details(), runner.get_output_details()
-    return (
-        [inputs[given[n]["index"]] for n in signature["inputs"]],
-        [outputs[returned[n]["index"]] for n in signature["outputs"]],
-    )
-
-
-class MicroStep:
-    """The step on TFLM's interpreter, called like ``LiteRTStep``."""
-
-    def __init__(self, data: bytes, positions: tuple[list[int], list[int]], arena: int | None):
-        runtime = require("tflite_micro.python.tflite_micro.runtime", MICRO_EXTRA)
-        with quiet():
-            self.interpreter = runtime.Interpreter.from_bytes(data, arena_size=arena)
-        self.inputs, self.outputs = positions
-
-    def __call__(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
-        with quiet():
-            for value, position in zip(feeds, self.inputs):
-                self.interpreter.set_input(np.ascontiguousarray(value, np.float32), position)
-            self.interpreter.invoke()
-            return [self.interpreter.get_output(p).copy() for p in self.outputs]
-
-
-def smallest_arena(data: bytes, positions, feeds: list[np.ndarray]) -> int:
+def smallest_arena(path: Path, feeds: list[np.ndarray]) -> int:
     """The smallest ``arena_size`` (to 16 bytes) in which the step allocates and runs."""
 
     def runs(size: int) -> bool:
         try:
-            MicroStep(data, positions, size)(feeds)
+            MicroStep(path, size)(feeds)
             return True
         except Exception:  # TFLM: "Failed to allocate memory …"
             return False
 
-    low, high = 0, 16 * len(data) + 65536
+    low, high = 0, 16 * path.stat().st_size + 65536
     if not runs(high):
         raise RuntimeError(f"TFLM did not run the step in {high} bytes of arena")
     while high - low > 16:
@@ -144,19 +110,29 @@ int main() {{
 
 
 def write_micro(
-    model: nn.Module, folder: Path, cases: list[Case], names: list[str], test_x
+    model: nn.Module,
+    folder: Path,
+    cases: list[Case],
+    names: list[str],
+    test_x,
+    integer: dict[str, Any] | None = None,
+    test: Any = None,
+    evaluate: Any = None,
 ) -> dict[str, Any]:
     """Run ``model.step.tflite`` (already in ``folder``) on TFLM, checked as on LiteRT;
-    write the C header and example; the card's entry for the target."""
+    write the C header and example; the card's entry for the target. The ``integer`` variants
+    (``litert.integer_variants``' report), where given, run on TFLM too: each one's arena and
+    its test metrics over the same test sequences (``test``, scored by ``evaluate``)."""
     path = folder / FILE
     data = path.read_bytes()
     positions = signature_positions(path)
-    report = checked(MicroStep(data, positions, None), cases, names, model, test_x)
-    arena = smallest_arena(data, positions, rows(cases[0], names)[0][0])
+    report = checked(MicroStep(path), cases, names, model, test_x)
+    first_row = rows(cases[0], names)[0][0]
+    arena = smallest_arena(path, first_row)
     ops = operators(path)
     (folder / HEADER).write_text(c_array(data))
     (folder / EXAMPLE).write_text(example_source(ops, arena, names, positions))
-    return {
+    entry = {
         "status": report.pop("status"),
         "files": [FILE, HEADER, EXAMPLE],
         "runtime": f"tflite-micro {metadata.version('tflite-micro')} (host interpreter)",
@@ -165,3 +141,17 @@ def write_micro(
         "operators": ops,
         **report,
     }
+    if integer:
+        n = integer["test_examples"]
+        entry["integer"] = {}
+        for suffix in ("int8", "int16x8"):
+            file = folder / integer[suffix]["file"]
+            prediction = stream_split(MicroStep(file), model, test, n)
+            entry["integer"][suffix] = {
+                "file": file.name,
+                "flash_bytes": file.stat().st_size,
+                "arena_bytes": smallest_arena(file, first_row),
+                "operators": operators(file),
+                "test_metrics": evaluate(prediction, test.y[:n]),
+            }
+    return entry

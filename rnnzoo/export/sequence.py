@@ -346,7 +346,14 @@ def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> Export
                 from rnnzoo.export.micro import EXAMPLE, HEADER, write_micro
 
                 card["targets"]["tflite-micro"] = write_micro(
-                    model, staging, step_cases, names, test.x[:1]
+                    model,
+                    staging,
+                    step_cases,
+                    names,
+                    test.x[:1],
+                    card["targets"]["litert"].get("integer"),
+                    test,
+                    run.task.evaluate,
                 )
                 card["files"][HEADER] = "model.step.tflite as an aligned C array"
                 card["files"][EXAMPLE] = "one streaming step on TensorFlow Lite Micro, in C++"

@@ -92,6 +92,11 @@ class Runner:
         where the answers say it themselves: texts)."""
         return ""
 
+    def verify_targets(self, folder: Path, names: list[str]) -> dict[str, Any]:
+        """The card's edge targets on the export's example (``rnnzoo.runtime.edge``), where
+        the family has a step model; ``names`` picks targets (default: all)."""
+        return {}
+
     def sample_feeds(self, folder: Path) -> dict[str, list[dict[str, np.ndarray]]]:
         """Inputs for the file of each role (from the export's ``example.json``), to compare
         runtimes on: ``rnnzoo verify``."""

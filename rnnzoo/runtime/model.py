@@ -144,17 +144,25 @@ class Model:
     def verify(self, runtimes: list[str] | None = None) -> dict[str, Any]:
         """Run the export's files on other runtimes (default: every one installed here) and
         compare them with onnxruntime on the export's example inputs: on the target machine,
-        whether its runtime gives the numbers this export was verified with. Returns the
-        same report the card's ``runtimes`` holds."""
+        whether its runtime gives the numbers this export was verified with; then the card's
+        edge targets (LiteRT, TensorFlow Lite Micro, ExecuTorch) where installed
+        (``rnnzoo.runtime.edge.verify``). Returns the same report the card's ``runtimes``
+        holds."""
+        from rnnzoo.runtime.edge import RUNNERS
         from rnnzoo.runtime.engines import compare
 
+        onnx = [n for n in runtimes or [] if n not in RUNNERS]
+        edge = [n for n in runtimes or [] if n in RUNNERS]
         feeds = {}
         twins = type(self.runner).files(self.folder, int8=True)  # the int8 files, if any
         for role, cases in self.runner.sample_feeds(self.folder).items():
             feeds[self.runner.files[role].name] = cases
             if twins[role] != self.runner.files[role] and twins[role].is_file():
                 feeds[twins[role].name] = cases  # the same inputs as their fp32 twin
-        return compare(self.folder, feeds, 1e-5, runtimes)
+        report = compare(self.folder, feeds, 1e-5, onnx) if onnx or not edge else {}
+        if edge or not onnx:
+            report.update(self.runner.verify_targets(self.folder, edge))
+        return report
 
     def answer_file(self, path: str | Path, beam: int = 1) -> Answers:
         """Answers to a file of inputs in whatever format the model's family reads."""

@@ -187,6 +187,24 @@ class SequenceRunner(Runner):
                 feeds[role] = [{"input": x[:, 0], **zero_state(session, len(x))}]
         return feeds
 
+    def verify_targets(self, folder: Path, names: list[str]) -> dict[str, Any]:
+        if not self.card.get("targets"):
+            return {}
+        from rnnzoo.runtime.edge import verify
+
+        x, lengths = load_input(folder / "example.json")
+        x = self.check_input(x)
+        if lengths is None:
+            lengths = np.full(len(x), x.shape[1], np.int64)
+        session = self.step_session
+        inputs = [i.name for i in session.get_inputs()]
+
+        def reference(feeds: list[np.ndarray]) -> list[np.ndarray]:
+            return session.run(None, dict(zip(inputs, feeds)))
+
+        starts = list(zero_state(session, 1).values())
+        return verify(folder, self.card, reference, starts, x, lengths, names)
+
 
 class Stream:
     """Feeds one time step at a time through ``model.step.onnx``, keeping the state.

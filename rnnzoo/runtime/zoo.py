@@ -87,6 +87,7 @@ def describe(name: str, folder: Path) -> dict[str, Any]:
             "fp32_bytes": fp32_bytes(card, folder),
             "int8_bytes": (card.get("int8") or {}).get("size_bytes"),
             "runtimes": verified_on(card),
+            "edge": edge_targets(card),
             "folder": str(folder),
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError, StopIteration) as error:
@@ -113,6 +114,28 @@ def verified_on(card: dict[str, Any]) -> list[str]:
     return names
 
 
+def edge_targets(card: dict[str, Any]) -> list[str]:
+    """The step model's edge targets that passed their check at export, with their sizes:
+    LiteRT's file (and its full-integer copies), TFLM's tensor arena, ExecuTorch's program."""
+    targets = card.get("targets") or {}
+    ok = {name: t for name, t in targets.items() if t.get("status") == "ok"}
+    found = []
+    if "litert" in ok:
+        integer = ok["litert"].get("integer") or {}
+        sizes = [
+            f"{k} {size_text(integer[k]['size_bytes'])}"
+            for k in ("int8", "int16x8")
+            if k in integer
+        ]
+        extra = f" ({', '.join(sizes)})" if sizes else ""
+        found.append(f"tflite {size_text(ok['litert']['size_bytes'])}{extra}")
+    if "tflite-micro" in ok:
+        found.append(f"micro arena {size_text(ok['tflite-micro']['arena_bytes'])}")
+    if "executorch" in ok:
+        found.append(f"pte {size_text(ok['executorch']['size_bytes'])}")
+    return found
+
+
 def catalogue(pattern: str = "*") -> list[dict[str, Any]]:
     """A row per model on the shelves matching ``pattern`` (see ``describe``)."""
     models = shelf()
@@ -134,17 +157,18 @@ def index_markdown(rows: list[dict[str, Any]]) -> str:
         "`rnnzoo zoo --markdown > exports/README.md`; open one by name: `rnnzoo predict NAME",
         '--input FILE`, `Model("NAME")` in Python, `rnnzoo zoo` to list them.',
         "",
-        "| model | task | cell | size | test | baseline | fp32 | int8 | verified on |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | task | cell | size | test | baseline | fp32 | int8 | verified on | edge |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['name']} | {r['error']} | | | | | | | |")
+            lines.append(f"| {r['name']} | {r['error']} | | | | | | | | |")
             continue
         baseline = f"{r['baseline']:.4g}" if r["baseline"] is not None else "—"
         lines.append(
             f"| [{r['name']}]({r['name']}/README.md) | {r['task']} | {r['cell']} | {r['size']}"
             f" | {r['metric']} {r['test']:.4g} | {baseline} | {size_text(r['fp32_bytes'])}"
-            f" | {size_text(r['int8_bytes'])} | {', '.join(r['runtimes'])} |"
+            f" | {size_text(r['int8_bytes'])} | {', '.join(r['runtimes'])}"
+            f" | {'; '.join(r['edge']) or '—'} |"
         )
     return "\n".join(lines) + "\n"

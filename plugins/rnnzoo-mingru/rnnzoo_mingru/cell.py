@@ -27,7 +27,9 @@ from rnnzoo.cells.scan import diagonal_scan, zero_padding
 
 
 def g(v: torch.Tensor) -> torch.Tensor:
-    return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
+    """v + ½ for v ≥ 0, σ(v) below — written without a branch (``torch.where`` becomes a
+    SELECT, which TensorFlow Lite Micro has no kernel for); σ(0) = ½ exactly."""
+    return v.clamp(min=0) + torch.sigmoid(v.clamp(max=0))
 
 
 class MinGRU(Cell):
