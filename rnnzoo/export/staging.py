@@ -16,6 +16,7 @@ import onnx
 import torch
 
 from rnnzoo import card as cards
+from rnnzoo.checksums import MANIFEST, MEANING, write_manifest
 from rnnzoo.export.verification import TOLERANCE, Check
 from rnnzoo.files import folder_lock, parse_json, recover_folder, replace_folder, staging_folder
 from rnnzoo.registry import family_entry
@@ -150,7 +151,7 @@ def finish_files(
         save_graph(onnx.load(str(staging / name)), staging / name, card)
 
 
-EXPORT_NAMES = ("card.json", "README.md", "example.json", "required_operators.config")
+EXPORT_NAMES = ("card.json", "README.md", "example.json", "required_operators.config", MANIFEST)
 
 
 def export_names(folder: Path) -> set[str]:
@@ -177,10 +178,12 @@ def recover(out: Path) -> None:
 def write_staged(
     out: Path, card: dict[str, Any], checks: list[Check], write: Callable[[Path], None]
 ) -> None:
-    """``write(folder)`` into a staging folder beside ``out``, add the card, then put it in
-    place of ``out`` (``rnnzoo.files.replace_folder``): a failure or a kill leaves the old
-    export whole, and files a user added to it move into the new one."""
+    """``write(folder)`` into a staging folder beside ``out``, add the card and, last, the
+    checksums of every file in it (``rnnzoo.checksums``), then put it in place of ``out``
+    (``rnnzoo.files.replace_folder``): a failure or a kill leaves the old export whole, and
+    files a user added to it move into the new one."""
     card["verification"] = [c.to_dict() for c in checks]
+    card["files"][MANIFEST] = MEANING
     staging = staging_folder(out)
     try:
         write(staging)
@@ -189,6 +192,7 @@ def write_staged(
         cards.check_fields(card, "the new card", runner.card_fields)
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(cards.markdown(card, TOLERANCE))
+        write_manifest(staging)  # after every other file, whoever wrote it
         with folder_lock(out.parent):
             replace_folder(out, staging, export_names)
     except BaseException:
