@@ -169,3 +169,22 @@ def test_an_export_honours_the_umask(exported):
         for path in [out, *out.rglob("*")]:
             mode = stat.S_IMODE(path.stat().st_mode)
             assert mode == (folder_mode if path.is_dir() else file_mode), (path, oct(mode))
+
+
+@pytest.mark.parametrize("garbage", ["{not json", '{"test": "fine", "baseline_test": null}', "[]"])
+def test_a_garbage_summary_is_mended_in_the_card(trained, tmp_path, garbage):
+    """The card's metrics came out None; now they are computed again from the weights, the
+    same numbers the summary held, and one note says so. The run's files stay as they were."""
+    run = Path(shutil.copytree(trained, tmp_path / "run"))
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(garbage)
+    out = tmp_path / "export"
+    result = rnnzoo("export", str(run), "--out", str(out), "--runtime", "onnxruntime")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "summary.json holds no test metrics" in notes[0], result.stderr
+    metrics = json.loads((out / "card.json").read_text())["metrics"]
+    for key in ("test", "baseline_test"):
+        assert metrics[key] == pytest.approx(summary[key], rel=1e-5)
+    assert (run / "summary.json").read_text() == garbage
+    assert Model(out).card["metrics"]["test"] == metrics["test"]

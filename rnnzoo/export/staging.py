@@ -4,6 +4,7 @@ a staging folder renamed into place only when everything is written."""
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import shutil
 from collections.abc import Callable
@@ -84,7 +85,7 @@ def common_card(run: Any, out: Path, options: ExportOptions, python: list[str]) 
     """What every model card says, whatever the family (``run`` is a ``LoadedRun``)."""
     from rnnzoo.registry import task_entry
 
-    task, config, summary = run.task, run.config, run.summary
+    task, config = run.task, run.config
     opset = options.opset
     return {
         "format": cards.FORMAT,
@@ -102,7 +103,7 @@ def common_card(run: Any, out: Path, options: ExportOptions, python: list[str]) 
         "missing_values": task.missing_values,
         "labels": task.labels,
         "reader": task.reader(),
-        "metrics": {"test": summary.get("test"), "baseline_test": summary.get("baseline_test")},
+        "metrics": card_metrics(run),
         "training": {
             "epochs": config.epochs,
             "batch_size": config.batch_size,
@@ -113,6 +114,41 @@ def common_card(run: Any, out: Path, options: ExportOptions, python: list[str]) 
         "versions": versions(),
         "usage": usage(out, python),
         "reproduce": reproduce(config, out, options),
+    }
+
+
+def is_metrics(value: Any) -> bool:
+    """Whether ``value`` is what ``Task.evaluate`` returns: names → finite numbers."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(
+            isinstance(k, str)
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            for k, v in value.items()
+        )
+    )
+
+
+def card_metrics(run: Any) -> dict[str, Any]:
+    """The test metrics of the model and of the baseline, from the run's ``summary.json``; where
+    it holds none that can be read (damaged, edited, missing), computed again from the run's
+    weights on its test split, with a ``note`` saying so: nothing is lost, nothing refused."""
+    test, baseline = run.summary.get("test"), run.summary.get("baseline_test")
+    if is_metrics(test) and is_metrics(baseline):
+        return {"test": test, "baseline_test": baseline}
+    from rnnzoo.rundir import RunDir
+    from rnnzoo.trainer import predict
+
+    split = run.splits["test"]
+    prediction = predict(run.family, run.model, split, torch.device("cpu"))
+    return {
+        "test": run.task.evaluate(prediction, split.y),
+        "baseline_test": run.task.baseline(run.splits["train"], split),
+        "note": f"{run.path / RunDir.SUMMARY} holds no test metrics that can be read; these "
+        "were computed again from the run's weights on its test split",
     }
 
 
