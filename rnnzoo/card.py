@@ -18,6 +18,7 @@ from rnnzoo.errors import RuntimeInputError
 from rnnzoo.files import parse_json
 
 FORMAT = "rnnzoo-card/2"
+CLASS_SCORES = "class scores (logits)"  # the meaning of an output that ``labels`` name
 READABLE_FORMATS = ("rnnzoo-card/1", FORMAT)
 
 
@@ -49,7 +50,11 @@ COMMON_FIELDS = (
     field("layers", int, "stacked recurrent layers"),
     field("bidirectional", bool, "whether the stack reads both directions"),
     field("preprocessing", str, "how raw data becomes the input"),
-    field("labels", (list, NONE), "class names, by output index (classifiers)"),
+    field(
+        "labels",
+        (list, NONE),
+        f"class names, by output index: only beside an output of {CLASS_SCORES}, one per score",
+    ),
     field("metrics", dict, "test metrics of the model and of the task's baseline"),
     field("training", dict, "epochs, batch size, learning rate, seed"),
     field("opset", int, "the ONNX opset"),
@@ -157,7 +162,26 @@ def validate(data: dict[str, Any], source: str) -> dict[str, Any]:
     labels = data["labels"]
     if labels is not None and not all(isinstance(label, str) for label in labels):
         raise RuntimeInputError(f"{source}: the model card's labels must be strings")
+    if labels:
+        check_labels(data, labels, source)
     return data
+
+
+def check_labels(data: dict[str, Any], labels: list[str], source: str) -> None:
+    """Labels name class scores, one each: a card whose outputs are values (a regression, a
+    forecast) has none."""
+    scores = [o for o in data["outputs"] if o.get("meaning") == CLASS_SCORES]
+    if not scores:
+        raise RuntimeInputError(
+            f"{source}: the model card has labels, but no output of {CLASS_SCORES}: its "
+            "outputs are values, not classes; remove the labels or export the run again"
+        )
+    size = scores[0]["shape"][-1] if scores[0]["shape"] else None
+    if isinstance(size, int) and size != len(labels):
+        raise RuntimeInputError(
+            f"{source}: the model card has {len(labels)} labels for {size} {CLASS_SCORES}; "
+            "export the run again"
+        )
 
 
 def is_axis(value: Any) -> bool:

@@ -13,6 +13,7 @@ Torch-free: the runtime (``predict --output``) writes through it too.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -37,6 +38,15 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's contents (hex), read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def sync_folder(folder: Path) -> None:
@@ -241,9 +251,13 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 def staging_folder(out: Path) -> Path:
     """A new hidden folder beside ``out`` to write a replacement for it into; its name
-    carries this process's PID so that ``recover_folder`` leaves a live writer's alone."""
+    carries this process's PID so that ``recover_folder`` leaves a live writer's alone. It gets
+    the permissions the umask gives (``mkdtemp`` makes it private, and the rename would keep
+    that)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-{os.getpid()}-", dir=out.parent))
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-{os.getpid()}-", dir=out.parent))
+    os.chmod(folder, 0o777 & ~_umask())
+    return folder
 
 
 def _replaced(out: Path) -> Path:

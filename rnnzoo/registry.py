@@ -47,13 +47,17 @@ class Entry:
     description: str
     target: Any
     kind: str = ""
+    what: str = "cell"  # or "task"
 
     def load(self) -> type:
         """The class; a lazily registered one learns its registered name and description
         here (the registration is where they are written), and must have the kind it was
-        registered with."""
+        registered with, and subclass the base of its kind (a cell ``Cell``, a task ``Task``)."""
         if isinstance(self.target, str):
             cls = load_path(self.target, self.plugin, self.name)
+            wrong = not_a_subclass(cls, self.what, self.name, self.plugin)
+            if wrong:
+                raise PluginError(wrong)
             if self.kind and getattr(cls, "kind", self.kind) != self.kind:
                 raise PluginError(
                     f"plugin {self.plugin!r} registered task {self.name!r} as {self.kind}, but "
@@ -97,10 +101,35 @@ class Tables:
     cells: dict[str, Entry] = field(default_factory=dict)
     tasks: dict[str, Entry] = field(default_factory=dict)
     families: dict[str, FamilyEntry] = field(default_factory=dict)
+    # (what, name) → why its registration was refused, said when the name is looked up
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def kinds(self) -> dict[str, FamilyEntry]:
         """Task kind → the family serving it."""
         return {kind: family for family in self.families.values() for kind in family.kinds}
+
+
+BASES = {"cell": "rnnzoo.cells.base.Cell", "task": "rnnzoo.tasks.base.Task"}
+
+
+def not_a_subclass(target: Any, what: str, name: str, plugin: str) -> str | None:
+    """Why ``target`` cannot be registered as a ``what``, or None when it subclasses the base
+    (``BASES``). Torch-free: the base is recognised by its name among the class's ancestors
+    (any subclass has imported it already)."""
+    base = BASES[what]
+    if isinstance(target, type):
+        if any(f"{c.__module__}.{c.__qualname__}" == base for c in target.__mro__):
+            return None
+        shown = f"class {target.__module__}.{target.__qualname__}"
+    else:
+        qualname = getattr(target, "__qualname__", None)
+        module = getattr(target, "__module__", None)
+        kind = "function" if callable(target) else type(target).__name__
+        shown = kind + (f" {module}.{qualname}" if module and qualname else "")
+    return (
+        f"{what} {name!r} (plugin {plugin!r}) is registered as {shown}, which is not a "
+        f"subclass of {base}; a {what} must subclass {base}"
+    )
 
 
 def _one_line(description: str | None) -> str:
@@ -148,8 +177,13 @@ def _registrar(tables: Tables, what: str, info: PluginInfo):
                     "task",
                 )
                 return
+        wrong = None if isinstance(target, str) else not_a_subclass(target, what, name, info.name)
+        if wrong and isinstance(name, str) and name not in table:  # refused: said when used
+            tables.refused[(what, name)] = wrong
+            record_error(info, wrong, what)
+            return
         if _claim(table, what, name, info):
-            table[name] = Entry(name, info.name, _one_line(description), target, kind)
+            table[name] = Entry(name, info.name, _one_line(description), target, kind, what)
 
     return register
 
@@ -259,6 +293,8 @@ def _unknown(what: str, name: str, known: list[str]) -> UnknownNameError:
 
 
 def _find(table: dict[str, Any], what: str, name: str) -> Any:
+    if name not in table and (what, name) in tables().refused:
+        raise UnknownNameError(tables().refused[(what, name)])
     if name not in table:
         raise _unknown(what, name, list(table))
     return table[name]
@@ -298,6 +334,10 @@ def any_entry(name: str) -> tuple[Entry, str]:
         return cells[name], "cell"
     if name in tasks:
         return tasks[name], "task"
+    refused = tables().refused
+    why = refused.get(("cell", name)) or refused.get(("task", name))
+    if why:
+        raise UnknownNameError(why)
     raise _unknown("cell or task", name, list(cells) + list(tasks))
 
 

@@ -21,7 +21,6 @@ In Python::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import os
 import shlex
@@ -32,7 +31,15 @@ from typing import Any
 
 from rnnzoo.card import stack_size
 from rnnzoo.errors import UserError
-from rnnzoo.files import TEMPORARY, Lock, parse_json, remove_leftovers, sync_folder, write_json
+from rnnzoo.files import (
+    TEMPORARY,
+    Lock,
+    file_digest,
+    parse_json,
+    remove_leftovers,
+    sync_folder,
+    write_json,
+)
 
 SCHEDULES = ("constant", "onecycle")
 COMPILE_MODES = ("auto", "on", "off")  # see rnnzoo.trainer.compiling
@@ -182,14 +189,6 @@ def config_with_defaults(task: str, cell: str, **given: Any) -> TrainConfig:
     if isinstance(values.get("compile"), bool):  # rnnzoo.train(..., compile=True)
         values["compile"] = "on" if values["compile"] else "off"
     return TrainConfig(task=task, cell=cell, **values)
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

@@ -48,6 +48,8 @@ def as_format_1(card: dict) -> dict:
         (lambda c: c["inputs"][0].update(shape="x"), "shape of 'input' must be a list"),
         (lambda c: c["inputs"][0].update(shape=["batch", "time", "x"]), "input shape must be"),
         (lambda c: c.update(format="rnnzoo-card/3"), "upgrade rnnzoo to read it"),
+        # a forecaster's card with labels: predict crashed in numpy (ufunc 'multiply')
+        (lambda c: c.update(labels=["dry", "wet"]), "has labels, but no output of class scores"),
     ],
 )
 def test_a_broken_card_is_one_line(sine_export, tmp_path, cli, change, message):
@@ -140,3 +142,12 @@ print("torch" in sys.modules)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["(1,", "5,", "1)", "False"]
+
+
+def test_labels_must_match_the_class_scores(tmp_path, cli):
+    folder = tmp_path / "reber"
+    shutil.copytree(SHELF / "reber", folder)
+    edit_card(folder, lambda c: c.update(labels=["invalid", "valid", "unsure"]))
+    result = cli("predict", str(folder), "--input", str(folder / "example.json"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "has 3 labels for 2 class scores (logits)" in result.stderr

@@ -410,3 +410,50 @@ def test_a_cell_that_breaks_the_contract_shows_in_the_listings(cli, breaker):
     assert plugins["zz_breaker"]["status"] == "error"
     assert plugins["zz_breaker"]["errors"] == [BROKEN_LINE]
     assert plugins["rnnzoo.cells"]["status"] == "ok"
+
+
+NOT_A_CELL = """
+import rnnzoo
+
+class NotACell:
+    '''A plain class.'''
+
+@rnnzoo.hookimpl
+def register_cells(register):
+    register(NotACell, name="notacell", description="a plain class")
+    register(len, name="lencell", description="the builtin len")
+    register("zz_not_a_cell:NotACell", name="lazycell", description="the same, by path")
+    register("rnnzoo.cells.gru:GRU", name="zz_gru", description="a real cell beside them")
+
+@rnnzoo.hookimpl
+def register_tasks(register):
+    register(NotACell, name="notatask", kind="seq2seq", description="a plain class")
+"""
+
+
+def test_what_is_not_a_cell_or_task_is_refused_at_registration(cli, tmp_path):
+    make_distribution(tmp_path, "zz_not_a_cell", NOT_A_CELL)
+    env = {"PYTHONPATH": str(tmp_path), "RNNZOO_LOAD_PLUGINS": "zz_not_a_cell"}
+    plugins = {p["name"]: p for p in json.loads(cli("plugins", "--json", env=env).stdout)}
+    errors = plugins["zz_not_a_cell"]["errors"]
+    assert plugins["zz_not_a_cell"]["status"] == "error"
+    expected = {
+        "notacell": "cell 'notacell' (plugin 'zz_not_a_cell') is registered as class "
+        "zz_not_a_cell.NotACell, which is not a subclass of rnnzoo.cells.base.Cell; a cell "
+        "must subclass rnnzoo.cells.base.Cell",
+        "lencell": "cell 'lencell' (plugin 'zz_not_a_cell') is registered as function "
+        "builtins.len, which is not a subclass of rnnzoo.cells.base.Cell",
+        "notatask": "task 'notatask' (plugin 'zz_not_a_cell') is registered as class "
+        "zz_not_a_cell.NotACell, which is not a subclass of rnnzoo.tasks.base.Task",
+    }
+    for name, line in expected.items():
+        assert any(error.startswith(line) for error in errors), (name, errors)
+    cells = {c["name"] for c in json.loads(cli("cells", "--json", env=env).stdout)}
+    assert "zz_gru" in cells and not {"notacell", "lencell"} & cells
+    # info and train say the same line (the lazily registered one is found out when loaded)
+    expected["lazycell"] = expected["notacell"].replace("'notacell'", "'lazycell'")
+    for name in ("notacell", "lencell", "lazycell"):
+        train = ["train", "--task", "sine", "--cell", name, "--out", str(tmp_path / "run")]
+        for command in (["info", name], train):
+            assert one_error_line(cli(*command, env=env)).startswith("Error: " + expected[name])
+    assert not (tmp_path / "run").exists()

@@ -205,3 +205,33 @@ def test_dates_pairs_decode_to_the_same_day():
     assert len(seen) > 2  # several formats
     test_days = {tuple(r) for r in splits["test"].y.tolist()}
     assert not test_days & {tuple(r) for r in train.y.tolist()}  # unseen dates only
+
+
+def training_sizes() -> list[str]:
+    """The registered tasks that take a training-set size (``n_train``)."""
+    from rnnzoo.params import params_of
+    from rnnzoo.registry import get_task_class
+
+    return [
+        n
+        for n in rnnzoo.list_tasks()
+        if "n_train" in {p.name for p in params_of(get_task_class(n))}
+    ]
+
+
+@pytest.mark.parametrize("name", training_sizes())
+def test_the_test_split_does_not_depend_on_the_training_size(name, tmp_path):
+    """Two runs that differ only in --param n_train are scored on the same test data (sine's
+    test windows moved with n_train): the split depends on the seed and the data alone."""
+    from rnnzoo.registry import create_task, get_task_class
+
+    params = get_task_class(name).smoke_data(tmp_path)
+    small = params.get("n_train") or get_task_class(name).smoke_params.get("n_train", 256)
+    tests = []
+    for n_train in (small, small + 37):
+        task = create_task(name, {**params, "n_train": n_train})
+        splits = task.load()
+        assert len(splits["train"]) == n_train
+        tests.append(splits["test"])
+    for a, b in zip(tests[0].tensors(), tests[1].tensors()):
+        assert torch.equal(a, b), f"{name}: the test split changed with n_train"

@@ -183,3 +183,19 @@ def test_every_shelf_cards_python_usage_runs(monkeypatch):
     for name in shipped():
         card = json.loads((SHELF / name / "card.json").read_text())
         exec(card["usage"]["python"], {"print": lambda *args: None})
+
+
+def test_webpage_opens_a_shelf_name_like_predict(tmp_path, cli):
+    """``rnnzoo webpage reber`` found the model but looked for ``reber/example.json`` in the
+    current folder. onnxruntime-web's files are stand-ins here: the page is only written."""
+    from rnnzoo.runtime.webpage import ORT_WEB_FILES
+
+    dist = tmp_path / "node_modules" / "onnxruntime-web" / "dist"
+    dist.mkdir(parents=True)
+    for name in ORT_WEB_FILES:
+        (dist / name).write_text("stand-in\n")
+    env = {"RNNZOO_NODE_MODULES": str(tmp_path / "node_modules")}
+    result = cli("webpage", "reber", "--out", str(tmp_path / "page"), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in ("model.onnx", "card.json", "example.json"):
+        assert (tmp_path / "page" / name).read_bytes() == (SHELF / "reber" / name).read_bytes()

@@ -54,6 +54,8 @@ def export(
         formats=formats,
     )
     files = sorted(p.name for p in result.out.iterdir())
+    if result.card["metrics"].get("note"):
+        click.echo(f"note: {result.card['metrics']['note']}", err=True)
     if as_json:
         print_json(
             {

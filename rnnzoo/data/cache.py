@@ -56,13 +56,13 @@ from rnnzoo.data.table import (
 from rnnzoo.errors import UserError
 from rnnzoo.files import (
     Lock,
+    file_digest,
     parse_json,
     recover_folder,
     replace_folder,
     staging_folder,
     write_json,
 )
-from rnnzoo.rundir import file_digest
 
 VERSION = 1  # of the cache's layout: a new one makes new caches
 AUTO_BYTES = 256 * 2**20  # forecast's cache=auto: files of this size or more go through the cache

@@ -15,6 +15,7 @@ import torch
 from onnx import numpy_helper
 from torch import Tensor, nn
 
+from rnnzoo.card import CLASS_SCORES
 from rnnzoo.errors import UserError
 from rnnzoo.export import tracing
 from rnnzoo.export.quantization import graph_sizes, quantized_copy
@@ -258,7 +259,7 @@ def build_card(run: Any, out: Path, options: ExportOptions, streaming: bool) -> 
                 "name": "output",
                 "shape": [*output_shape, task.output_size],
                 "dtype": "float32",
-                "meaning": "class scores (logits)" if task.labels else "the prediction",
+                "meaning": CLASS_SCORES if task.labels else "the prediction",
             },
             *[
                 {

@@ -4,6 +4,7 @@ a staging folder renamed into place only when everything is written."""
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import shutil
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import onnx
 import torch
 
 from rnnzoo import card as cards
+from rnnzoo.checksums import MANIFEST, MEANING, write_manifest
 from rnnzoo.export.verification import TOLERANCE, Check
 from rnnzoo.files import folder_lock, parse_json, recover_folder, replace_folder, staging_folder
 from rnnzoo.registry import family_entry
@@ -83,7 +85,7 @@ def common_card(run: Any, out: Path, options: ExportOptions, python: list[str]) 
     """What every model card says, whatever the family (``run`` is a ``LoadedRun``)."""
     from rnnzoo.registry import task_entry
 
-    task, config, summary = run.task, run.config, run.summary
+    task, config = run.task, run.config
     opset = options.opset
     return {
         "format": cards.FORMAT,
@@ -101,7 +103,7 @@ def common_card(run: Any, out: Path, options: ExportOptions, python: list[str]) 
         "missing_values": task.missing_values,
         "labels": task.labels,
         "reader": task.reader(),
-        "metrics": {"test": summary.get("test"), "baseline_test": summary.get("baseline_test")},
+        "metrics": card_metrics(run),
         "training": {
             "epochs": config.epochs,
             "batch_size": config.batch_size,
@@ -112,6 +114,41 @@ def common_card(run: Any, out: Path, options: ExportOptions, python: list[str]) 
         "versions": versions(),
         "usage": usage(out, python),
         "reproduce": reproduce(config, out, options),
+    }
+
+
+def is_metrics(value: Any) -> bool:
+    """Whether ``value`` is what ``Task.evaluate`` returns: names → finite numbers."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(
+            isinstance(k, str)
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            for k, v in value.items()
+        )
+    )
+
+
+def card_metrics(run: Any) -> dict[str, Any]:
+    """The test metrics of the model and of the baseline, from the run's ``summary.json``; where
+    it holds none that can be read (damaged, edited, missing), computed again from the run's
+    weights on its test split, with a ``note`` saying so: nothing is lost, nothing refused."""
+    test, baseline = run.summary.get("test"), run.summary.get("baseline_test")
+    if is_metrics(test) and is_metrics(baseline):
+        return {"test": test, "baseline_test": baseline}
+    from rnnzoo.rundir import RunDir
+    from rnnzoo.trainer import predict
+
+    split = run.splits["test"]
+    prediction = predict(run.family, run.model, split, torch.device("cpu"))
+    return {
+        "test": run.task.evaluate(prediction, split.y),
+        "baseline_test": run.task.baseline(run.splits["train"], split),
+        "note": f"{run.path / RunDir.SUMMARY} holds no test metrics that can be read; these "
+        "were computed again from the run's weights on its test split",
     }
 
 
@@ -150,7 +187,7 @@ def finish_files(
         save_graph(onnx.load(str(staging / name)), staging / name, card)
 
 
-EXPORT_NAMES = ("card.json", "README.md", "example.json", "required_operators.config")
+EXPORT_NAMES = ("card.json", "README.md", "example.json", "required_operators.config", MANIFEST)
 
 
 def export_names(folder: Path) -> set[str]:
@@ -177,10 +214,12 @@ def recover(out: Path) -> None:
 def write_staged(
     out: Path, card: dict[str, Any], checks: list[Check], write: Callable[[Path], None]
 ) -> None:
-    """``write(folder)`` into a staging folder beside ``out``, add the card, then put it in
-    place of ``out`` (``rnnzoo.files.replace_folder``): a failure or a kill leaves the old
-    export whole, and files a user added to it move into the new one."""
+    """``write(folder)`` into a staging folder beside ``out``, add the card and, last, the
+    checksums of every file in it (``rnnzoo.checksums``), then put it in place of ``out``
+    (``rnnzoo.files.replace_folder``): a failure or a kill leaves the old export whole, and
+    files a user added to it move into the new one."""
     card["verification"] = [c.to_dict() for c in checks]
+    card["files"][MANIFEST] = MEANING
     staging = staging_folder(out)
     try:
         write(staging)
@@ -189,6 +228,7 @@ def write_staged(
         cards.check_fields(card, "the new card", runner.card_fields)
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "README.md").write_text(cards.markdown(card, TOLERANCE))
+        write_manifest(staging)  # after every other file, whoever wrote it
         with folder_lock(out.parent):
             replace_folder(out, staging, export_names)
     except BaseException:

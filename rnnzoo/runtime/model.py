@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from rnnzoo import card as cards
+from rnnzoo import checksums
 from rnnzoo.errors import RuntimeInputError
 from rnnzoo.runtime import zoo
 from rnnzoo.runtime.base import Answers, Runner
@@ -67,17 +68,30 @@ class Model:
                     f"{path}: no card.json, so not an rnnzoo export; export a run with "
                     "`rnnzoo export RUN --out DIR`"
                 )
+            digests = checksums.recorded(path)  # None: exported before checksums
             try:
-                text = card_file.read_text()
+                data = card_file.read_bytes()
+                if digests is not None:
+                    checksums.check_file(path, card_file.name, digests, data)
+                text = data.decode()
             except (OSError, UnicodeDecodeError) as error:
                 raise RuntimeInputError(f"{card_file}: cannot read it ({error})") from None
             self.card = read_card(text, str(card_file))
+            listed = self.card.get("files")
+            if digests is None and isinstance(listed, dict) and checksums.MANIFEST in listed:
+                raise RuntimeInputError(
+                    f"{path / checksums.MANIFEST}: missing, though the card lists it; "
+                    f"{checksums.AGAIN}"
+                )
             runner = runner_class(self.card, str(path))
             files = runner.files(path, int8)
             if not files["main"].is_file():
                 hint = " (export with --quantize int8)" if int8 else ""
                 raise RuntimeInputError(f"{path}: no {files['main'].name} in this folder{hint}")
             files = {role: file for role, file in files.items() if file.is_file()}
+            if digests is not None:  # the files it opens, once: cheap
+                for file in files.values():
+                    checksums.check_file(path, file.name, digests)
             sessions = {
                 role: open_session(file, threads, step=role == "step")
                 for role, file in files.items()
@@ -147,10 +161,17 @@ class Model:
         whether its runtime gives the numbers this export was verified with; then the card's
         edge targets (LiteRT, TensorFlow Lite Micro, ExecuTorch) where installed
         (``rnnzoo.runtime.edge.verify``). Returns the same report the card's ``runtimes``
-        holds."""
+        holds. First every file is checked against the checksums recorded at export, and the
+        main graph against its test data (PyTorch's outputs): a damaged export is one
+        ``RuntimeInputError`` line."""
         from rnnzoo.runtime.edge import RUNNERS
         from rnnzoo.runtime.engines import compare
+        from rnnzoo.runtime.testdata import check_test_data
 
+        digests = checksums.recorded(self.folder)
+        if digests is not None:
+            checksums.check_every_file(self.folder, digests)
+        check_test_data(self.folder, type(self.runner).files(self.folder, int8=False)["main"])
         onnx = [n for n in runtimes or [] if n not in RUNNERS]
         edge = [n for n in runtimes or [] if n in RUNNERS]
         feeds = {}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rnnzoo.errors import RuntimeInputError
 from rnnzoo.files import atomic_write, parse_json
+from rnnzoo.runtime import zoo
 from rnnzoo.runtime.engines import node_modules
 from rnnzoo.runtime.model import Model
 
@@ -31,8 +32,9 @@ def ort_web_dist() -> Path:
 
 
 def write_page(export: str | Path, out: str | Path) -> Path:
-    """``out/index.html`` with the export's files (fp32) and onnxruntime-web beside it."""
-    export, out = Path(export), Path(out)
+    """``out/index.html`` with the export's files (fp32) and onnxruntime-web beside it;
+    ``export`` is a folder or a model's name on the shelf, as for ``Model``."""
+    export, out = zoo.find(export), Path(out)
     model = Model(export)  # a valid export, or one line saying why not
     dist = ort_web_dist()
     if out.exists() and any(out.iterdir()) and not (out / "index.html").is_file():

@@ -29,6 +29,17 @@ def require(condition: bool, message: str) -> None:
         raise UserError(message)
 
 
+def split_generators(seed: int) -> dict[str, np.random.Generator]:
+    """An independent random generator for each split (train, validation, test), from the
+    task's seed: how much one split draws (``n_train``) never changes another's data, so runs
+    that differ only in training size are scored on the same test data."""
+    streams = np.random.SeedSequence(seed).spawn(3)
+    return {
+        name: np.random.default_rng(stream)
+        for name, stream in zip(("train", "validation", "test"), streams)
+    }
+
+
 @dataclass
 class Split:
     """One split of a task's data, as tensors."""

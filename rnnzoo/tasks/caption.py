@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnzoo import text
-from rnnzoo.tasks.base import Split, TokenSequenceTask, pad_ids, require
+from rnnzoo.tasks.base import Split, TokenSequenceTask, pad_ids, require, split_generators
 from rnnzoo.tasks.seqmnist import DEBIAN_FASHION_MNIST, read_images, write_bars
 
 NAMES = [
@@ -128,17 +128,17 @@ class Caption(TokenSequenceTask):
         return Split(torch.from_numpy(x.astype(np.float32) / 255.0), y)
 
     def load(self) -> dict[str, Split]:
-        rng = np.random.default_rng(self.seed)
+        rngs = split_generators(self.seed)
         images, labels = read_images(self.data_dir, "train")
         test_images, test_labels = read_images(self.data_dir, "test")
-        held_out = rng.permutation(len(images))
+        held_out = np.random.default_rng(self.seed).permutation(len(images))
         n_val = len(images) // 6  # validation items are kept apart from training items
         val, train = held_out[:n_val], held_out[n_val:]
         self._train_pool = images[train], labels[train]  # what train_split composes from
         return {
-            "train": self.compose(images[train], labels[train], self.n_train, rng),
-            "validation": self.compose(images[val], labels[val], self.n_test, rng),
-            "test": self.compose(test_images, test_labels, self.n_test, rng),
+            "train": self.compose(images[train], labels[train], self.n_train, rngs["train"]),
+            "validation": self.compose(images[val], labels[val], self.n_test, rngs["validation"]),
+            "test": self.compose(test_images, test_labels, self.n_test, rngs["test"]),
         }
 
     def train_split(self, epoch: int) -> Split | None:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from rnnzoo import text
-from rnnzoo.tasks.base import Split, TokenSequenceTask, pad_ids, require
+from rnnzoo.tasks.base import Split, TokenSequenceTask, pad_ids, require, split_generators
 
 SOURCE_CHARS = " ,./-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TARGET_CHARS = "-0123456789"
@@ -84,15 +84,17 @@ class Dates(TokenSequenceTask):
         return [written(datetime.date(2019, 4, 22)) for written in FORMATS]
 
     def load(self) -> dict[str, Split]:
-        rng = np.random.default_rng(self.seed)
         span = (datetime.date(2099, 12, 31) - datetime.date(1900, 1, 1)).days
-        days = rng.permutation(span)  # distinct dates: the test split's are never trained on
+        # distinct dates: the test split's are never trained on; test and validation come
+        # first, so that they do not move with n_train
+        days = np.random.default_rng(self.seed).permutation(span)
         n_train, n_test = self.n_train, self.n_test
         require(n_train + 2 * n_test <= span, f"at most {span} distinct dates in all")
+        rngs = split_generators(self.seed)
         return {
-            "train": self.split(days[:n_train], rng),
-            "validation": self.split(days[n_train : n_train + n_test], rng),
-            "test": self.split(days[n_train + n_test : n_train + 2 * n_test], rng),
+            "train": self.split(days[2 * n_test : 2 * n_test + n_train], rngs["train"]),
+            "validation": self.split(days[n_test : 2 * n_test], rngs["validation"]),
+            "test": self.split(days[:n_test], rngs["test"]),
         }
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnzoo.tasks.base import ClassificationTask, Metric, Split, require
+from rnnzoo.tasks.base import ClassificationTask, Metric, Split, require, split_generators
 
 SYMBOLS = "01"
 TEST_LENGTHS = (256, 1024)
@@ -90,13 +90,16 @@ class Parity(ClassificationTask):
         return Split(one_hot(bits, lengths), y, torch.from_numpy(lengths.astype(np.int64)))
 
     def load(self) -> dict[str, Split]:
-        rng = np.random.default_rng(self.seed)
+        rngs = split_generators(self.seed)
         train_length = self.train_length
-        train = self.split(rng, self.n_train, 1, train_length, train_length)
-        validation = self.split(rng, self.n_validation, 1, train_length, train_length)
+        train = self.split(rngs["train"], self.n_train, 1, train_length, train_length)
+        validation = self.split(
+            rngs["validation"], self.n_validation, 1, train_length, train_length
+        )
         # the test lengths, n_test strings of each, interleaved (so that a prefix of the
         # split holds both) and padded to the longest
-        parts = [self.split(rng, self.n_test, n, n, max(TEST_LENGTHS)) for n in TEST_LENGTHS]
+        longest = max(TEST_LENGTHS)
+        parts = [self.split(rngs["test"], self.n_test, n, n, longest) for n in TEST_LENGTHS]
         test = Split(
             *(torch.stack([p.tensors()[i] for p in parts], 1).flatten(0, 1) for i in range(3))
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnzoo.tasks.base import ClassificationTask, Split, require
+from rnnzoo.tasks.base import ClassificationTask, Split, require, split_generators
 
 SYMBOLS = "BEPSTVX"
 # state → [(symbol, next state)]; None ends the string
@@ -100,9 +100,9 @@ class Reber(ClassificationTask):
         return Split(x, torch.from_numpy(valid.astype(np.int64)), lengths)
 
     def load(self) -> dict[str, Split]:
-        rng = np.random.default_rng(self.seed)
+        rngs = split_generators(self.seed)
         return {
-            "train": self.split(self.n_train, rng),
-            "validation": self.split(self.n_test, rng),
-            "test": self.split(self.n_test, rng),
+            "train": self.split(self.n_train, rngs["train"]),
+            "validation": self.split(self.n_test, rngs["validation"]),
+            "test": self.split(self.n_test, rngs["test"]),
         }

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnzoo.tasks.base import Split, require
+from rnnzoo.tasks.base import Split, require, split_generators
 from rnnzoo.tasks.selective_copy import IGNORE, AnswerStepsTask, one_hot
 
 
@@ -82,9 +82,9 @@ class Recall(AnswerStepsTask):
         return Split(one_hot(ids, self.input_size), torch.from_numpy(y))
 
     def load(self) -> dict[str, Split]:
-        rng = np.random.default_rng(self.seed)
+        rngs = split_generators(self.seed)
         return {
-            "train": self.split(rng, self.n_train),
-            "validation": self.split(rng, self.n_test),
-            "test": self.split(rng, self.n_test),
+            "train": self.split(rngs["train"], self.n_train),
+            "validation": self.split(rngs["validation"], self.n_test),
+            "test": self.split(rngs["test"], self.n_test),
         }

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnzoo.tasks.base import Metric, Split, Task, require
+from rnnzoo.tasks.base import Metric, Split, Task, require, split_generators
 
 IGNORE = -100  # a target that is not scored (cross-entropy's ignore_index)
 
@@ -111,9 +111,9 @@ class SelectiveCopy(AnswerStepsTask):
         return Split(one_hot(ids, self.input_size), torch.from_numpy(y.astype(np.int64)))
 
     def load(self) -> dict[str, Split]:
-        rng = np.random.default_rng(self.seed)
+        rngs = split_generators(self.seed)
         return {
-            "train": self.split(rng, self.n_train),
-            "validation": self.split(rng, self.n_test),
-            "test": self.split(rng, self.n_test),
+            "train": self.split(rngs["train"], self.n_train),
+            "validation": self.split(rngs["validation"], self.n_test),
+            "test": self.split(rngs["test"], self.n_test),
         }

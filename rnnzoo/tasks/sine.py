@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnzoo.tasks.base import Metric, Split, Task, require
+from rnnzoo.tasks.base import Metric, Split, Task, require, split_generators
 
 
 def series(t: np.ndarray) -> np.ndarray:
@@ -44,10 +44,12 @@ class Sine(Task):
         )
 
     def load(self) -> dict[str, Split]:
-        rng = np.random.default_rng(self.seed)
+        rngs = split_generators(self.seed)
         longest = self.t_max - (self.n_steps + 1) * self.resolution
         sizes = {"train": self.n_train, "validation": self.n_test, "test": self.n_test}
-        self._starts = {name: rng.uniform(0, longest, size=(n, 1)) for name, n in sizes.items()}
+        self._starts = {
+            name: rngs[name].uniform(0, longest, size=(n, 1)) for name, n in sizes.items()
+        }
         splits = {}
         for name, t0 in self._starts.items():
             values = series(t0 + np.arange(self.n_steps + 1) * self.resolution).astype(np.float32)

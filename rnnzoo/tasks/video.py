@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnzoo.errors import UserError
-from rnnzoo.tasks.base import ClassificationTask, Split, require
+from rnnzoo.tasks.base import ClassificationTask, Split, require, split_generators
 
 DIRECTIONS = ["left", "right", "up", "down"]
 SHAPES = ("square", "cross", "ring", "bar")
@@ -129,17 +129,17 @@ class Video(ClassificationTask):
         return (self.side, self.side, 1)
 
     def generated(self) -> dict[str, Split]:
-        rng = np.random.default_rng(self.seed)
+        rngs = split_generators(self.seed)
 
-        def split(n: int) -> Split:
+        def split(n: int, rng: np.random.Generator) -> Split:
             labels = rng.integers(0, len(DIRECTIONS), n)
             clips = np.stack([make_clip(int(c), self.frames, self.side, rng) for c in labels])
             return Split(torch.from_numpy(clips), torch.from_numpy(labels))
 
         return {
-            "train": split(self.n_train),
-            "validation": split(self.n_test),
-            "test": split(self.n_test),
+            "train": split(self.n_train, rngs["train"]),
+            "validation": split(self.n_test, rngs["validation"]),
+            "test": split(self.n_test, rngs["test"]),
         }
 
     def read_folder(self) -> tuple[dict[str, Split], list[str]]:
