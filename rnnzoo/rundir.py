@@ -313,8 +313,10 @@ class RunDir:
         sync_folder(self.path)
 
     def remove_files(self) -> None:
+        """Delete the run's files and temporary files (by the holder of the lock)."""
         for name in self.FILES:
             self.file(name).unlink(missing_ok=True)
+        remove_leftovers(self.path)
 
     def recover(self) -> None:
         """Finish what a killed command left: put back a replaced run whose successor never

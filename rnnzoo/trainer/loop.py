@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, TensorDataset
 
-from rnnzoo import plots
+from rnnzoo import interrupts, plots
 from rnnzoo.card import stack_size
 from rnnzoo.cells.contract import after_optimizer_step
 from rnnzoo.checkpoint import load_checkpoint, save_checkpoint, save_weights
@@ -356,7 +356,13 @@ def claimed(setup: Setup, resume: bool, overwrite: bool) -> Iterator[None]:
         return
     created = not run.path.exists()
     lock = run.lock()
-    lock.acquire()
+    try:
+        lock.acquire()
+    except BaseException:  # busy, or a Ctrl-C just after the folder was made
+        if created:
+            with contextlib.suppress(OSError):
+                run.path.rmdir()  # only if empty
+        raise
     try:
         run.recover_locked()
         if not resume:
@@ -489,6 +495,7 @@ def run_epoch(
     parts.model.train()
     start, seen, losses = time.perf_counter(), 0, []
     for batch in parts.loader:
+        interrupts.check()  # a Ctrl-C that a library swallowed (rnnzoo.interrupts)
         loss = train_step(
             setup.family,
             trained,
