@@ -35,6 +35,7 @@ from rnnzoo.errors import UserError
 from rnnzoo.files import TEMPORARY, Lock, parse_json, remove_leftovers, sync_folder, write_json
 
 SCHEDULES = ("constant", "onecycle")
+RESUMABLE_WITH = ("epochs", "patience", "max_steps")  # what --resume may change: how long it runs
 COMPILE_MODES = ("auto", "on", "off")  # see rnnzoo.trainer.compiling
 
 # the largest values the options take: far beyond any sensible run, and small enough that a typo
