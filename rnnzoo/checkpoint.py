@@ -23,6 +23,7 @@ from rnnzoo.errors import UserError
 from rnnzoo.files import atomic_write, parse_json
 
 CHECKSUM = "rnnzoo_sha256"
+METADATA_CHECKSUM = "rnnzoo_metadata_sha256"  # files written before it have tensors' only
 
 
 def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -36,9 +37,20 @@ def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+def metadata_digest(metadata: dict[str, str]) -> str:
+    """sha256 of the metadata but its checksums (a checkpoint's counters, learning rates and
+    schedule live there)."""
+    rest = {k: v for k, v in metadata.items() if k not in (CHECKSUM, METADATA_CHECKSUM)}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+
+
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    metadata = {**metadata, CHECKSUM: tensors_digest(tensors)}
+    metadata = {
+        **metadata,
+        CHECKSUM: tensors_digest(tensors),
+        METADATA_CHECKSUM: metadata_digest(metadata),
+    }
 
     def write(tmp: str) -> None:
         try:
@@ -66,6 +78,12 @@ def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         raise UserError(
             f"{path}: its tensors do not match the checksum recorded when it was written; "
             "the file is corrupted (restore it from a backup, or train again)"
+        )
+    recorded = metadata.get(METADATA_CHECKSUM)
+    if recorded is not None and recorded != metadata_digest(metadata):
+        raise UserError(
+            f"{path}: its metadata do not match the checksum recorded when it was written; "
+            "the file is corrupted or was edited (restore it from a backup, or train again)"
         )
     return tensors, metadata
 

@@ -71,8 +71,8 @@ def atomic_write(path: Path, write: Callable[[str], object], keep_suffix: bool =
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".tmp" + (path.suffix if keep_suffix else "")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
     try:
+        os.close(fd)
         if write(tmp) is False:
             Path(tmp).unlink()
             return

@@ -42,6 +42,7 @@ from rnnzoo.files import (
 )
 
 SCHEDULES = ("constant", "onecycle")
+RESUMABLE_WITH = ("epochs", "patience", "max_steps")  # what --resume may change: how long it runs
 COMPILE_MODES = ("auto", "on", "off")  # see rnnzoo.trainer.compiling
 
 # the largest values the options take: far beyond any sensible run, and small enough that a typo
@@ -312,8 +313,10 @@ class RunDir:
         sync_folder(self.path)
 
     def remove_files(self) -> None:
+        """Delete the run's files and temporary files (by the holder of the lock)."""
         for name in self.FILES:
             self.file(name).unlink(missing_ok=True)
+        remove_leftovers(self.path)
 
     def recover(self) -> None:
         """Finish what a killed command left: put back a replaced run whose successor never

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from rnnzoo import interrupts
 from rnnzoo.cli import evaluate, export, listing, new, predict, train
 from rnnzoo.cli.common import Group
 
@@ -38,4 +39,5 @@ cli.add_command(new.new)
 
 
 def main() -> None:
+    interrupts.install()
     cli(prog_name="rnnzoo")

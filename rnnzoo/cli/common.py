@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from rnnzoo import interrupts
 from rnnzoo.errors import UserError
 from rnnzoo.plugins import PluginError
 
@@ -33,6 +34,7 @@ class Group(click.Group):
         _notes.clear()  # left by an earlier command that failed in this process
         try:
             result = super().invoke(ctx)
+            interrupts.check()  # a Ctrl-C that a library swallowed: never an exit status 0
         except (UserError, PluginError) as error:
             fail(str(error))
         except click.UsageError as error:

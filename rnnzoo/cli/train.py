@@ -61,7 +61,13 @@ from rnnzoo.errors import UserError
     show_default="none: the task's own data",
 )
 @click.option("--out", help="Run directory (default: runs/TASK-CELL, numbered if taken).")
-@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run in --out with its saved options; with --epochs N (or --patience, "
+    "--max-steps) train a finished or interrupted run on to N epochs. A one-cycle schedule "
+    "is stretched to the new length from the step reached; a constant one goes on.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -83,7 +89,7 @@ def train(
     else the trainer's default shown here."""
     from rnnzoo.params import params_of, split_params
     from rnnzoo.registry import get_cell_class, get_task_class
-    from rnnzoo.rundir import RunDir, config_with_defaults
+    from rnnzoo.rundir import RESUMABLE_WITH, RunDir, config_with_defaults, option
     from rnnzoo.trainer import train as run_training
 
     note_broken_plugins()
@@ -91,10 +97,16 @@ def train(
         raise UserError("train needs --task and --cell (see `rnnzoo tasks`, `rnnzoo cells`)")
     if resume and not out:
         raise UserError("--resume needs --out, the run directory to continue")
-    if resume and (task or cell or params or data or any(v is not None for v in options.values())):
-        raise UserError(
-            "--resume continues the run with its saved config.json; drop the other training options"
-        )
+    longer = {k: options[k] for k in RESUMABLE_WITH if options[k] is not None}
+    if resume:
+        given = {"task": task, "cell": cell, "param": params, "data": data}
+        others = [f"--{k}" for k, v in given.items() if v]
+        others += [option(k) for k, v in options.items() if v is not None and k not in longer]
+        if others:
+            raise UserError(
+                "--resume continues the run with its saved config.json and takes only "
+                f"{', '.join(map(option, RESUMABLE_WITH))}; drop {', '.join(others)}"
+            )
     config = None
     if not resume:
         if data is not None:
@@ -113,7 +125,12 @@ def train(
     run = RunDir(out or RunDir.unused(task, cell).path)
     try:
         summary = run_training(
-            config, run.path, resume=resume, quiet=quiet or as_json, overwrite=overwrite
+            config,
+            run.path,
+            resume=resume,
+            quiet=quiet or as_json,
+            overwrite=overwrite,
+            longer=longer,
         )
     except KeyboardInterrupt:
         if not run.has_checkpoint():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import inspect
 import json
 import math
@@ -30,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, TensorDataset
 
-from rnnzoo import plots
+from rnnzoo import interrupts, plots
 from rnnzoo.card import stack_size
 from rnnzoo.cells.contract import after_optimizer_step
 from rnnzoo.checkpoint import load_checkpoint, save_checkpoint, save_weights
@@ -235,22 +236,32 @@ def train(
     resume: bool = False,
     quiet: bool = False,
     overwrite: bool = False,
+    longer: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Train ``config.cell`` on ``config.task`` into the run directory ``out``; with ``resume``,
-    continue the run in ``out`` with its saved config (``config`` is then ignored); with
+    continue the run in ``out`` with its saved config (``config`` is then ignored), changed by
+    ``longer`` (``RESUMABLE_WITH``: more epochs, another patience or step limit); with
     ``overwrite``, replace the run in ``out``.
 
     Returns the summary (best validation metrics, test metrics, baseline, timings).
     """
     dist = Distributed.from_environment()
     run = RunDir(check_folder_path(out, "--out"))
-    config = run_config(run, config, resume, overwrite)
+    if dist.is_main:
+        run.recover()  # what a killed command left: its temporary files, a replaced run
+    config = run_config(run, config, resume, overwrite, longer or {})
     device = dist.start(resolve_device(config.device))
     try:
         setup = prepare(run, config, resume, device, dist)
         parts = build(setup, quiet)  # the last step that may refuse the run
         with claimed(setup, resume, overwrite):
-            counters = restore_checkpoint(run, parts) if resume else Counters()
+            counters = restore_checkpoint(run, config, parts) if resume else Counters()
+            check_longer(longer or {}, counters)
+            if resume and not counters.epoch and dist.is_main and not quiet:
+                print(
+                    f"note: {run} has no checkpoint yet; training it from the start",
+                    file=sys.stderr,
+                )
             if dist.is_main:
                 start_files(setup, counters.epoch)
             started = time.perf_counter()
@@ -265,19 +276,36 @@ def train(
 
 
 def run_config(
-    run: RunDir, config: TrainConfig | None, resume: bool, overwrite: bool
+    run: RunDir,
+    config: TrainConfig | None,
+    resume: bool,
+    overwrite: bool,
+    longer: dict[str, int],
 ) -> TrainConfig:
-    """The config to train with: the run's saved one on resume, else ``config``, checked; a
-    new run refuses a directory that holds one unless ``overwrite``. Writes nothing."""
-    if resume:
-        if not run.has_checkpoint():
-            raise UserError(f"--resume: {run} holds no checkpoint to resume from")
-        return run.read_config()
+    """The config to train with: the run's saved one on resume (changed by ``longer``), else
+    ``config``, checked; a new run refuses a directory that holds one unless ``overwrite``.
+    Writes nothing."""
+    if resume:  # a run killed before its first checkpoint starts again from its config
+        return dataclasses.replace(run.read_config(), **longer)
     if config is None:
         raise ValueError("train() needs a TrainConfig unless it resumes a run")
     config.check()
     run.check_new(overwrite)  # early, for a quick answer; again under the lock
     return config
+
+
+def check_longer(longer: dict[str, int], counters: Counters) -> None:
+    """Refuse to resume for an end the run has already passed."""
+    if "epochs" in longer and longer["epochs"] <= counters.epoch:
+        raise UserError(
+            f"--epochs {longer['epochs']}: the run has trained {counters.epoch} epochs already; "
+            "give more to train it longer"
+        )
+    if longer.get("max_steps") and longer["max_steps"] <= counters.step:
+        raise UserError(
+            f"--max-steps {longer['max_steps']}: the run has taken {counters.step} steps already; "
+            "give more, or 0 for no limit"
+        )
 
 
 def prepare(
@@ -309,7 +337,7 @@ def build(setup: Setup, quiet: bool) -> Parts:
         # where the run ends: after the last epoch or at --max-steps
         steps = config.epochs * len(loader)
         steps = min(steps, config.max_steps) if config.max_steps else steps
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
+        scheduler = one_cycle(optimizer, config, steps)
     amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     if config.amp and not amp and setup.dist.is_main and not quiet:
@@ -319,18 +347,33 @@ def build(setup: Setup, quiet: bool) -> Parts:
     return Parts(model, optimizer, scheduler, scaler, loader, use_compile, reason)
 
 
-def restore_checkpoint(run: RunDir, parts: Parts) -> Counters:
+def one_cycle(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps: int, done: int = 0
+) -> torch.optim.lr_scheduler.OneCycleLR:
+    """The one-cycle schedule of a run of ``steps`` batches, ``done`` of them trained."""
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, config.lr, total_steps=steps, last_epoch=done - 1
+    )
+
+
+def restore_checkpoint(run: RunDir, config: TrainConfig, parts: Parts) -> Counters:
     """Put back the weights, optimizer, schedule, scaler and RNG state of the run's checkpoint;
-    returns its counters."""
+    returns its counters (none: a run killed in its first epoch starts again)."""
+    if not run.has_checkpoint():
+        return Counters()
     try:
         saved = load_checkpoint(run.checkpoint_path)
         parts.model.load_state_dict(saved["model"])
         parts.optimizer.load_state_dict(saved["optimizer"])
+        counters = Counters(**saved["counters"])
+        check_restored(run.read_config(), counters, parts.optimizer)
         if parts.scheduler is not None:
+            steps = parts.scheduler.total_steps  # as long as the run is now
             parts.scheduler.load_state_dict(saved["scheduler"])
+            if parts.scheduler.total_steps != steps:  # resumed to train longer: stretched
+                parts.scheduler = one_cycle(parts.optimizer, config, steps, counters.step)
         if saved.get("scaler"):
             parts.scaler.load_state_dict(saved["scaler"])
-        counters = Counters(**saved["counters"])
         torch.set_rng_state(saved["rng"]["torch"])
     except UserError:  # a damaged file: said by the reader
         raise
@@ -342,6 +385,25 @@ def restore_checkpoint(run: RunDir, parts: Parts) -> Counters:
     if run.weights_path.exists():  # the best weights, read at the end: check them now
         run.load_weights(copy.deepcopy(parts.model))
     return counters
+
+
+def check_restored(
+    config: TrainConfig, counters: Counters, optimizer: torch.optim.Optimizer
+) -> None:
+    """Refuse a checkpoint whose state cannot be the run's (edited, or damaged in a way the
+    checksum does not see: one written before it covered the metadata)."""
+    wrong = ""
+    if not counters.best_epoch <= counters.epoch <= config.epochs:
+        wrong = f"epoch {counters.epoch} (best {counters.best_epoch}) of {config.epochs}"
+    for group in optimizer.param_groups:
+        lr = group["lr"]
+        if not (isinstance(lr, float) and 0 < lr <= config.lr * (1 + 1e-6)):
+            wrong = f"learning rate {lr!r}, above --lr {config.lr}"
+    if wrong:
+        raise ValueError(  # said as one line naming the file by restore_checkpoint
+            f"its {wrong} cannot be the run's; the file was edited or damaged: restore it, "
+            "or train again with --overwrite"
+        )
 
 
 @contextlib.contextmanager
@@ -356,7 +418,13 @@ def claimed(setup: Setup, resume: bool, overwrite: bool) -> Iterator[None]:
         return
     created = not run.path.exists()
     lock = run.lock()
-    lock.acquire()
+    try:
+        lock.acquire()
+    except BaseException:  # busy, or a Ctrl-C just after the folder was made
+        if created:
+            with contextlib.suppress(OSError):
+                run.path.rmdir()  # only if empty
+        raise
     try:
         run.recover_locked()
         if not resume:
@@ -390,13 +458,23 @@ def start_files(setup: Setup, epoch: int) -> None:
 
 def keep_metrics_before(run: RunDir, epoch: int) -> None:
     """On resume, drop lines of epochs that the checkpoint does not include, and any line a
-    kill tore while it was being appended (it is not JSON, or not a record)."""
-    if run.metrics_path.exists():
-        kept = [record for record in run.read_metrics() if record["epoch"] <= epoch]
-        if kept:
-            write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
-        else:  # no empty file: the next epoch starts it again
-            run.metrics_path.unlink()
+    kill tore while it was being appended (it is not JSON, or not a record); say so when lines
+    of epochs the checkpoint includes are missing too (damaged)."""
+    kept = [record for record in run.read_metrics() if record["epoch"] <= epoch]
+    lost = sorted(set(range(1, epoch + 1)) - {record["epoch"] for record in kept})
+    if lost:  # the checkpoint holds the run: only these records are gone
+        print(
+            f"note: {run.metrics_path} lacks the records of epoch(s) "
+            f"{', '.join(map(str, lost))} (damaged or deleted); the run continues from its "
+            f"checkpoint at epoch {epoch}, and its curve has a gap there",
+            file=sys.stderr,
+        )
+    if not run.metrics_path.exists():
+        return
+    if kept:
+        write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+    else:  # no empty file: the next epoch starts it again
+        run.metrics_path.unlink()
 
 
 def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) -> None:
@@ -489,6 +567,7 @@ def run_epoch(
     parts.model.train()
     start, seen, losses = time.perf_counter(), 0, []
     for batch in parts.loader:
+        interrupts.check()  # a Ctrl-C that a library swallowed (rnnzoo.interrupts)
         loss = train_step(
             setup.family,
             trained,
