@@ -54,6 +54,11 @@ def export(
         formats=formats,
     )
     files = sorted(p.name for p in result.out.iterdir())
+    from rnnzoo.tracking import log_export
+
+    tracked = log_export(run_dir, result.out)  # to the run's MLflow run, if it had one
+    if tracked:
+        click.echo(tracked, err=True)
     if as_json:
         print_json(
             {

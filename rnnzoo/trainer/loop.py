@@ -21,8 +21,8 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from rnnzoo.files import atomic_write, check_folder_path, write_json, write_text
 from rnnzoo.registry import create_task
 from rnnzoo.rundir import RunDir, TrainConfig
 from rnnzoo.tasks.base import Split, Task
+from rnnzoo.tracking import Callback, Callbacks
 from rnnzoo.trainer import compiling
 from rnnzoo.trainer.distributed import Distributed, resolve_device
 from rnnzoo.trainer.progress import Progress, summary_in_words
@@ -213,6 +214,7 @@ class Setup:
     family: Family
     device: torch.device
     dist: Distributed
+    callbacks: Callbacks = field(default_factory=Callbacks)  # the main process's only
 
 
 @dataclass
@@ -235,10 +237,12 @@ def train(
     resume: bool = False,
     quiet: bool = False,
     overwrite: bool = False,
+    callbacks: Iterable[Callback] = (),
 ) -> dict[str, Any]:
     """Train ``config.cell`` on ``config.task`` into the run directory ``out``; with ``resume``,
     continue the run in ``out`` with its saved config (``config`` is then ignored); with
-    ``overwrite``, replace the run in ``out``.
+    ``overwrite``, replace the run in ``out``. ``callbacks`` (``rnnzoo.tracking``: trackers,
+    a tuner's pruner) follow the run on the main process.
 
     Returns the summary (best validation metrics, test metrics, baseline, timings).
     """
@@ -253,10 +257,13 @@ def train(
             counters = restore_checkpoint(run, parts) if resume else Counters()
             if dist.is_main:
                 start_files(setup, counters.epoch)
-            started = time.perf_counter()
-            train_epochs(setup, parts, counters, quiet)
-            wall_seconds = time.perf_counter() - started
-            summary = finish(setup, parts, counters, wall_seconds)
+                setup.callbacks = Callbacks(callbacks)
+            with followed(setup.callbacks, run, config, counters.step):
+                started = time.perf_counter()
+                train_epochs(setup, parts, counters, quiet)
+                wall_seconds = time.perf_counter() - started
+                summary = finish(setup, parts, counters, wall_seconds)
+                setup.callbacks.finish(summary)
             if dist.is_main and not quiet:
                 print(summary_in_words(run, setup.config, summary), flush=True)
             return summary
@@ -379,6 +386,18 @@ def claimed(setup: Setup, resume: bool, overwrite: bool) -> Iterator[None]:
                 run.path.rmdir()
 
 
+@contextlib.contextmanager
+def followed(callbacks: Callbacks, run: RunDir, config: TrainConfig, step: int) -> Iterator[None]:
+    """Tell the callbacks that the run starts, and always that it ended, and how."""
+    callbacks.start(run.path, config.to_dict(), step)
+    try:
+        yield
+    except BaseException as error:
+        callbacks.close(error)
+        raise
+    callbacks.close(None)
+
+
 def start_files(setup: Setup, epoch: int) -> None:
     """Write the config and the data record; drop the metrics lines of epochs past
     ``epoch``, the checkpoint's."""
@@ -436,6 +455,7 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
                 save_epoch(setup.run, parts, counters, record, improved)
                 setup.run.drop_previous()  # the replaced run, if any: the new one has a checkpoint
                 progress.end_epoch(record, improved)
+                setup.callbacks.epoch(record)
             if counters.reached(config.max_steps):
                 break
             if config.patience and counters.bad_epochs >= config.patience:
@@ -489,6 +509,7 @@ def run_epoch(
     parts.model.train()
     start, seen, losses = time.perf_counter(), 0, []
     for batch in parts.loader:
+        lr = parts.optimizer.param_groups[0]["lr"]  # what this step trains with
         loss = train_step(
             setup.family,
             trained,
@@ -506,6 +527,7 @@ def run_epoch(
         if parts.scheduler is not None:
             parts.scheduler.step()
         counters.step += 1
+        setup.callbacks.step(counters.step, loss, lr)
         seen += len(batch[0]) * setup.dist.world_size
         losses.append(loss)
         progress.advance(loss, seen / (time.perf_counter() - start))
