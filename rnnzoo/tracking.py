@@ -224,9 +224,9 @@ class TensorBoardTracker(Tracker):
     def open(self) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        # purge_step hides the events of an earlier attempt past this point: the steps after
-        # a resumed checkpoint, or all of a replaced run's
-        self.writer = SummaryWriter(str(self.run / self.FOLDER), purge_step=self.first_step)
+        # purge_step hides an earlier attempt's events from the first step this one writes:
+        # those past a resumed checkpoint, or all of a replaced run's
+        self.writer = SummaryWriter(str(self.run / self.FOLDER), purge_step=self.first_step + 1)
         self.last_step = self.first_step
 
     def log_steps(self, steps: list[tuple[int, float, float]]) -> None:

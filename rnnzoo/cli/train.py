@@ -67,11 +67,13 @@ from rnnzoo.errors import UserError
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option(
     "--log",
+    "--track",
     "trackers",
     multiple=True,
     type=click.Choice(["tensorboard", "mlflow"]),
     help="Track the run in TensorBoard (RUN/tensorboard/) or MLflow (MLFLOW_TRACKING_URI, "
-    "else runs/mlflow.db); repeatable. Needs rnnzoo[tensorboard] / rnnzoo[mlflow].",
+    "else runs/mlflow.db); repeatable. Needs rnnzoo[tensorboard] / rnnzoo[mlflow]. Under "
+    "torchrun write --track (torchrun takes --log for its --log-dir).",
     show_default="none",
 )
 def train(
