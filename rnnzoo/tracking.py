@@ -283,7 +283,7 @@ class MlflowTracker(Tracker):
             self.run_id = saved["run_id"]
             self.client.update_run(self.run_id, status="RUNNING")
             return
-        experiment = experiment_id(self.client, uri, self.run)
+        experiment = experiment_id(self.client, uri)
         self.run_id = self.client.create_run(
             experiment,
             run_name=str(self.run),
@@ -326,16 +326,17 @@ def default_store(run: Path) -> str:
     return "sqlite:///" + str(run.resolve().parent / "mlflow.db")
 
 
-def experiment_id(client: Any, uri: str, run: Path) -> str:
+def experiment_id(client: Any, uri: str) -> str:
     """The experiment ``MLFLOW_EXPERIMENT_NAME`` names, else ``rnnzoo``; created if new, its
-    artifacts beside the default store (``runs/mlartifacts``), else where the server says."""
+    artifacts beside a SQLite store (``runs/mlartifacts``; MLflow's own choice would be
+    ``./mlruns`` wherever the command runs), else where the server says."""
     name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or "rnnzoo"
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     location = None
-    if uri == default_store(run):
-        location = (run.resolve().parent / "mlartifacts").as_uri()
+    if uri.startswith("sqlite:///"):
+        location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
     return client.create_experiment(name, artifact_location=location)
 
 

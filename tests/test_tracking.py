@@ -160,7 +160,9 @@ def test_under_torchrun_only_rank_0_writes(tmp_path):
     ]
     command += ["-m", "rnnzoo", *TINY, "--epochs", "2", "--out", str(run)]
     command += ["--track", "tensorboard", "--track", "mlflow"]  # torchrun takes --log itself
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     lines = metrics_lines(run)
     assert [r["epoch"] for r in lines] == [1, 2]
@@ -172,3 +174,6 @@ def test_under_torchrun_only_rank_0_writes(tmp_path):
     experiment = client.get_experiment_by_name("rnnzoo")
     runs = client.search_runs([experiment.experiment_id])
     assert len(runs) == 1 and runs[0].info.run_name == str(run)
+    artifacts = {a.path for a in client.list_artifacts(runs[0].info.run_id)}
+    assert "summary.json" in artifacts and (store.parent / "mlartifacts").is_dir()
+    assert not (tmp_path / "mlruns").exists()  # not MLflow's ./mlruns of the working directory
