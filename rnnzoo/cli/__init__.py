@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from rnnzoo import interrupts
-from rnnzoo.cli import evaluate, export, listing, new, predict, train
+from rnnzoo.cli import evaluate, export, listing, new, predict, train, tune
 from rnnzoo.cli.common import Group
 
 
@@ -27,6 +27,7 @@ cli.add_command(listing.plugins)
 cli.add_command(listing.zoo)
 cli.add_command(listing.info)
 cli.add_command(train.train)
+cli.add_command(tune.tune)
 cli.add_command(evaluate.evaluate)
 cli.add_command(evaluate.generate)
 cli.add_command(evaluate.plot)

@@ -56,6 +56,11 @@ def export(
     files = sorted(p.name for p in result.out.iterdir())
     if result.card["metrics"].get("note"):
         click.echo(f"note: {result.card['metrics']['note']}", err=True)
+    from rnnzoo.tracking import log_export
+
+    tracked = log_export(run_dir, result.out)  # to the run's MLflow run, if it had one
+    if tracked:
+        click.echo(tracked, err=True)
     if as_json:
         print_json(
             {

@@ -71,6 +71,17 @@ from rnnzoo.errors import UserError
 @click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--log",
+    "--track",
+    "trackers",
+    multiple=True,
+    type=click.Choice(["tensorboard", "mlflow"]),
+    help="Track the run in TensorBoard (RUN/tensorboard/) or MLflow (MLFLOW_TRACKING_URI, "
+    "else runs/mlflow.db); repeatable. Needs rnnzoo[tensorboard] / rnnzoo[mlflow]. Under "
+    "torchrun write --track (torchrun takes --log for its --log-dir).",
+    show_default="none",
+)
 def train(
     task: str,
     cell: str,
@@ -81,6 +92,7 @@ def train(
     overwrite: bool,
     quiet: bool,
     as_json: bool,
+    trackers: tuple[str, ...],
     **options: Any,
 ) -> None:
     """Train CELL on TASK; writes config, weights, checkpoints, metrics and plots to --out.
@@ -90,8 +102,10 @@ def train(
     from rnnzoo.params import params_of, split_params
     from rnnzoo.registry import get_cell_class, get_task_class
     from rnnzoo.rundir import RESUMABLE_WITH, RunDir, config_with_defaults, option
+    from rnnzoo.tracking import trackers as make_trackers
     from rnnzoo.trainer import train as run_training
 
+    callbacks = make_trackers(trackers)  # a missing extra: one line, before any work
     note_broken_plugins()
     if not resume and not (task and cell):
         raise UserError("train needs --task and --cell (see `rnnzoo tasks`, `rnnzoo cells`)")
@@ -131,6 +145,7 @@ def train(
             quiet=quiet or as_json,
             overwrite=overwrite,
             longer=longer,
+            callbacks=callbacks,
         )
     except KeyboardInterrupt:
         if not run.has_checkpoint():

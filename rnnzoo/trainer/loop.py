@@ -22,8 +22,8 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from rnnzoo.files import atomic_write, check_folder_path, write_json, write_text
 from rnnzoo.registry import create_task
 from rnnzoo.rundir import RunDir, TrainConfig
 from rnnzoo.tasks.base import Split, Task
+from rnnzoo.tracking import Callback, Callbacks
 from rnnzoo.trainer import compiling
 from rnnzoo.trainer.distributed import Distributed, resolve_device
 from rnnzoo.trainer.progress import Progress, summary_in_words
@@ -214,6 +215,7 @@ class Setup:
     family: Family
     device: torch.device
     dist: Distributed
+    callbacks: Callbacks = field(default_factory=Callbacks)  # the main process's only
 
 
 @dataclass
@@ -237,11 +239,13 @@ def train(
     quiet: bool = False,
     overwrite: bool = False,
     longer: dict[str, int] | None = None,
+    callbacks: Iterable[Callback] = (),
 ) -> dict[str, Any]:
     """Train ``config.cell`` on ``config.task`` into the run directory ``out``; with ``resume``,
     continue the run in ``out`` with its saved config (``config`` is then ignored), changed by
     ``longer`` (``RESUMABLE_WITH``: more epochs, another patience or step limit); with
-    ``overwrite``, replace the run in ``out``.
+    ``overwrite``, replace the run in ``out``. ``callbacks`` (``rnnzoo.tracking``: trackers,
+    a tuner's pruner) follow the run on the main process.
 
     Returns the summary (best validation metrics, test metrics, baseline, timings).
     """
@@ -264,10 +268,13 @@ def train(
                 )
             if dist.is_main:
                 start_files(setup, counters.epoch)
-            started = time.perf_counter()
-            train_epochs(setup, parts, counters, quiet)
-            wall_seconds = time.perf_counter() - started
-            summary = finish(setup, parts, counters, wall_seconds)
+                setup.callbacks = Callbacks(callbacks)
+            with followed(setup.callbacks, run, setup.config, counters.step):
+                started = time.perf_counter()
+                train_epochs(setup, parts, counters, quiet)
+                wall_seconds = time.perf_counter() - started
+                summary = finish(setup, parts, counters, wall_seconds)
+                setup.callbacks.finish(summary)
             if dist.is_main and not quiet:
                 print(summary_in_words(run, setup.config, summary), flush=True)
             return summary
@@ -447,6 +454,18 @@ def claimed(setup: Setup, resume: bool, overwrite: bool) -> Iterator[None]:
                 run.path.rmdir()
 
 
+@contextlib.contextmanager
+def followed(callbacks: Callbacks, run: RunDir, config: TrainConfig, step: int) -> Iterator[None]:
+    """Tell the callbacks that the run starts, and always that it ended, and how."""
+    callbacks.start(run.path, config.to_dict(), step)
+    try:
+        yield
+    except BaseException as error:
+        callbacks.close(error)
+        raise
+    callbacks.close(None)
+
+
 def start_files(setup: Setup, epoch: int) -> None:
     """Write the config and the data record; drop the metrics lines of epochs past
     ``epoch``, the checkpoint's."""
@@ -514,6 +533,7 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
                 save_epoch(setup.run, parts, counters, record, improved)
                 setup.run.drop_previous()  # the replaced run, if any: the new one has a checkpoint
                 progress.end_epoch(record, improved)
+                setup.callbacks.epoch(record)
             if counters.reached(config.max_steps):
                 break
             if config.patience and counters.bad_epochs >= config.patience:
@@ -568,6 +588,7 @@ def run_epoch(
     start, seen, losses = time.perf_counter(), 0, []
     for batch in parts.loader:
         interrupts.check()  # a Ctrl-C that a library swallowed (rnnzoo.interrupts)
+        lr = parts.optimizer.param_groups[0]["lr"]  # what this step trains with
         loss = train_step(
             setup.family,
             trained,
@@ -585,6 +606,7 @@ def run_epoch(
         if parts.scheduler is not None:
             parts.scheduler.step()
         counters.step += 1
+        setup.callbacks.step(counters.step, loss, lr)
         seen += len(batch[0]) * setup.dist.world_size
         losses.append(loss)
         progress.advance(loss, seen / (time.perf_counter() - start))
