@@ -1,8 +1,10 @@
-"""The README's runtimes table, made from the shelf's model cards: every file of every export
+"""The README's runtimes tables, made from the shelf's model cards: every file of every export
 in exports/ against every runtime it was verified on, with versions ("—": not that runtime's
-format, e.g. a ``.ort`` file on tract; exports of card format 1 predate the check).
+format, e.g. a ``.ort`` file on tract; exports of card format 1 predate the check); and the
+step model on the edge targets (LiteRT, TensorFlow Lite Micro, ExecuTorch) of the exports
+that have them, fp32 and integer, with sizes, arenas and test metrics.
 
-    .venv/bin/python scripts/runtimes_table.py          # rewrite the table in README.md
+    .venv/bin/python scripts/runtimes_table.py          # rewrite the tables in README.md
     .venv/bin/python scripts/runtimes_table.py --check  # exit 1 if README.md is out of date
 """
 
@@ -13,13 +15,67 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-START, END = "<!-- runtimes table: start -->", "<!-- runtimes table: end -->"
 
 
-def table() -> str:
-    cards = {
+def shelf_cards() -> dict[str, dict]:
+    return {
         p.parent.name: json.loads(p.read_text()) for p in sorted(ROOT.glob("exports/*/card.json"))
     }
+
+
+def metric_text(metrics: dict) -> str:
+    name, value = next(iter(metrics.items()))
+    return f"{name} {value:.4g}"
+
+
+def check(target: dict) -> str:
+    """A target's check against PyTorch: ok with its largest difference (states fed or a test
+    sequence streamed), or how much it differs."""
+    worst = max(target["max_diff_states_fed"], target["max_diff_streamed"])
+    return f"ok ({worst:.1e})" if target["status"] == "ok" else target["status"]
+
+
+def edge_table() -> str:
+    """A row per edge file of each export: target, bytes (flash), TFLM's arena, its test
+    metric streamed (the first ``test_examples`` test sequences) and its check."""
+    header = ["export", "file", "target", "bytes", "TFLM arena", "test metric", "check"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for name, card in shelf_cards().items():
+        targets = card.get("targets") or {}
+        litert, micro = targets.get("litert", {}), targets.get("tflite-micro", {})
+        integer, on_micro = litert.get("integer", {}), micro.get("integer", {})
+        n = integer.get("test_examples")
+        where = "LiteRT, TFLM" if micro else "LiteRT"
+        if litert:
+            arena = f"{micro['arena_bytes']:,}" if micro else "—"
+            fp32 = metric_text(integer["fp32"]["test_metrics"]) if "fp32" in integer else "—"
+            lines.append(
+                f"| {name} | `{litert['file']}` | {where} | {litert['size_bytes']:,}"
+                f" | {arena} | {fp32} | {check(litert)} |"
+            )
+        if "skipped" in integer:
+            lines.append(
+                f"| {name} | integer files | — | — | — | — | not made: {integer['skipped']} |"
+            )
+        for kind in ("int8", "int16x8"):
+            if kind in integer:
+                entry, tflm = integer[kind], on_micro.get(kind, {})
+                arena = f"{tflm['arena_bytes']:,}" if "arena_bytes" in tflm else "not run"
+                lines.append(
+                    f"| {name} | `{entry['file']}` | {where} | {entry['size_bytes']:,}"
+                    f" | {arena} | {metric_text(entry['test_metrics'])} | by metric ({n} test) |"
+                )
+        if "executorch" in targets:
+            pte = targets["executorch"]
+            lines.append(
+                f"| {name} | `{pte['file']}` | ExecuTorch | {pte['size_bytes']:,} | — | —"
+                f" | {check(pte)} |"
+            )
+    return "\n".join(lines)
+
+
+def runtimes_table() -> str:
+    cards = shelf_cards()
     runtimes: dict[str, str] = {}
     for card in cards.values():
         for name, report in (card.get("runtimes") or {}).items():
@@ -46,13 +102,15 @@ def table() -> str:
 
 def main() -> int:
     readme = ROOT / "README.md"
-    text = readme.read_text()
-    if START not in text or END not in text:
-        print(f"README.md lacks the markers {START} … {END}", file=sys.stderr)
-        return 2
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    new = f"{before}{START}\n{table()}\n{END}{after}"
+    text = new = readme.read_text()
+    for name, make in (("runtimes", runtimes_table), ("edge", edge_table)):
+        start, end = f"<!-- {name} table: start -->", f"<!-- {name} table: end -->"
+        if start not in new or end not in new:
+            print(f"README.md lacks the markers {start} … {end}", file=sys.stderr)
+            return 2
+        before, rest = new.split(start, 1)
+        _, after = rest.split(end, 1)
+        new = f"{before}{start}\n{make()}\n{end}{after}"
     if "--check" in sys.argv:
         return 0 if new == text else 1
     readme.write_text(new)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rnnzoo import card as cards
+from rnnzoo.checksums import MANIFEST, write_manifest
 from rnnzoo.runtime import Model
 
 SHELF = Path(__file__).resolve().parents[1] / "exports"
@@ -21,9 +22,13 @@ def sine_export(tmp_path):
 
 
 def edit_card(folder: Path, change) -> None:
+    """Change a copy's card as its exporter might have written it: its checksums, if it has
+    them, sealed again (these tests are about reading cards, not about damaged files)."""
     card = json.loads((folder / "card.json").read_text())
     change(card)
     (folder / "card.json").write_text(json.dumps(card))
+    if (folder / MANIFEST).exists():
+        write_manifest(folder)
 
 
 def as_format_1(card: dict) -> dict:
@@ -83,6 +88,7 @@ def test_a_broken_decoder_card_is_one_line(tmp_path, cli, change, message):
 
 def test_a_card_that_is_not_json_is_one_line(sine_export, cli):
     (sine_export / "card.json").write_text("{not json")
+    write_manifest(sine_export)  # written so, not damaged later (the checksum's case)
     result = cli("predict", str(sine_export), "--input", str(sine_export / "example.json"))
     assert result.returncode == 2 and "not valid JSON" in result.stderr
 

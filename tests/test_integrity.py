@@ -151,7 +151,11 @@ def test_a_garbled_manifest_is_one_line(export):
 
 def test_an_old_export_without_checksums_loads_and_verify_runs_its_test_data(tmp_path):
     old = Path(shutil.copytree(ROOT / "exports" / "sine", tmp_path / "sine"))
-    assert not (old / MANIFEST).exists()  # the shelf predates checksums
+    if (old / MANIFEST).exists():  # as an export made before checksums
+        (old / MANIFEST).unlink()
+        card = json.loads((old / "card.json").read_text())
+        del card["files"][MANIFEST]
+        (old / "card.json").write_text(json.dumps(card))
     assert rnnzoo("verify", str(old), "--runtime", "onnx.reference").returncode == 0
     flip_a_weight_bit(old / "model.onnx")
     line = one_error_line(rnnzoo("verify", str(old), "--runtime", "onnx.reference"))

@@ -42,7 +42,7 @@ def test_a_run_killed_in_its_first_epoch_resumes_from_the_start(tmp_path):
     again = run_cli("train", *args)
     assert "pass --resume" in one_error_line(again)
     assert not leftover.exists()  # the dead process's one is gone
-    resumed = run_cli("train", "--resume", "--out", str(run))
+    resumed = run_cli("train", "--resume", "--out", str(run), "--max-steps", "3")  # fast
     assert resumed.returncode == 0, resumed.stderr
     assert "no checkpoint yet; training it from the start" in resumed.stderr
     assert [r["epoch"] for r in epochs_of(run)] == [1]
@@ -139,3 +139,16 @@ def test_a_one_cycle_schedule_is_stretched_to_the_new_length(two_epochs, tmp_pat
     got, want = epochs_of(run), epochs_of(whole)
     assert [r["lr"] for r in got[2:]] == pytest.approx([r["lr"] for r in want[2:]], rel=1e-9)
     assert got[3]["lr"] < got[2]["lr"] < want[1]["lr"]  # annealing down to the end
+
+
+def test_an_edited_config_is_refused(two_epochs, tmp_path):
+    """config.json, which --resume trains with, must be the config the checkpoint recorded
+    (under its checksum): an edited learning rate is one line, nothing changed."""
+    run = copy_of(two_epochs, tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    config["lr"] = config["lr"] / 2  # a valid value, so only the comparison can tell
+    (run / "config.json").write_text(json.dumps(config))
+    before = digests(run)
+    line = one_error_line(run_cli("train", "--resume", "--out", str(run), "--epochs", "3"))
+    assert "config.json's lr differ from what it was trained with" in line, line
+    assert digests(run) == before

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from rnnzoo.checkpoint import load_tensors, save_tensors
 from rnnzoo.tasks.seqmnist import DEBIAN_FASHION_MNIST
 from tests.conftest import run_cli
 from tests.idx_files import write_mnist_like
@@ -148,11 +149,15 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
         "--quiet",
     ]
     assert cli(*args[:-3], "--max-steps", "10", "--out", str(out), "--quiet").returncode == 0
-    checkpoint = (out / "checkpoint.safetensors").read_bytes()
     config = json.loads((out / "config.json").read_text())
     # sabotage the data of the remaining epochs (values near 1e29: the squared error overflows)
+    # in config.json and in the copy the checkpoint keeps of it, checksums and all
     config.update(max_steps=0, task_params={"n_train": 500, "t_max": 1e30})
     (out / "config.json").write_text(json.dumps(config))
+    tensors, metadata = load_tensors(out / "checkpoint.safetensors")
+    state = {**json.loads(metadata["state"]), "config": config}
+    save_tensors(out / "checkpoint.safetensors", tensors, {"state": json.dumps(state)})
+    checkpoint = (out / "checkpoint.safetensors").read_bytes()
     result = cli("train", "--out", str(out), "--resume", "--quiet")
     assert result.returncode == 2
     assert "loss became nan" in result.stderr or "loss became inf" in result.stderr

@@ -28,8 +28,14 @@ from rnnzoo.cli.common import note_broken_plugins, print_json, print_table
     multiple=True,
     metavar="KEY=VALUE",
     help="A fixed cell or task parameter, as for train; repeatable.",
+    show_default="the parameters' own defaults",
 )
-@click.option("--data", metavar="FILE", help="Your data, as for train (--param data=FILE).")
+@click.option(
+    "--data",
+    metavar="FILE",
+    help="Your data, as for train (--param data=FILE).",
+    show_default="none: the task's own data",
+)
 @click.option("--epochs", type=int, help="Epochs per trial.", show_default="the task's")
 @click.option("--device", help="auto, cpu, cuda or cuda:N.", show_default="auto")
 @click.option("--jobs", default=1, type=int, help="Trials run at once (worker processes).")

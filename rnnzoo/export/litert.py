@@ -166,7 +166,10 @@ def quantize(fp32: Path, samples: list[dict[str, np.ndarray]], recipe_name: str,
 
 def integer_variants(model: nn.Module, folder: Path, run: Any, n_test: int = 200) -> dict:
     """``model.step.int8.tflite`` and ``model.step.int16x8.tflite``, each with its test
-    metrics (the first ``n_test`` test sequences streamed) beside fp32's."""
+    metrics (the first ``n_test`` test sequences streamed) beside fp32's; none for a model that
+    takes missing values (the report says why)."""
+    if run.task.missing_values:
+        return {"skipped": "integer inputs cannot carry the missing values (NaN) this model takes"}
     test = run.splits["test"]
     n = min(n_test, len(test.x))
     fp32 = folder / FILE

@@ -342,7 +342,8 @@ def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> Export
                 variants = integer_variants(model, staging, run)
                 card["targets"]["litert"]["integer"] = variants
                 for suffix in ("int8", "int16x8"):
-                    card["files"][variants[suffix]["file"]] = f"{FILE}, full-integer {suffix}"
+                    if suffix in variants:
+                        card["files"][variants[suffix]["file"]] = f"{FILE}, full-integer {suffix}"
             if "micro" in edge:
                 from rnnzoo.export.micro import EXAMPLE, HEADER, write_micro
 

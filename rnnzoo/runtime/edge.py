@@ -163,18 +163,34 @@ class MicroStep:
             raise
 
     def __call__(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
-        given = self.details.inputs
+        given, log = self.details.inputs, []
+        try:
+            with quiet(log):
+                for i, (value, position) in enumerate(zip(feeds, self.inputs)):
+                    value = to_integer(np.asarray(value, np.float32), given[f"args_{i}"])
+                    self.interpreter.set_input(np.ascontiguousarray(value), position)
+                self.interpreter.invoke()
+        except RuntimeError:  # its reason is in the log: "Type INT16 (7) not supported. ..."
+            said = " ".join(" ".join(log).split()) or "no reason given"
+            raise UserError(f"TensorFlow Lite Micro could not run the step: {said}") from None
         with quiet():
-            for i, (value, position) in enumerate(zip(feeds, self.inputs)):
-                value = to_integer(np.asarray(value, np.float32), given[f"args_{i}"])
-                self.interpreter.set_input(np.ascontiguousarray(value), position)
-            self.interpreter.invoke()
             return [
                 from_integer(
                     self.interpreter.get_output(p).copy(), self.details.outputs[f"output_{i}"]
                 )
                 for i, p in enumerate(self.outputs)
             ]
+
+    def arena_bytes(self) -> int:
+        """The tensor arena the interpreter allocated, as TFLM's recording allocator counts
+        it (after a step has run)."""
+        log: list[str] = []
+        with quiet(log):
+            self.interpreter.print_allocations()
+        found = re.search(r"Arena allocation total (\d+) bytes", "".join(log))
+        if found is None:
+            raise UserError("TensorFlow Lite Micro did not report its arena allocation")
+        return int(found.group(1))
 
 
 class ExecuTorchStep:
@@ -203,10 +219,12 @@ RUNNERS: dict[str, tuple[Callable[[Path], Step], list[tuple[str, str]], str]] = 
 
 
 def target_files(target: dict[str, Any]) -> list[str]:
-    """The step files of a card's target entry: the fp32 file, then its integer variants."""
+    """The step files of a card's target entry: the fp32 file, then its integer variants
+    (those the target ran at export: TFLM's kernels do not take every integer type)."""
     files = [target["file"]] if "file" in target else target.get("files", [])[:1]
     integer = target.get("integer", {})
-    return files + [integer[k]["file"] for k in ("int8", "int16x8") if k in integer]
+    ran = [k for k in ("int8", "int16x8") if k in integer and "skipped" not in integer[k]]
+    return files + [integer[k]["file"] for k in ran]
 
 
 def stream(step: Step, x: np.ndarray, lengths: np.ndarray, starts: list[np.ndarray]) -> list:

@@ -39,7 +39,7 @@ from rnnzoo.errors import UserError
 from rnnzoo.families.base import Family, family_of
 from rnnzoo.files import atomic_write, check_folder_path, write_json, write_text
 from rnnzoo.registry import create_task
-from rnnzoo.rundir import RunDir, TrainConfig
+from rnnzoo.rundir import RESUMABLE_WITH, RunDir, TrainConfig
 from rnnzoo.tasks.base import Split, Task
 from rnnzoo.tracking import Callback, Callbacks
 from rnnzoo.trainer import compiling
@@ -373,6 +373,7 @@ def restore_checkpoint(run: RunDir, config: TrainConfig, parts: Parts) -> Counte
         parts.model.load_state_dict(saved["model"])
         parts.optimizer.load_state_dict(saved["optimizer"])
         counters = Counters(**saved["counters"])
+        check_config(config, saved.get("config"))
         check_restored(run.read_config(), counters, parts.optimizer)
         if parts.scheduler is not None:
             steps = parts.scheduler.total_steps  # as long as the run is now
@@ -392,6 +393,23 @@ def restore_checkpoint(run: RunDir, config: TrainConfig, parts: Parts) -> Counte
     if run.weights_path.exists():  # the best weights, read at the end: check them now
         run.load_weights(copy.deepcopy(parts.model))
     return counters
+
+
+def check_config(config: TrainConfig, saved: dict[str, Any] | None) -> None:
+    """Refuse a ``config.json`` that is not the one the checkpoint was trained with (the
+    checkpoint keeps a copy under its checksum), but for what ``--resume`` may change
+    (``RESUMABLE_WITH``). Checkpoints written before they kept it have nothing to compare."""
+    if saved is None:
+        return
+    now = json.loads(json.dumps(config.to_dict()))
+    changed = sorted(
+        k for k in set(now) | set(saved) if k not in RESUMABLE_WITH and now.get(k) != saved.get(k)
+    )
+    if changed:
+        raise ValueError(  # said as one line naming the checkpoint by restore_checkpoint
+            f"config.json's {', '.join(changed)} differ from what it was trained with; "
+            "config.json was edited or damaged: restore it, or train again with --overwrite"
+        )
 
 
 def check_restored(
@@ -530,7 +548,7 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
                 "sequences_per_second": round(seen / seconds, 1),
             }
             if dist.is_main:
-                save_epoch(setup.run, parts, counters, record, improved)
+                save_epoch(setup.run, setup.config, parts, counters, record, improved)
                 setup.run.drop_previous()  # the replaced run, if any: the new one has a checkpoint
                 progress.end_epoch(record, improved)
                 setup.callbacks.epoch(record)
@@ -642,10 +660,16 @@ def check_finite(
 
 
 def save_epoch(
-    run: RunDir, parts: Parts, counters: Counters, record: dict[str, Any], improved: bool
+    run: RunDir,
+    config: TrainConfig,
+    parts: Parts,
+    counters: Counters,
+    record: dict[str, Any],
+    improved: bool,
 ) -> None:
-    """The epoch's metrics line, the weights when best so far, and the checkpoint — the line
-    first: on resume, lines past the checkpoint are dropped."""
+    """The epoch's metrics line, the weights when best so far, and the checkpoint (with the
+    config it trains, which ``--resume`` checks ``config.json`` against) — the line first: on
+    resume, lines past the checkpoint are dropped."""
     with open(run.metrics_path, "a") as f:
         f.write(json.dumps(record) + "\n")
     if improved:
@@ -659,6 +683,7 @@ def save_epoch(
             "scaler": parts.scaler.state_dict(),
             "rng": {"torch": torch.get_rng_state()},
             "counters": asdict(counters),
+            "config": config.to_dict(),
         },
     )
 

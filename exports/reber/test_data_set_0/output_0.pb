@@ -1,1 +1,1 @@
-BoutputJЬ^bAЬЪ[ачCiA9│bа╠eTAe}Nа
+BoutputJZ78AYH5аго'A╨╓%аl7A©$4а
