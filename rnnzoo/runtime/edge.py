@@ -64,23 +64,30 @@ def require(module: str, extra: str) -> Any:
         raise UserError(f"this needs {module}, which is not installed: {extra}") from None
 
 
+SINK: list[Any] = []  # one file that native logging goes to, opened on first use
+
+
 @contextlib.contextmanager
 def quiet(log: list[str] | None = None):
     """TensorFlow's and the converters' C++ logging goes to file descriptor 2 and their
     progress to stdout; neither belongs in rnnzoo's output (``log``, if given, receives the
-    former: the reason a native call failed is often only there)."""
+    former: the reason a native call failed is often only there). Cheap enough to wrap every
+    step (a few µs: one file for the whole process, read from where each use began)."""
+    if not SINK:
+        SINK.append(tempfile.TemporaryFile())  # noqa: SIM115 - open for the process's life
+    sink = SINK[0]
+    start = sink.seek(0, os.SEEK_END)
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            if log is not None:
-                sink.seek(0)
-                log.append(sink.read().decode(errors="replace"))
+    os.dup2(sink.fileno(), 2)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        if log is not None:
+            sink.seek(start)
+            log.append(sink.read().decode(errors="replace"))
 
 
 class LiteRTStep:
