@@ -205,3 +205,31 @@ def test_every_cell_runs_on_every_edge_target(tmp_path, cell, cli):
 # GELU (LRU's output, the xLSTM blocks' MLP); SELECT (`torch.where`, and softplus, which
 # PyTorch writes with a threshold branch)
 NOT_ON_MICRO = {"lru": "GELU", "minlstm": "SELECT", "mlstm": "SELECT", "slstm": "SELECT"}
+
+
+def shelf_with_targets() -> list[str]:
+    from rnnzoo.runtime import zoo
+
+    return [r["name"] for r in zoo.catalogue() if r.get("edge") and r["folder"].startswith(
+        str(zoo.BUILT_IN))]  # fmt: skip
+
+
+@pytest.mark.skipif(
+    not MICRO or importlib.util.find_spec("executorch") is None,
+    reason="needs rnnzoo[litert], rnnzoo[micro] and rnnzoo[executorch] (not installed)",
+)
+@pytest.mark.parametrize("name", shelf_with_targets())
+def test_the_shelf_edge_files_give_their_numbers_here(name):
+    """Each shelf model's edge files streamed over its example against onnxruntime's step
+    (`verify`): the fp32 files give its numbers, the integer files run and stay within the
+    integer goals but sine's int8 (its MSE more than doubles: README)."""
+    from rnnzoo.runtime import Model
+
+    model = Model(name)
+    report = model.verify(["litert", "tflite-micro", "executorch"])
+    for target in model.card["targets"]:
+        files = report[target]["files"]
+        drifting = {f: s for f, s in files.items() if name == "sine" and ".int8." in f}
+        assert all(s.startswith("drifts by") for s in drifting.values()), drifting
+        rest = {f: s for f, s in files.items() if f not in drifting}
+        assert rest and set(rest.values()) == {"ok"}, (target, files)
