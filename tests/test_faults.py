@@ -133,6 +133,7 @@ def test_an_overwrite_that_finishes_drops_the_old_run(old_run):
     assert not list(old_run.glob(".*.tmp*"))
 
 
+@pytest.mark.fuzz  # a killed process at full length (30-45 s): CI's fuzz stage
 def test_a_second_training_into_a_busy_folder_is_refused_naming_the_holder(tmp_path):
     run = tmp_path / "run"
     first = subprocess.Popen(

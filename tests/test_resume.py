@@ -22,6 +22,7 @@ def epochs_of(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.fuzz  # a killed process at full length (30-45 s): CI's fuzz stage
 def test_a_run_killed_in_its_first_epoch_resumes_from_the_start(tmp_path):
     run = tmp_path / "run"
     args = [*LONG_EPOCH, "--epochs", "1", "--quiet", "--out", str(run)]

@@ -99,6 +99,7 @@ def test_same_seed_same_numbers(tmp_path, cli):
     assert weights_equal(tmp_path / "a/model.safetensors", tmp_path / "b/model.safetensors")
 
 
+@pytest.mark.fuzz  # a killed process at full length (30-45 s): CI's fuzz stage
 def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tmp_path, cli):
     args = [*SINE, "--epochs", "5", "--param", "n_train=8000", "--seed", "1"]
     assert cli(*args, "--out", str(tmp_path / "whole")).returncode == 0
