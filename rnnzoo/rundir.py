@@ -262,6 +262,17 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.is_file()
 
+    def check_files_are_files(self) -> None:
+        """Refuse a run whose files are there but are not files (a folder in their place):
+        resuming it would start over as if they were missing, or fail after writing."""
+        for name in self.FILES:
+            path = self.file(name)
+            if path.exists() and not path.is_file():
+                raise UserError(
+                    f"{path}: not a file; restore it (or move it away) to resume, or train "
+                    "again with --overwrite"
+                )
+
     def existing_files(self) -> list[str]:
         """The names of the run files present."""
         return [name for name in self.FILES if self.file(name).exists()]

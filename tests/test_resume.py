@@ -15,7 +15,8 @@ from rnnzoo.checkpoint import METADATA_CHECKSUM
 from tests.conftest import run_cli
 from tests.test_faults import TINY, digests, one_error_line
 
-LONG_EPOCH = ["--task", "sine", "--cell", "lstm", "--hidden", "32", "--param", "n_train=20000"]
+# an epoch far longer than the test takes to kill it, on any machine (the kill comes seconds in)
+LONG_EPOCH = ["--task", "sine", "--cell", "lstm", "--hidden", "128", "--param", "n_train=60000"]
 
 
 def epochs_of(run: Path) -> list[dict]:

@@ -366,6 +366,7 @@ def one_cycle(
 def restore_checkpoint(run: RunDir, config: TrainConfig, parts: Parts) -> Counters:
     """Put back the weights, optimizer, schedule, scaler and RNG state of the run's checkpoint;
     returns its counters (none: a run killed in its first epoch starts again)."""
+    run.check_files_are_files()
     if not run.has_checkpoint():
         return Counters()
     try:
