@@ -3,6 +3,7 @@
 (the optional extras ``rnnzoo[litert]`` and ``rnnzoo[micro]``), the tests that need them are
 skipped with that reason, and the export says so in one line."""
 
+import hashlib
 import importlib.util
 import json
 import re
@@ -116,9 +117,18 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
     files = ["model.step.tflite", "model.step.int8.tflite", "model.step.int16x8.tflite"]
     for target in ("litert", "tflite-micro"):
         assert report[target]["files"] == dict.fromkeys(files, "ok"), report
-    (out / "model.step.tflite").write_bytes((out / "model.step.int16x8.tflite").read_bytes())
-    wrong = cli("verify", str(out), "--runtime", "litert")
-    assert wrong.returncode == 1 and "differs by" in wrong.stdout, wrong.stdout
+    # another file in its place: the checksum refuses it; with the checksum forged to match,
+    # the numbers do
+    wrong = (out / "model.step.int16x8.tflite").read_bytes()
+    (out / "model.step.tflite").write_bytes(wrong)
+    damaged = cli("verify", str(out), "--runtime", "litert")
+    assert damaged.returncode == 2 and "model.step.tflite: damaged" in damaged.stderr
+    manifest = out / "checksums.sha256"
+    forged = re.sub(r"\w{64}(?=  model\.step\.tflite\n)", hashlib.sha256(wrong).hexdigest(),
+                    manifest.read_text())  # fmt: skip
+    manifest.write_text(forged)
+    differs = cli("verify", str(out), "--runtime", "litert")
+    assert differs.returncode == 1 and "differs by" in differs.stdout, differs.stdout
 
 
 @pytest.mark.skipif(not INSTALLED, reason="needs rnnzoo[litert] (not installed)")
