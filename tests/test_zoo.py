@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import sine_export
 
 from rnnzoo.runtime import Model, RuntimeInputError, list_models, zoo
+from tests.conftest import sine_export
 
 SHELF = zoo.BUILT_IN
 
