@@ -53,3 +53,15 @@ def register_families(register: Callable[..., None]) -> None:
     ``rnnzoo.runtime.base.Runner``; imported when an export of the family is loaded) are
     given by import path. A task whose ``kind`` no family serves cannot be registered.
     """
+
+
+@hookspec
+def register_targets(register: Callable[..., None]) -> None:
+    """Register edge targets: what ``rnnzoo export --format NAME`` writes beside the ONNX files
+    and ``rnnzoo verify --runtime NAME`` runs.
+
+    Call ``register(TargetClass)`` for each subclass of ``rnnzoo.targets.base.Target``; its
+    ``name`` is the target's one word everywhere (the card's ``targets``, the zoo). Its module
+    must stay torch-free (the runtime imports it to run the files): what the torch side knows
+    reaches its ``write`` through the ``StepJob`` it is given.
+    """

@@ -22,7 +22,7 @@ import pluggy
 from rnnzoo import hookspecs
 
 ENTRY_POINT_GROUP = "rnnzoo"
-BUILTIN_PLUGINS = ("rnnzoo.cells", "rnnzoo.families", "rnnzoo.tasks")
+BUILTIN_PLUGINS = ("rnnzoo.cells", "rnnzoo.families", "rnnzoo.tasks", "rnnzoo.targets")
 
 
 class PluginError(RuntimeError):
@@ -35,7 +35,8 @@ class Problem:
     """One thing that went wrong with a plugin, said in one line.
 
     ``about`` is what it cost: ``"plugin"`` when the plugin did not load at all (none of its
-    cells, tasks or families exist), else ``"cell"``, ``"task"`` or ``"family"`` when a hook
+    cells, tasks, families or targets exist), else ``"cell"``, ``"task"``, ``"family"`` or
+    ``"target"`` when a hook
     raised or one registration of that kind was refused. ``ignored`` marks a registration left
     out because its name was taken: not a failure, the plugin's other registrations work.
     """

@@ -101,6 +101,7 @@ class Tables:
     cells: dict[str, Entry] = field(default_factory=dict)
     tasks: dict[str, Entry] = field(default_factory=dict)
     families: dict[str, FamilyEntry] = field(default_factory=dict)
+    targets: dict[str, Any] = field(default_factory=dict)  # name → Target instance
     # (what, name) → why its registration was refused, said when the name is looked up
     refused: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -216,7 +217,43 @@ def _family_registrar(tables: Tables, info: PluginInfo):
     return register
 
 
-HOOK_KINDS = {"register_cells": "cell", "register_tasks": "task", "register_families": "family"}
+def _target_registrar(tables: Tables, info: PluginInfo):
+    def register(target: Any) -> None:
+        """A ``rnnzoo.targets.base.Target`` subclass (or instance); its ``name`` and aliases
+        must be free."""
+        instance = target() if isinstance(target, type) else target
+        if not callable(getattr(instance, "write", None)) or not callable(
+            getattr(instance, "open", None)
+        ):
+            record_error(info, f"{target!r} is not an rnnzoo.targets.base.Target", "target")
+            return
+        name = getattr(instance, "name", "")
+        taken = [a for a in getattr(instance, "aliases", ()) if a in target_names(tables)]
+        if taken:
+            record_error(info, f"target {name!r}: the alias {taken[0]!r} is taken", "target")
+            return
+        if _claim(tables.targets, "target", name, info):
+            instance.plugin = info.name
+            tables.targets[name] = instance
+
+    return register
+
+
+def target_names(tables: Tables) -> dict[str, str]:
+    """Every name a target answers to (its name and aliases) → its name."""
+    names = {}
+    for target in tables.targets.values():
+        names[target.name] = target.name
+        names.update(dict.fromkeys(target.aliases, target.name))
+    return names
+
+
+HOOK_KINDS = {
+    "register_cells": "cell",
+    "register_tasks": "task",
+    "register_families": "family",
+    "register_targets": "target",
+}
 
 
 @functools.cache
@@ -228,6 +265,7 @@ def tables() -> Tables:
         ("register_cells", lambda info: _registrar(result, "cell", info)),
         ("register_families", lambda info: _family_registrar(result, info)),
         ("register_tasks", lambda info: _registrar(result, "task", info)),
+        ("register_targets", lambda info: _target_registrar(result, info)),
     ):
         hook = getattr(pm.hook, hook_name)
         for impl in hook.get_hookimpls():  # in registration order: built-ins first
@@ -269,6 +307,7 @@ _HIDES = {
     "cell or task": {"plugin", "cell", "task"},
     "family": {"plugin", "family"},
     "task kind": {"plugin", "family"},
+    "target": {"plugin", "target"},
 }
 
 
@@ -363,3 +402,33 @@ def create_task(name: str, params: dict[str, Any] | None = None) -> Any:
     check_params("task", name, params, declared)
     check_values("task", name, params, declared)
     return cls(**params)
+
+
+def list_targets(pattern: str = "*") -> list[str]:
+    """Names of registered edge targets matching an ``fnmatch`` pattern."""
+    return sorted(n for n in tables().targets if fnmatch.fnmatch(n, pattern))
+
+
+def target(name: str) -> Any:
+    """A registered edge target by its name or an alias (``rnnzoo.targets.base.Target``)."""
+    names = target_names(tables())
+    if name not in names:
+        raise _unknown("target", name, list(tables().targets))
+    return tables().targets[names[name]]
+
+
+def targets_for(names: list[str] | tuple[str, ...]) -> list[Any]:
+    """The targets ``names`` ask for, each after those it builds on (added when not asked)."""
+    ordered: list[Any] = []
+
+    def add(name: str) -> None:
+        found = target(name)
+        if found in ordered:
+            return
+        for needed in found.builds_on:
+            add(needed)
+        ordered.append(found)
+
+    for name in names:
+        add(name)
+    return ordered

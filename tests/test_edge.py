@@ -1,4 +1,4 @@
-"""Edge targets of the step model: ``--format tflite`` (LiteRT) and ``--format micro``
+"""Edge targets of the step model: ``--format litert`` (LiteRT) and ``--format micro``
 (TensorFlow Lite Micro, with the C header and example). Where the converters are not installed
 (the optional extras ``rnnzoo[litert]`` and ``rnnzoo[micro]``), the tests that need them are
 skipped with that reason, and the export says so in one line."""
@@ -33,10 +33,10 @@ def test_a_format_whose_converter_is_missing_is_one_line(tmp_path, reber_run, cl
     first = cli("export", str(reber_run), "--out", str(out), "--runtime", "onnxruntime")
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    again = cli("export", str(reber_run), "--out", str(out), "--format", "tflite")
+    again = cli("export", str(reber_run), "--out", str(out), "--format", "litert")
     assert again.returncode == 2
     assert again.stderr.strip().splitlines() == [
-        "Error: --format tflite needs litert_torch, which is not installed: "
+        "Error: --format litert: litert_torch is not installed: "
         "pip install 'rnnzoo[litert]' (litert-torch)"
     ]
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
@@ -77,7 +77,7 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
                    "--quantize", "int8", "--runtime", "onnxruntime")  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     card = json.loads((out / "card.json").read_text())
-    litert, micro = card["targets"]["litert"], card["targets"]["tflite-micro"]
+    litert, micro = card["targets"]["litert"], card["targets"]["micro"]
     assert litert["status"] == "ok" and micro["status"] == "ok", card["targets"]
     assert "FULLY_CONNECTED" in micro["operators"] and micro["arena_bytes"] > 0
     data = (out / "model.step.tflite").read_bytes()
@@ -110,12 +110,12 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
     np.testing.assert_allclose(tflite, onnx_steps, rtol=1e-5, atol=1e-5)
 
     # `verify` streams the example through every target file against onnxruntime's step
-    verified = cli("verify", str(out), "--runtime", "litert", "--runtime", "tflite-micro",
+    verified = cli("verify", str(out), "--runtime", "litert", "--runtime", "micro",
                    "--json")  # fmt: skip
     assert verified.returncode == 0, verified.stdout + verified.stderr
     report = json.loads(verified.stdout)
     files = ["model.step.tflite", "model.step.int8.tflite", "model.step.int16x8.tflite"]
-    for target in ("litert", "tflite-micro"):
+    for target in ("litert", "micro"):
         assert report[target]["files"] == dict.fromkeys(files, "ok"), report
     # another file in its place: the checksum refuses it; with the checksum forged to match,
     # the numbers do
@@ -137,10 +137,10 @@ def test_a_model_without_a_step_is_refused_in_one_line(tmp_path, cli):
     trained = cli("train", "--task", "sine", "--cell", "gru", *SMALL, "--bidirectional",
                   "--out", str(run))  # fmt: skip
     assert trained.returncode == 0, trained.stderr
-    refused = cli("export", str(run), "--out", str(tmp_path / "x"), "--format", "tflite")
+    refused = cli("export", str(run), "--out", str(tmp_path / "x"), "--format", "litert")
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
-        "Error: --format tflite exports the step model: a bidirectional model has none"
+        "Error: --format litert exports the step model: a bidirectional model has none"
     ]
 
 
@@ -153,7 +153,7 @@ def test_the_step_runs_on_executorch(tmp_path, reber_run, cli):
     from executorch.runtime import Runtime
 
     out = tmp_path / "export"
-    exported = cli("export", str(reber_run), "--out", str(out), "--format", "pte",
+    exported = cli("export", str(reber_run), "--out", str(out), "--format", "executorch",
                    "--runtime", "onnxruntime")  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     card = json.loads((out / "card.json").read_text())
@@ -193,7 +193,7 @@ def test_every_cell_runs_on_every_edge_target(tmp_path, cell, cli):
     trained = cli("train", "--task", "sine", "--cell", cell, *SMALL, "--layers", "2",
                   "--out", str(run))  # fmt: skip
     assert trained.returncode == 0, trained.stderr
-    formats = ["--format", "micro", "--format", "pte"]
+    formats = ["--format", "micro", "--format", "executorch"]
     exported = cli("export", str(run), "--out", str(out), *formats, "--runtime", "onnxruntime")
     if cell in NOT_ON_MICRO:
         assert exported.returncode == 2 and not out.exists()
@@ -201,11 +201,11 @@ def test_every_cell_runs_on_every_edge_target(tmp_path, cell, cli):
             f"Error: TensorFlow Lite Micro has no kernel for {NOT_ON_MICRO[cell]}, which this "
             "model's step uses; export it with --format tflite or --format pte instead"
         ]
-        formats = ["--format", "tflite", "--format", "pte"]
+        formats = ["--format", "litert", "--format", "executorch"]
         exported = cli("export", str(run), "--out", str(out), *formats, "--runtime", "onnxruntime")
     assert exported.returncode == 0, exported.stderr
     targets = json.loads((out / "card.json").read_text())["targets"]
-    expected = ["executorch", "litert"] + ([] if cell in NOT_ON_MICRO else ["tflite-micro"])
+    expected = ["executorch", "litert"] + ([] if cell in NOT_ON_MICRO else ["micro"])
     assert {t: targets[t]["status"] for t in targets} == dict.fromkeys(expected, "ok"), targets
     verified = cli("verify", str(out), *(f"--runtime={t}" for t in expected))
     assert verified.returncode == 0, verified.stdout
@@ -236,9 +236,11 @@ def test_the_shelf_edge_files_give_their_numbers_here(name):
     from rnnzoo.runtime import Model
 
     model = Model(name)
-    report = model.verify(["litert", "tflite-micro", "executorch"])
-    for target in model.card["targets"]:
-        files = report[target]["files"]
+    report = model.verify(["litert", "micro", "executorch"])
+    from rnnzoo.registry import target as find_target
+
+    for target in model.card["targets"]:  # the shelf's older cards name TFLM tflite-micro
+        files = report[find_target(target).name]["files"]
         drifting = {f: s for f, s in files.items() if name == "sine" and ".int8." in f}
         assert all(s.startswith("drifts by") for s in drifting.values()), drifting
         rest = {f: s for f, s in files.items() if f not in drifting}

@@ -96,7 +96,7 @@ def test_strict_mode_fails_hard_with_one_line(cli, only_bad_plugins):
 def test_load_plugins_chooses_which_plugins_load(cli, bad_plugins):
     only_mgu = cli("plugins", "--json", env={**bad_plugins, "RNNZOO_LOAD_PLUGINS": "mgu"})
     names = [p["name"] for p in json.loads(only_mgu.stdout)]
-    assert names == ["rnnzoo.cells", "rnnzoo.families", "rnnzoo.tasks", "mgu"]
+    assert names == ["rnnzoo.cells", "rnnzoo.families", "rnnzoo.tasks", "rnnzoo.targets", "mgu"]
     none = cli("cells", "--json", env={**bad_plugins, "RNNZOO_LOAD_PLUGINS": ""})
     assert sorted(c["name"] for c in json.loads(none.stdout)) == ["gru", "lstm", "rnn"]
 

@@ -24,6 +24,7 @@ def cli() -> None:
 cli.add_command(listing.cells)
 cli.add_command(listing.tasks)
 cli.add_command(listing.plugins)
+cli.add_command(listing.targets)
 cli.add_command(listing.zoo)
 cli.add_command(listing.info)
 cli.add_command(train.train)

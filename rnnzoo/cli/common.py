@@ -105,12 +105,13 @@ def print_json(value: Any) -> None:
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(str(v) for v in row))
+        table.add_row(*(Text(str(v)) for v in row))  # text, not markup: names may hold [ ]
     console = Console()
     if not console.is_terminal:  # a pipe or a log: no 80-column wrapping of long rows
         console = Console(width=max(console.width, 160))

@@ -24,12 +24,12 @@ from rnnzoo.cli.common import print_json, print_table, runtime_option
 @click.option(
     "--format",
     "formats",
-    type=click.Choice(["ort", "tflite", "micro", "pte"]),
     multiple=True,
-    help="Also write the ORT format (onnxruntime mobile / minimal builds) and its operator "
-    "config; tflite: the step model for LiteRT (needs rnnzoo[litert]); micro: that file checked "
-    "on TensorFlow Lite Micro, as a C header with a C++ example (needs rnnzoo[micro]); pte: the "
-    "step model for ExecuTorch with XNNPACK (needs rnnzoo[executorch]).",
+    metavar="TARGET",
+    help="Also write the files of an edge target (repeatable; `rnnzoo targets` lists them): "
+    "ort (onnxruntime mobile / minimal builds), litert (needs rnnzoo[litert]), micro (TensorFlow "
+    "Lite Micro, needs rnnzoo[micro]), executorch (needs rnnzoo[executorch]), c (plain C99, run "
+    "on emulated Cortex-M cores where the Arm toolchain and QEMU are installed).",
     show_default="ONNX only",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -101,8 +101,18 @@ def export(
         )
         if q["size_bytes"] >= q["fp32_size_bytes"]:
             click.echo("note: int8 does not pay for a model this small; ship the fp32 files")
+    print_targets(result.card)
     click.echo(f"exported to {result.out}: " + ", ".join(files))
     click.echo(f"Next: rnnzoo predict {result.out} --input {result.out / 'example.json'}")
+
+
+def print_targets(card: dict[str, Any]) -> None:
+    """What each edge target wrote, in its own words (sizes, arena, integer metrics, chip)."""
+    from rnnzoo.registry import target
+
+    for name, entry in (card.get("targets") or {}).items():
+        for line in target(name).summary(entry):
+            click.echo(line)
 
 
 def print_runtimes(runtimes: dict[str, Any]) -> None:
@@ -150,8 +160,9 @@ def webpage(model_path: str, out: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify(model_path: str, runtimes: tuple[str, ...], as_json: bool) -> None:
     """Run an export on the other runtimes installed here (onnx.reference, tract, OpenVINO,
-    onnxruntime-node, onnxruntime-web) against onnxruntime, on its example inputs; exit 1 if
-    any file differs or fails."""
+    onnxruntime-node, onnxruntime-web) and its edge targets' files (LiteRT, TensorFlow Lite
+    Micro, ExecuTorch, C on this machine and on emulated Cortex-M cores) against onnxruntime,
+    on its example inputs; exit 1 if any file differs or fails."""
     from rnnzoo.runtime import Model
 
     report = Model(model_path).verify(list(runtimes) or None)

@@ -73,6 +73,36 @@ def tasks(pattern: str, as_json: bool) -> None:
     say_problems(plugin_problems("task", "family"), as_json)
 
 
+@click.command(short_help="List the edge targets export --format writes.")
+@click.argument("pattern", default="*")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def targets(pattern: str, as_json: bool) -> None:
+    """List the registered edge targets (PATTERN is a wildcard): what each writes, the model
+    families it takes, and what is missing here to write or run its files."""
+    from rnnzoo.registry import list_targets, target
+
+    rows = []
+    for name in list_targets(pattern):
+        found = target(name)
+        rows.append({
+            "name": name,
+            "plugin": getattr(found, "plugin", ""),
+            "families": list(found.families),
+            "description": found.description,
+            "missing": found.missing() or "",
+        })  # fmt: skip
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(
+            "edge targets",
+            ["name", "plugin", "families", "description", "missing here"],
+            [[r["name"], r["plugin"], ", ".join(r["families"]), r["description"], r["missing"]]
+             for r in rows],
+        )  # fmt: skip
+    say_problems(plugin_problems("target"), as_json)
+
+
 @click.command(short_help="List the plugins, what each registered, their problems.")
 @check_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

@@ -41,10 +41,11 @@ def export_run(
     """Export a trained run to ``out``; raises ``ExportError`` (writing nothing) when
     onnxruntime and PyTorch disagree anywhere on the verification grid. The files are then
     run on the other ``runtimes`` (default: every one installed; see
-    ``rnnzoo.runtime.engines``) and the card records how each did. ``formats`` adds
-    ``"ort"`` (the ORT format for onnxruntime's mobile and minimal builds) and the step model
-    for edge runtimes: ``"tflite"`` (LiteRT), ``"micro"`` (TensorFlow Lite Micro, with a C
-    header and example) and ``"pte"`` (ExecuTorch) — ``rnnzoo.export.litert`` and neighbours."""
+    ``rnnzoo.runtime.engines``) and the card records how each did. ``formats`` names edge
+    targets (``rnnzoo.registry.list_targets()``: the ORT format, LiteRT, TensorFlow Lite Micro,
+    ExecuTorch, plain C and any plugin's), each written and checked by its module in
+    ``rnnzoo.targets``."""
+    from rnnzoo.registry import targets_for
     from rnnzoo.rundir import RunDir
     from rnnzoo.runtime.engines import engines
 
@@ -60,13 +61,19 @@ def export_run(
         recover(out)
     if out.exists() and not (out / "card.json").is_file() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not an rnnzoo export; choose another --out")
+    targets = targets_for(formats)  # unknown names refused before any work
+    for target in targets:
+        reason = target.missing()
+        if reason:
+            raise UserError(f"--format {target.name}: {reason}")
     run = RunDir(run_dir).load()
-    known = {"ort", "tflite", "micro", "pte"}
-    if set(formats) - known:
-        unknown = ", ".join(sorted(set(formats) - known))
-        raise UserError(f"--format takes {', '.join(sorted(known))}, not {unknown}")
     names = [e.name for e in engines(runtimes)]  # unknown names refused before any work
-    from rnnzoo.runtime.edge import check_installed
-
-    check_installed(tuple(formats))
-    return run.family.export(run, out, ExportOptions(opset, quantize, names, tuple(formats)))
+    options = ExportOptions(opset, quantize, names, tuple(targets))
+    family = run.family
+    refused = [t.name for t in targets if family.name not in t.families]
+    if refused:
+        raise UserError(
+            f"--format {refused[0]} converts a sequence model's step; {family.name} models "
+            "are not converted for it yet: export without it"
+        )
+    return family.export(run, out, options)

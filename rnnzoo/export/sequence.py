@@ -27,7 +27,7 @@ from rnnzoo.export.staging import (
     save_graph,
     write_staged,
 )
-from rnnzoo.export.step import StepGraph
+from rnnzoo.export.step import Job, StepGraph
 from rnnzoo.export.verification import (
     BATCH_SIZES,
     Case,
@@ -42,11 +42,6 @@ from rnnzoo.export.verification import (
 )
 from rnnzoo.runtime.session import zero_state
 
-EDGE_FORMATS = (
-    "tflite",
-    "micro",
-    "pte",
-)  # the step model for edge runtimes, converted from PyTorch
 FILES = {
     "model.onnx": "whole sequences of equal length: input → output and final states",
     "model.full.onnx": "padded batches and initial states: input, lengths, state_i → "
@@ -308,57 +303,32 @@ def export_sequence_model(run: Any, out: Path, options: ExportOptions) -> Export
         name: what for name, what in FILES.items() if name in answers or not name.endswith("onnx")
     }
 
-    edge = [f for f in options.formats if f in EDGE_FORMATS]
+    edge = [t for t in options.targets if not t.after_files]
     if edge and not streaming:
         raise UserError(
-            f"--format {edge[0]} exports the step model: a bidirectional model has none"
+            f"--format {edge[0].name} exports the step model: a bidirectional model has none"
         )
 
     def write(staging: Path) -> None:
         if options.quantize:
             card["int8"] = quantize_int8(graphs, staging, run)
-        if "pte" in edge:
-            from rnnzoo.export.executorch import FILE as PTE
-            from rnnzoo.export.executorch import write_pte
-
-            step_cases = [c for c in grid if c.file == "model.step.onnx"]
-            names = ["input", *state_names(model), *streaming_names(model)]
-            card.setdefault("targets", {})["executorch"] = write_pte(
-                model, staging, step_cases, names, test.x[:1]
+        if edge:
+            job = Job(
+                model,
+                staging,
+                out.name,
+                ["input", *state_names(model), *streaming_names(model)],
+                [c for c in grid if c.file == "model.step.onnx"],
+                graphs["model.step.onnx"],
+                run,
+                card,
+                options.quantize,
             )
-            card["files"][PTE] = "the step model for ExecuTorch, XNNPACK delegate (batch 1)"
-        if "tflite" in edge or "micro" in edge:
-            from rnnzoo.export.litert import FILE, write_tflite
-
-            step_cases = [c for c in grid if c.file == "model.step.onnx"]
-            names = ["input", *state_names(model), *streaming_names(model)]
-            card.setdefault("targets", {})["litert"] = write_tflite(
-                model, staging, step_cases, names, test.x[:1]
-            )
-            card["files"][FILE] = "the step model for LiteRT and TensorFlow Lite Micro (batch 1)"
-            if options.quantize:
-                from rnnzoo.export.litert import integer_variants
-
-                variants = integer_variants(model, staging, run)
-                card["targets"]["litert"]["integer"] = variants
-                for suffix in ("int8", "int16x8"):
-                    if suffix in variants:
-                        card["files"][variants[suffix]["file"]] = f"{FILE}, full-integer {suffix}"
-            if "micro" in edge:
-                from rnnzoo.export.micro import EXAMPLE, HEADER, write_micro
-
-                card["targets"]["tflite-micro"] = write_micro(
-                    model,
-                    staging,
-                    step_cases,
-                    names,
-                    test.x[:1],
-                    card["targets"]["litert"].get("integer"),
-                    test,
-                    run.task.evaluate,
-                )
-                card["files"][HEADER] = "model.step.tflite as an aligned C array"
-                card["files"][EXAMPLE] = "one streaming step on TensorFlow Lite Micro, in C++"
+            for target in edge:
+                target.refuse(job)
+            for target in edge:
+                target.record(card, target.write(job))
+                card["files"].update(target.files_meaning)
         for name, graph in graphs.items():
             save_graph(graph, staging / name, card)
         write_test_data(model, test, staging)

@@ -26,12 +26,12 @@ from rnnzoo.registry import family_entry
 @dataclass(frozen=True)
 class ExportOptions:
     """How to export: the opset, int8 copies, which other runtimes to verify the files on
-    (None: every one installed), and extra formats (``"ort"``)."""
+    (None: every one installed), and the edge targets to write (``rnnzoo.targets``)."""
 
     opset: int
     quantize: str | None = None
     runtimes: list[str] | None = None
-    formats: tuple[str, ...] = ()
+    targets: tuple = ()
 
 
 @dataclass
@@ -59,7 +59,7 @@ def reproduce(config: Any, out: Path, options: ExportOptions) -> list[str]:
     run = f"runs/{out.name}"
     export = ["rnnzoo", "export", run, "--out", str(out), "--opset", str(options.opset)]
     export += ["--quantize", options.quantize] if options.quantize else []
-    export += [word for f in options.formats for word in ("--format", f)]
+    export += [word for t in options.targets for word in ("--format", t.name)]
     return [config.command(run), shlex.join(export)]
 
 
@@ -175,14 +175,10 @@ def finish_files(
     from rnnzoo.export.verification import portability
 
     card["runtimes"] = portability(staging, answers, cases, options.runtimes)
-    if "ort" in options.formats:
-        from rnnzoo.export.ort_format import CONFIG, write_ort
-
-        feeds = {f: [c.feeds for c in cases if c.file == s] for f, s in answers.items()}
-        card["runtimes"]["onnxruntime (ORT format)"] = write_ort(staging, feeds, TOLERANCE)
-        for name in answers:
-            card["files"][name.removesuffix(".onnx") + ".ort"] = f"{name} in the ORT format"
-        card["files"][CONFIG] = "the operators a minimal onnxruntime build must include"
+    feeds = {f: [c.feeds for c in cases if c.file == s] for f, s in answers.items()}
+    for target in options.targets:
+        if target.after_files:
+            target.write_files(staging, feeds, TOLERANCE, card)
     for name in answers:  # the card inside each file has the runtimes too
         save_graph(onnx.load(str(staging / name)), staging / name, card)
 

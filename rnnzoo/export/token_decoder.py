@@ -17,7 +17,6 @@ import torch
 from torch import Tensor, nn
 
 from rnnzoo import text
-from rnnzoo.errors import UserError
 from rnnzoo.export import tracing
 from rnnzoo.export.quantization import graph_sizes, quantized_copy
 from rnnzoo.export.staging import (
@@ -168,11 +167,6 @@ def export_token_decoder(run: Any, out: Path, options: ExportOptions) -> ExportR
     """Export a loaded run of the token-decoder family to ``out``, verified against PyTorch on
     onnxruntime (any difference fails the export), then on every other installed runtime
     (recorded in the card)."""
-    if {"tflite", "micro", "pte"} & set(options.formats):
-        raise UserError(
-            "--format tflite, micro and pte convert a sequence model's step; encoder-decoder "
-            "models are not converted for edge targets yet: export without them"
-        )
     model, task, test = run.model, run.task, run.splits["test"]
     example = torch.from_numpy(encoder_feeds(test, 2)["input"])
     graphs = {

@@ -159,12 +159,13 @@ class Model:
         """Run the export's files on other runtimes (default: every one installed here) and
         compare them with onnxruntime on the export's example inputs: on the target machine,
         whether its runtime gives the numbers this export was verified with; then the card's
-        edge targets (LiteRT, TensorFlow Lite Micro, ExecuTorch) where installed
+        edge targets (``rnnzoo.targets``: LiteRT, TensorFlow Lite Micro, ExecuTorch, C) where
+        installed
         (``rnnzoo.runtime.edge.verify``). Returns the same report the card's ``runtimes``
         holds. First every file is checked against the checksums recorded at export, and the
         main graph against its test data (PyTorch's outputs): a damaged export is one
         ``RuntimeInputError`` line."""
-        from rnnzoo.runtime.edge import RUNNERS
+        from rnnzoo.runtime.edge import is_target
         from rnnzoo.runtime.engines import compare
         from rnnzoo.runtime.testdata import check_test_data
 
@@ -172,8 +173,8 @@ class Model:
         if digests is not None:
             checksums.check_every_file(self.folder, digests)
         check_test_data(self.folder, type(self.runner).files(self.folder, int8=False)["main"])
-        onnx = [n for n in runtimes or [] if n not in RUNNERS]
-        edge = [n for n in runtimes or [] if n in RUNNERS]
+        onnx = [n for n in runtimes or [] if not is_target(n)]
+        edge = [n for n in runtimes or [] if is_target(n)]
         feeds = {}
         twins = type(self.runner).files(self.folder, int8=True)  # the int8 files, if any
         for role, cases in self.runner.sample_feeds(self.folder).items():

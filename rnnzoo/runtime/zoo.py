@@ -15,6 +15,7 @@ from typing import Any
 from rnnzoo.card import stack_size
 from rnnzoo.errors import RuntimeInputError
 from rnnzoo.files import parse_json
+from rnnzoo.targets.base import size_text
 
 ENVIRONMENT = "RNNZOO_ZOO"
 BUILT_IN = Path(__file__).resolve().parents[2] / "exports"
@@ -115,31 +116,15 @@ def verified_on(card: dict[str, Any]) -> list[str]:
 
 
 def edge_targets(card: dict[str, Any]) -> list[str]:
-    """The step model's edge targets with their sizes: LiteRT's file (and its full-integer
-    copies), TFLM's tensor arena, ExecuTorch's program — each with its check against PyTorch
-    where it was not ``ok`` (``differs by …``: rounding beyond the 1e-5 the files are held to)."""
-    targets = card.get("targets") or {}
+    """The step model's edge targets as each target's module describes them: sizes, arena,
+    the chip's figures — with its check against PyTorch where it was not ``ok``."""
+    from rnnzoo.registry import tables
 
-    def checked(name: str, text: str) -> str:
-        status = targets[name].get("status", "")
-        return text if status == "ok" else f"{text} ({status})"
-
-    found = []
-    if "litert" in targets:
-        integer = targets["litert"].get("integer") or {}
-        sizes = [
-            f"{k} {size_text(integer[k]['size_bytes'])}"
-            for k in ("int8", "int16x8")
-            if k in integer
-        ]
-        extra = f" ({', '.join(sizes)})" if sizes else ""
-        tflite = size_text(targets["litert"]["size_bytes"])
-        found.append(checked("litert", f"tflite {tflite}{extra}"))
-    if "tflite-micro" in targets:
-        arena = size_text(targets["tflite-micro"]["arena_bytes"])
-        found.append(checked("tflite-micro", f"micro arena {arena}"))
-    if "executorch" in targets:
-        found.append(checked("executorch", f"pte {size_text(targets['executorch']['size_bytes'])}"))
+    entries, found = card.get("targets") or {}, []
+    for target in tables().targets.values():  # in registration order
+        for name in (target.name, *target.aliases):
+            if name in entries:
+                found.append(target.describe(entries[name]))
     return found
 
 
@@ -147,12 +132,6 @@ def catalogue(pattern: str = "*") -> list[dict[str, Any]]:
     """A row per model on the shelves matching ``pattern`` (see ``describe``)."""
     models = shelf()
     return [describe(name, models[name]) for name in list_models(pattern)]
-
-
-def size_text(size: int | None) -> str:
-    if size is None:
-        return "—"
-    return f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} KB"
 
 
 def index_markdown(rows: list[dict[str, Any]]) -> str:

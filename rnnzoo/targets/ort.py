@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnzoo.runtime.engines import Feeds, OnnxRuntime, difference
+from rnnzoo.targets.base import Target
 
 CONFIG = "required_operators.config"
 
@@ -65,3 +66,24 @@ def write_ort(folder: Path, feeds: dict[str, list[Feeds]], tolerance: float) -> 
         "max_diff": float(np.float64(worst)),
         "config": CONFIG,
     }
+
+
+class OrtFormat(Target):
+    """Converts the export's written ``.onnx`` files (both families), not the step model; its
+    report sits among the card's other ONNX runtimes, where ``rnnzoo zoo`` reads it."""
+
+    name = "ort"
+    description = "every .onnx file in the ORT format for onnxruntime's mobile and minimal builds"
+    families = ("sequence", "token_decoder")
+    after_files = True
+    package = "onnxruntime"
+    RUNTIME = "onnxruntime (ORT format)"
+
+    def write_files(
+        self, folder: Path, feeds: dict[str, list[Feeds]], tolerance: float, card: dict
+    ) -> None:
+        """After the ``.onnx`` files are written: their ``.ort`` copies, checked."""
+        card["runtimes"][self.RUNTIME] = write_ort(folder, feeds, tolerance)
+        for name in feeds:
+            card["files"][name.removesuffix(".onnx") + ".ort"] = f"{name} in the ORT format"
+        card["files"][CONFIG] = "the operators a minimal onnxruntime build must include"
