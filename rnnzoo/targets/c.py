@@ -192,8 +192,6 @@ def adapter_source(sizes: dict[str, Any], header: str) -> str:
     prediction then its new states written out."""
     prefix = sizes["prefix"]
     return f"""/* The harness's model interface over {header}; written by rnnzoo. */
-#include <string.h>
-
 #include "rz_model.h"
 #include "{header}"
 
@@ -203,7 +201,9 @@ int rz_init(void) {{ {prefix}_init(&state); return 0; }}
 void rz_reset(void) {{ {prefix}_reset(&state); }}
 int rz_step(const float *in, float *out) {{
   {prefix}_step(&state, in, out);
-  memcpy(out + {sizes["output_size"]}, &state, sizeof(state));
+  const float *from = (const float *)&state;  /* the struct holds float arrays only */
+  unsigned i;
+  for (i = 0; i < sizeof(state) / sizeof(float); ++i) out[{sizes["output_size"]} + i] = from[i];
   return 0;
 }}
 unsigned rz_arena_used(void) {{ return 0u; }}

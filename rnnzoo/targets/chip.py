@@ -18,6 +18,7 @@ Nothing is written inside the package: builds go to the caller's folder.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import os
 import re
@@ -149,7 +150,8 @@ def core_info(core: str) -> Core:
     return CORES[core]
 
 
-def _has_library(compiler: str, name: str, flags: Sequence[str]) -> bool:
+@functools.cache
+def _has_library(compiler: str, name: str, flags: tuple[str, ...]) -> bool:
     """Whether ``compiler`` finds the library file ``name`` for the multilib of ``flags``."""
     proc = subprocess.run(
         [compiler, *flags, f"-print-file-name={name}"], capture_output=True, text=True, check=False
@@ -203,10 +205,15 @@ def _diagnostics(text: str, kind: str) -> list[str]:
 def _build_error(text: str, core: Core, what: str) -> UserError:
     """One line for a failed compile or link: a full memory region first, then the first error."""
     board = core.board
-    full = re.search(r"region `(\w+)' overflowed(?: by (\d+) bytes)?", text)
+    if "rz: no room in RAM" in text and "overflowed by" not in text:
+        return UserError(
+            f"the model does not fit {board}'s {core.ram_bytes // MiB} MB of RAM: no room is left "
+            "for the harness's heap and a stack"
+        )
+    full = re.search(r"region `(\w+)' overflowed by (\d+) bytes", text)
     if full:
         region, over = full.group(1), full.group(2)
-        by = f" ({int(over):,} bytes over)" if over else ""
+        by = f" ({int(over):,} bytes over)"
         if region == "FLASH":
             return UserError(
                 f"the model does not fit {board}'s {core.flash_bytes // MiB} MB of flash{by}"
@@ -494,6 +501,20 @@ def _where(elf: Path, address: int) -> str:
     return f"{lines[0]}{place}"
 
 
+_STACK_FLAGS = {"STKOF", "MSTKERR", "STKERR"}
+
+
+def _stack_overflowed(elf: Path, names: list[str], fields: dict[str, str]) -> int | None:
+    """The stack's size when the fault is an overflow (a limit, a guard or stacking error)."""
+    bottom, top = _symbol(elf, "__rz_stack_bottom"), _symbol(elf, "__rz_stack_top")
+    guard = _symbol(elf, "__rz_stack_guard")
+    address = int(fields["address"], 16) if "address" in fields else None
+    in_guard = address is not None and guard <= address < bottom
+    if _STACK_FLAGS & set(names) or "sp" in fields or in_guard:
+        return top - bottom
+    return None
+
+
 def _fault_message(line: str, elf: Path, board: str) -> str:
     """'rz-fault: UsageFault INVSTATE pc=0x0 lr=0x6bf' as a sentence naming the code."""
     words = line.split()[1:]
@@ -501,6 +522,12 @@ def _fault_message(line: str, elf: Path, board: str) -> str:
     names = [w for w in words if "=" not in w]
     fault = names[0] if names else "fault"
     detail = f" ({', '.join(names[1:])})" if len(names) > 1 else ""
+    stack = _stack_overflowed(elf, names, fields)
+    if stack is not None:
+        return (
+            f"the stack overflowed on {board}: the firmware needs more than its {stack:,} bytes "
+            f"of stack ({fault}{detail})"
+        )
     text = f"the firmware faulted on {board}: {fault}{detail}"
     if "pc" in fields:
         pc = int(fields["pc"], 16)
@@ -523,6 +550,12 @@ def _failure(proc: subprocess.CompletedProcess[str], elf: Path, board: str) -> U
     for line in lines:
         if line.startswith("rz-error:"):
             return UserError(f"the firmware failed on {board}: {line[len('rz-error:') :].strip()}")
+    for line in lines:
+        if "Lockup" in line:  # a fault while handling a fault: QEMU aborts
+            return UserError(
+                f"the firmware locked up on {board} (a fault inside the fault handler; "
+                "the stack may have overflowed)"
+            )
     noise = ("has no peer",)
     lines = [ln for ln in lines if not any(n in ln for n in noise)]
     last = lines[-1] if lines else "no message"

@@ -144,52 +144,154 @@ def c_array(kind: str, name: str, values: np.ndarray, per_line: int = 8) -> str:
 
 
 KERNELS = {
-    "tanh": """static float rz_tanh(float x) {
-  /* a 13/6 rational approximation, within a few float ulps of tanhf on [-9, 9] (Eigen's) */
-  const float c = 7.90531110763549805f;
+    "tanh": """/* a 13/6 rational approximation (Eigen's), within a few float ulps of tanhf on [-9, 9];
+ * inlined where it is called, so its constants stay in registers across a loop */
+RZ_INLINE float rz_tanh(float x) {
   float x2, p, q;
-  if (x > c) x = c;
-  if (x < -c) x = -c;
-  if (fabsf(x) < 0.0004f) return x;
+  x = x > 7.90531110763549805f ? 7.90531110763549805f : x;
+  x = x < -7.90531110763549805f ? -7.90531110763549805f : x;
   x2 = x * x;
-  p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 - 8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
+  p = fmaf(x2, -2.76076847742355e-16f, 2.00018790482477e-13f);
+  p = fmaf(p, x2, -8.60467152213735e-11f);
+  p = fmaf(p, x2, 5.12229709037114e-08f);
+  p = fmaf(p, x2, 1.48572235717979e-05f);
+  p = fmaf(p, x2, 6.37261928875436e-04f);
+  p = fmaf(p, x2, 4.89352455891786e-03f);
+  q = fmaf(x2, 1.19825839466702e-06f, 1.18534705686654e-04f);
+  q = fmaf(q, x2, 2.26843463243900e-03f);
+  q = fmaf(q, x2, 4.89352518554385e-03f);
   return x * p / q;
 }""",
-    "sigmoid": """static float rz_sigmoid(float x) { return 0.5f + 0.5f * rz_tanh(0.5f * x); }""",
+    "sigmoid": """RZ_INLINE float rz_sigmoid(float x) { return fmaf(0.5f, rz_tanh(0.5f * x), 0.5f); }""",
+    "copy": """RZ_INLINE void rz_copy(float *to, const float *from, int n) {
+  int i;
+  for (i = 0; i < n; ++i) to[i] = from[i];
+}""",
     "softplus": """static float rz_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }""",
-    "matvec": """/* y[n] = w[n][k] x[k] + b[n] (b may be 0) */
+    "matvec": """/* y[n] = w x[k] + b[n] (b may be 0). w holds blocks of 8 rows interleaved column by
+ * column (w[8i][j], w[8i+1][j], ..., w[8i+7][j], then j+1), then the n % 8 last rows in order:
+ * one pointer walks the weights and each input is loaded once for 8 rows. */
 static void rz_matvec(const float *w, const float *x, const float *b, float *y, int n, int k) {
-  int i, j;
-  for (i = 0; i < n; ++i) {
-    const float *row = w + i * k;
-    float acc = b ? b[i] : 0.0f;
-    for (j = 0; j < k; ++j) acc += row[j] * x[j];
-    y[i] = acc;
+  int i = 0, j, r;
+  for (; i + 8 <= n; i += 8) {
+    float a0, a1, a2, a3, a4, a5, a6, a7;
+    if (b) {
+      a0 = b[i]; a1 = b[i + 1]; a2 = b[i + 2]; a3 = b[i + 3];
+      a4 = b[i + 4]; a5 = b[i + 5]; a6 = b[i + 6]; a7 = b[i + 7];
+    } else {
+      a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0f;
+    }
+    for (j = 0; j + 2 <= k; j += 2, w += 16) {  /* two inputs a turn */
+      const float v = x[j], u = x[j + 1];
+      a0 = fmaf(w[0], v, a0);
+      a1 = fmaf(w[1], v, a1);
+      a2 = fmaf(w[2], v, a2);
+      a3 = fmaf(w[3], v, a3);
+      a4 = fmaf(w[4], v, a4);
+      a5 = fmaf(w[5], v, a5);
+      a6 = fmaf(w[6], v, a6);
+      a7 = fmaf(w[7], v, a7);
+      a0 = fmaf(w[8], u, a0);
+      a1 = fmaf(w[9], u, a1);
+      a2 = fmaf(w[10], u, a2);
+      a3 = fmaf(w[11], u, a3);
+      a4 = fmaf(w[12], u, a4);
+      a5 = fmaf(w[13], u, a5);
+      a6 = fmaf(w[14], u, a6);
+      a7 = fmaf(w[15], u, a7);
+    }
+    if (j < k) {
+      const float v = x[j];
+      a0 = fmaf(w[0], v, a0);
+      a1 = fmaf(w[1], v, a1);
+      a2 = fmaf(w[2], v, a2);
+      a3 = fmaf(w[3], v, a3);
+      a4 = fmaf(w[4], v, a4);
+      a5 = fmaf(w[5], v, a5);
+      a6 = fmaf(w[6], v, a6);
+      a7 = fmaf(w[7], v, a7);
+      w += 8;
+    }
+    y[i] = a0;
+    y[i + 1] = a1;
+    y[i + 2] = a2;
+    y[i + 3] = a3;
+    y[i + 4] = a4;
+    y[i + 5] = a5;
+    y[i + 6] = a6;
+    y[i + 7] = a7;
+  }
+  for (r = i; r < n; ++r) {
+    float acc = b ? b[r] : 0.0f;
+    for (j = 0; j < k; ++j) acc = fmaf(*w++, x[j], acc);
+    y[r] = acc;
   }
 }""",
-    "matvec_q8": """/* y[n] = scale[n] (w[n][k] x[k]) + b[n]: int8 weights, one scale per row */
+    "matvec_q8": """/* y[n] = scale[n] (w x[k]) + b[n]: int8 weights, one scale per row, laid out as
+ * rz_matvec's */
 static void rz_matvec_q8(const signed char *w, const float *scale, const float *x,
                          const float *b, float *y, int n, int k) {
-  int i, j;
-  for (i = 0; i < n; ++i) {
-    const signed char *row = w + i * k;
+  int i = 0, j, r;
+  for (; i + 8 <= n; i += 8) {
+    float a0, a1, a2, a3, a4, a5, a6, a7;
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0f;
+    for (j = 0; j + 2 <= k; j += 2, w += 16) {  /* two inputs a turn */
+      const float v = x[j], u = x[j + 1];
+      a0 = fmaf((float)w[0], v, a0);
+      a1 = fmaf((float)w[1], v, a1);
+      a2 = fmaf((float)w[2], v, a2);
+      a3 = fmaf((float)w[3], v, a3);
+      a4 = fmaf((float)w[4], v, a4);
+      a5 = fmaf((float)w[5], v, a5);
+      a6 = fmaf((float)w[6], v, a6);
+      a7 = fmaf((float)w[7], v, a7);
+      a0 = fmaf((float)w[8], u, a0);
+      a1 = fmaf((float)w[9], u, a1);
+      a2 = fmaf((float)w[10], u, a2);
+      a3 = fmaf((float)w[11], u, a3);
+      a4 = fmaf((float)w[12], u, a4);
+      a5 = fmaf((float)w[13], u, a5);
+      a6 = fmaf((float)w[14], u, a6);
+      a7 = fmaf((float)w[15], u, a7);
+    }
+    if (j < k) {
+      const float v = x[j];
+      a0 = fmaf((float)w[0], v, a0);
+      a1 = fmaf((float)w[1], v, a1);
+      a2 = fmaf((float)w[2], v, a2);
+      a3 = fmaf((float)w[3], v, a3);
+      a4 = fmaf((float)w[4], v, a4);
+      a5 = fmaf((float)w[5], v, a5);
+      a6 = fmaf((float)w[6], v, a6);
+      a7 = fmaf((float)w[7], v, a7);
+      w += 8;
+    }
+    y[i] = fmaf(a0, scale[i + 0], b ? b[i + 0] : 0.0f);
+    y[i + 1] = fmaf(a1, scale[i + 1], b ? b[i + 1] : 0.0f);
+    y[i + 2] = fmaf(a2, scale[i + 2], b ? b[i + 2] : 0.0f);
+    y[i + 3] = fmaf(a3, scale[i + 3], b ? b[i + 3] : 0.0f);
+    y[i + 4] = fmaf(a4, scale[i + 4], b ? b[i + 4] : 0.0f);
+    y[i + 5] = fmaf(a5, scale[i + 5], b ? b[i + 5] : 0.0f);
+    y[i + 6] = fmaf(a6, scale[i + 6], b ? b[i + 6] : 0.0f);
+    y[i + 7] = fmaf(a7, scale[i + 7], b ? b[i + 7] : 0.0f);
+  }
+  for (r = i; r < n; ++r) {
     float acc = 0.0f;
-    for (j = 0; j < k; ++j) acc += (float)row[j] * x[j];
-    y[i] = acc * scale[i] + (b ? b[i] : 0.0f);
+    for (j = 0; j < k; ++j) acc = fmaf((float)*w++, x[j], acc);
+    y[r] = fmaf(acc, scale[r], b ? b[r] : 0.0f);
   }
 }""",
 }
 KERNEL_NEEDS = {"sigmoid": ["tanh"]}
+
+
+def blocked(w: np.ndarray) -> np.ndarray:
+    """``(n, k)`` weights as ``rz_matvec`` reads them: each block of 8 rows interleaved column
+    by column, then the ``n % 8`` last rows as they are."""
+    n, k = w.shape
+    full = n - n % 8
+    blocks = w[:full].reshape(full // 8, 8, k).transpose(0, 2, 1).reshape(-1)
+    return np.concatenate([blocks, w[full:].reshape(-1)])
 
 
 @dataclass
@@ -213,6 +315,11 @@ class Program:
         for needed in KERNEL_NEEDS.get(kernel, []):
             self.use(needed)
 
+    def copy(self, to: str, source: str, n: int) -> str:
+        """A copy of ``n`` floats (a loop: newlib-nano's memcpy goes byte by byte)."""
+        self.use("copy")
+        return f"  rz_copy({to}, {source}, {n});"
+
     def constant(self, values: np.ndarray, stem: str = "k") -> str:
         name = self.fresh(stem)
         values = np.asarray(values, np.float32)
@@ -221,17 +328,18 @@ class Program:
         return name
 
     def matrix(self, w: np.ndarray) -> str:
-        """A weight matrix ``(n, k)`` as the C arguments of a matvec: fp32 or int8 + scales."""
+        """A weight matrix ``(n, k)`` as the C arguments of a matvec: fp32 or int8 + scales,
+        in the matvec's blocked layout."""
         w = np.asarray(w, np.float32)
         if self.weights != "int8":
             self.use("matvec")
-            return f"rz_matvec({self.constant(w, 'w')}, "
+            return f"rz_matvec({self.constant(blocked(w), 'w')}, "
         self.use("matvec_q8")
         scale = np.abs(w).max(axis=1) / 127.0
         scale[scale == 0] = 1.0
         q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
         name = self.fresh("q")
-        self.constants.append(c_array("signed char", name, q, per_line=16))
+        self.constants.append(c_array("signed char", name, blocked(q), per_line=16))
         self.weight_bytes += q.size
         return f"rz_matvec_q8({name}, {self.constant(scale, 's')}, "
 
@@ -555,10 +663,8 @@ class Emitter:
         for o in range(outer):
             for k, index in enumerate(indices):
                 at = (o * len(indices) + k) * inner
-                self.p.body.append(
-                    f"  memcpy({dst} + {at}, {src} + {(o * size + int(index)) * inner}, "
-                    f"{inner} * sizeof(float));"
-                )
+                from_at = (o * size + int(index)) * inner
+                self.p.body.append(self.p.copy(f"{dst} + {at}", f"{src} + {from_at}", inner))
 
     def op_Slice(self, node: onnx.NodeProto) -> None:
         data = self.materialise(node.input[0])
@@ -622,10 +728,8 @@ class Emitter:
             width = part.shape[axis] * inner
             src, dst = self.pointer(part), self.pointer(out)
             for o in range(outer):
-                self.p.body.append(
-                    f"  memcpy({dst} + {o * out_shape[axis] * inner + at}, {src} + {o * width}, "
-                    f"{width} * sizeof(float));"
-                )
+                to = f"{dst} + {o * out_shape[axis] * inner + at}"
+                self.p.body.append(self.p.copy(to, f"{src} + {o * width}", width))
             at += width
 
     def op_Split(self, node: onnx.NodeProto) -> None:
@@ -966,22 +1070,27 @@ class Emitter:
         gh = self.new(node.output[0] + "#gh", (3 * H,))
         (out,) = self.recurrent_outputs(node, H, 1)
         X, GX, GH, Y = self.pointer(x), self.pointer(gx), self.pointer(gh), self.pointer(out)
-        bw, br = self.p.constant(b[: 3 * H], "b"), self.p.constant(b[3 * H :], "b")
         self.p.use("sigmoid")
         self.p.use("tanh")
         body = self.p.body
-        body.append(f"  {self.p.matrix(w)}{X}, {bw}, {GX}, {3 * H}, {w.shape[1]});")
         if self.attr(node, "linear_before_reset", 0):
-            body.append(f"  {self.p.matrix(r)}{h}, {br}, {GH}, {3 * H}, {H});")
+            # the z and r gates' two biases are one sum; the n gate's recurrent bias stays apart
+            merged = b[: 3 * H].copy()
+            merged[: 2 * H] += b[3 * H : 5 * H]
+            bw, bn = self.p.constant(merged, "b"), self.p.constant(b[5 * H :], "b")
+            body.append(f"  {self.p.matrix(w)}{X}, {bw}, {GX}, {3 * H}, {w.shape[1]});")
+            body.append(f"  {self.p.matrix(r)}{h}, 0, {GH}, {3 * H}, {H});")
             body.append(
                 f"  {{ int j; for (j = 0; j < {H}; ++j) {{\n"
                 f"    float z = rz_sigmoid({GX}[j] + {GH}[j]);\n"
                 f"    float rr = rz_sigmoid({GX}[{H} + j] + {GH}[{H} + j]);\n"
-                f"    float n = rz_tanh({GX}[{2 * H} + j] + rr * {GH}[{2 * H} + j]);\n"
-                f"    {Y}[j] = (1.0f - z) * n + z * {h}[j];\n"
+                f"    float n = rz_tanh(fmaf(rr, {GH}[{2 * H} + j] + {bn}[j], {GX}[{2 * H} + j]));\n"
+                f"    {Y}[j] = fmaf(z, {h}[j] - n, n);\n"
                 "  } }"
             )
         else:  # the reset gate before the recurrent weights: r ⊙ h first
+            bw, br = self.p.constant(b[: 3 * H], "b"), self.p.constant(b[3 * H :], "b")
+            body.append(f"  {self.p.matrix(w)}{X}, {bw}, {GX}, {3 * H}, {w.shape[1]});")
             body.append(f"  {self.p.matrix(r[: 2 * H])}{h}, {br}, {GH}, {2 * H}, {H});")
             body.append(
                 f"  {{ int j; for (j = 0; j < {H}; ++j) {{\n"
@@ -1120,11 +1229,14 @@ def generate(
     upper = prefix.upper()
     # the results: the prediction to the caller, each new state into its slot
     prediction = emitter.resolve(emitter.pointer(emitter.values[emitter.outputs[0]]))
-    finish = [f"  memcpy(output, {prediction}, {output_size} * sizeof(float));"]
+    finish = [program.copy("output", prediction, output_size)]
+    late = []  # from work space: after every copy that reads a state slot
     for (name, size), out_name in zip(states, emitter.outputs[1:]):
         source = emitter.resolve(emitter.pointer(emitter.values[out_name]))
         if source != f"s->{name}":
-            finish.append(f"  memmove(s->{name}, {source}, {size} * sizeof(float));")
+            copy = program.copy(f"s->{name}", source, size)
+            (late if "work" in source else finish).append(copy)
+    finish += late
     kernels = [KERNELS[k] for k in KERNELS if k in program.kernels]
     fields = "\n".join(f"  float {name}[{size}];" for name, size in states) or "  float unused;"
     header = f"""/* {about or prefix}: one streaming step as plain C99; written by rnnzoo.
@@ -1159,6 +1271,12 @@ void {prefix}_step({prefix}_state *s, const float *input, float *output);
     source = f"""/* {about or prefix}: one streaming step as plain C99; written by rnnzoo. */
 #include <math.h>
 #include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RZ_INLINE static inline __attribute__((always_inline))
+#else
+#define RZ_INLINE static inline
+#endif
 
 #include "{header_name}"
 

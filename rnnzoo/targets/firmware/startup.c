@@ -1,13 +1,15 @@
 /* Start-up code of the chip harness: vector table, reset, fault reports (Cortex-M, QEMU MPS2).
  *
- * Reset_Handler enables the FPU (when compiled for one) and the configurable faults, copies
- * .data from flash, zeroes .bss, opens newlib's semihosting handles (librdimon), runs the static
+ * Reset_Handler enables the FPU (when compiled for one) and the configurable faults, guards the
+ * stack (Armv7-M: an MPU no-access region of 1 KB below it; Armv8-M: MSPLIM), copies .data from
+ * flash, zeroes .bss, opens newlib's semihosting handles (librdimon), runs the static
  * constructors, then exit(main()). A fault prints one line through semihosting SYS_WRITE0,
  *
  *   rz-fault: UsageFault INVSTATE pc=0x00000000 lr=0x000001f3
  *
- * and stops QEMU with exit status RZ_EXIT_FAULT (semihosting SYS_EXIT_EXTENDED): newlib is not
- * used on that path, its heap or stdio may be what broke. C99, no CMSIS.
+ * and stops QEMU with exit status RZ_EXIT_FAULT (semihosting SYS_EXIT_EXTENDED). The report runs
+ * on a stack of its own and uses no newlib: the stack, the heap or stdio may be what broke.
+ * C99, no CMSIS.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -21,7 +23,7 @@
 extern uint32_t __rz_data_load[], __rz_data_start[], __rz_data_end[];
 extern uint32_t __rz_bss_start[], __rz_bss_end[];
 extern char __rz_heap_start[], __rz_heap_end[];
-extern uint32_t __rz_stack_bottom[], __rz_stack_top[];
+extern uint32_t __rz_stack_guard[], __rz_stack_bottom[], __rz_stack_top[];
 
 extern int main(void);
 extern void initialise_monitor_handles(void); /* newlib librdimon: stdin/stdout/stderr */
@@ -50,6 +52,11 @@ void _fini(void);
 #define RZ_SCB_MMFAR RZ_REG(0xE000ED34u)
 #define RZ_SCB_BFAR RZ_REG(0xE000ED38u)
 #define RZ_SCB_CPACR RZ_REG(0xE000ED88u)
+#define RZ_MPU_TYPE RZ_REG(0xE000ED90u)
+#define RZ_MPU_CTRL RZ_REG(0xE000ED94u)
+#define RZ_MPU_RNR RZ_REG(0xE000ED98u)
+#define RZ_MPU_RBAR RZ_REG(0xE000ED9Cu)
+#define RZ_MPU_RASR RZ_REG(0xE000EDA0u)
 #define RZ_SAU_SFSR RZ_REG(0xE000EDE4u)
 #define RZ_SAU_SFAR RZ_REG(0xE000EDE8u)
 
@@ -118,6 +125,19 @@ __attribute__((section(".isr_vector"), used)) const rz_vector_table rz_vectors =
 
 /* ---- reset -------------------------------------------------------------------------------- */
 
+#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
+/* Armv7-M MPU: region 0 = the 1 KB guard below the stack, no access, never executable; the
+ * default memory map for everything else (PRIVDEFENA: the harness runs privileged). */
+static void rz_guard_stack(void) {
+  if (((RZ_MPU_TYPE >> 8) & 0xFFu) == 0u) return; /* no MPU */
+  RZ_MPU_RNR = 0u;
+  RZ_MPU_RBAR = (uint32_t)(uintptr_t)__rz_stack_guard; /* 1 KB aligned (mps2.ld) */
+  RZ_MPU_RASR = (1u << 28) /* XN */ | (0u << 24) /* AP: no access */ | (9u << 1) /* 2^10 */ | 1u;
+  RZ_MPU_CTRL = (1u << 2) /* PRIVDEFENA */ | 1u /* ENABLE */;
+  __asm__ volatile("dsb\n\tisb" ::: "memory");
+}
+#endif
+
 void Reset_Handler(void) {
 #if defined(__ARM_FP)
   RZ_SCB_CPACR |= 0xFu << 20; /* CP10 and CP11: full access */
@@ -126,6 +146,8 @@ void Reset_Handler(void) {
 #if defined(__ARM_ARCH_8M_MAIN__)
   /* Stack limit: a stack that grows into the heap is a UsageFault (STKOF), not a silent overrun. */
   __asm__ volatile("msr msplim, %0" ::"r"(__rz_stack_bottom));
+#elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__)
+  rz_guard_stack();
 #endif
   /* MemManage, BusFault and UsageFault reported as themselves (and SecureFault on Armv8-M),
    * not escalated to HardFault. */
@@ -219,7 +241,11 @@ static void rz_put_field(rz_line *line, const char *name, uint32_t value) {
   rz_put_hex(line, value);
 }
 
-/* Called by the fault entries below with the exception frame (r0-r3, r12, lr, pc, xpsr). */
+/* The stack the report runs on: in .rz_io (PSRAM), so it is no part of the RAM figure. */
+__attribute__((section(".rz_io"), aligned(8), used)) uint32_t rz_fault_stack[256];
+
+/* Called by the fault entries below with the exception frame (r0-r3, r12, lr, pc, xpsr), on
+ * rz_fault_stack. A frame outside the stack (an overflow) is not read. */
 void rz_fault_report(const uint32_t *frame, uint32_t kind) {
   rz_line line;
   const uint32_t cfsr = RZ_SCB_CFSR;
@@ -243,8 +269,12 @@ void rz_fault_report(const uint32_t *frame, uint32_t kind) {
       rz_put(&line, rz_cfsr_bits[i].name);
     }
   }
-  rz_put_field(&line, "pc", frame[6]);
-  rz_put_field(&line, "lr", frame[5]);
+  if (frame >= __rz_stack_bottom && frame + 8 <= __rz_stack_top) {
+    rz_put_field(&line, "pc", frame[6]);
+    rz_put_field(&line, "lr", frame[5]);
+  } else {
+    rz_put_field(&line, "sp", (uint32_t)(uintptr_t)frame);
+  }
   if ((cfsr & (1u << 7)) != 0u) rz_put_field(&line, "address", RZ_SCB_MMFAR);
   if ((cfsr & (1u << 15)) != 0u) rz_put_field(&line, "address", RZ_SCB_BFAR);
 #if defined(__ARM_ARCH_8M_MAIN__)
@@ -258,15 +288,25 @@ void rz_fault_report(const uint32_t *frame, uint32_t kind) {
   rz_semihost_exit(RZ_EXIT_FAULT);
 }
 
-/* Each entry passes the stacked frame (MSP or PSP, by EXC_RETURN bit 2) and its kind. */
-#define RZ_FAULT_ENTRY(handler, kind)                  \
-  __attribute__((naked)) void handler(void) {          \
-    __asm__ volatile("tst lr, #4\n\t"                   \
-                     "ite eq\n\t"                       \
-                     "mrseq r0, msp\n\t"                \
-                     "mrsne r0, psp\n\t"                \
-                     "movs r1, #" #kind "\n\t"          \
-                     "b rz_fault_report\n\t");          \
+/* Each entry passes the stacked frame (MSP or PSP, by EXC_RETURN bit 2) and its kind, and moves
+ * to rz_fault_stack (on Armv8-M dropping MSPLIM first: that stack lies below the limit). */
+#if defined(__ARM_ARCH_8M_MAIN__)
+#define RZ_DROP_STACK_LIMIT "movs r2, #0\n\tmsr msplim, r2\n\t"
+#else
+#define RZ_DROP_STACK_LIMIT ""
+#endif
+
+#define RZ_FAULT_ENTRY(handler, kind)                                         \
+  __attribute__((naked)) void handler(void) {                                 \
+    __asm__ volatile("tst lr, #4\n\t"                                          \
+                     "ite eq\n\t"                                              \
+                     "mrseq r0, msp\n\t"                                       \
+                     "mrsne r0, psp\n\t"                                       \
+                     "movs r1, #" #kind "\n\t" RZ_DROP_STACK_LIMIT             \
+                     "movw r2, #:lower16:rz_fault_stack + 1024\n\t"            \
+                     "movt r2, #:upper16:rz_fault_stack + 1024\n\t"            \
+                     "mov sp, r2\n\t"                                          \
+                     "b rz_fault_report\n\t");                                 \
   }
 
 RZ_FAULT_ENTRY(NMI_Handler, 0)
