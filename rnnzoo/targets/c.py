@@ -141,9 +141,45 @@ class CTarget(Target):
         entry["chip"] = chip_report(job, entry)
         return entry
 
+    def step_files(self, entry: dict[str, Any]) -> list[str]:
+        """The C files compiled here, then the fp32 file on each emulated core the export ran
+        it on (where the Arm toolchain and QEMU are installed here too)."""
+        from rnnzoo.targets.chip import toolchain_missing
+
+        files = super().step_files(entry)
+        cores = (entry.get("chip") or {}).get("cores") or {}
+        if cores and toolchain_missing(count=True) is None:
+            files += [f"{entry['files'][0]} on {core}" for core in cores]
+        return files
+
+    def sizes(self, entry: dict[str, Any], file: str) -> dict[str, Any]:
+        return entry if file == entry["files"][0] else entry["integer"]["int8"]
+
     def open(self, folder: Path, file: str, entry: dict[str, Any]) -> HostStep:
-        sizes = entry if file == entry["files"][0] else entry["integer"]["int8"]
-        return HostStep(folder / file, sizes)
+        return HostStep(folder / file, self.sizes(entry, file))
+
+    def stream(
+        self,
+        folder: Path,
+        file: str,
+        entry: dict[str, Any],
+        x: np.ndarray,
+        lengths: np.ndarray,
+        starts: list[np.ndarray],
+    ) -> list[np.ndarray]:
+        """A host file step by step; a file on a core (``model.step.c on m4``) as one
+        firmware run of every row under QEMU."""
+        if " on " not in file:
+            return super().stream(folder, file, entry, x, lengths, starts)
+        source, core = file.split(" on ")
+        sizes = self.sizes(entry, source)
+        rows = [
+            np.ascontiguousarray(row[: int(n)].reshape(int(n), -1), np.float32)
+            for row, n in zip(x, lengths)
+        ]
+        result, _, build_dir = run_on_chip(folder / source, sizes, core, rows)
+        shutil.rmtree(build_dir, ignore_errors=True)
+        return [out[:, : sizes["output_size"]] for out in result.outputs]
 
     def describe(self, entry: dict[str, Any]) -> str:
         chip = (entry.get("chip") or {}).get("cores") or {}

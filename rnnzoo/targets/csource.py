@@ -144,8 +144,8 @@ def c_array(kind: str, name: str, values: np.ndarray, per_line: int = 8) -> str:
 
 
 KERNELS = {
-    "tanh": """/* a 13/6 rational approximation (Eigen's), within a few float ulps of tanhf on [-9, 9];
- * inlined where it is called, so its constants stay in registers across a loop */
+    "tanh": """/* a 13/6 rational approximation (Eigen's), within a few float ulps of tanhf on
+ * [-9, 9]; inlined where it is called, so its constants stay in registers across a loop */
 RZ_INLINE float rz_tanh(float x) {
   float x2, p, q;
   x = x > 7.90531110763549805f ? 7.90531110763549805f : x;
@@ -162,15 +162,19 @@ RZ_INLINE float rz_tanh(float x) {
   q = fmaf(q, x2, 4.89352518554385e-03f);
   return x * p / q;
 }""",
-    "sigmoid": """RZ_INLINE float rz_sigmoid(float x) { return fmaf(0.5f, rz_tanh(0.5f * x), 0.5f); }""",
+    "sigmoid": """RZ_INLINE float rz_sigmoid(float x) {
+  return fmaf(0.5f, rz_tanh(0.5f * x), 0.5f);
+}""",
     "copy": """RZ_INLINE void rz_copy(float *to, const float *from, int n) {
   int i;
   for (i = 0; i < n; ++i) to[i] = from[i];
 }""",
-    "softplus": """static float rz_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }""",
-    "matvec": """/* y[n] = w x[k] + b[n] (b may be 0). w holds blocks of 8 rows interleaved column by
- * column (w[8i][j], w[8i+1][j], ..., w[8i+7][j], then j+1), then the n % 8 last rows in order:
- * one pointer walks the weights and each input is loaded once for 8 rows. */
+    "softplus": """static float rz_softplus(float x) {
+  return x > 20.0f ? x : log1pf(expf(x));
+}""",
+    "matvec": """/* y[n] = w x[k] + b[n] (b may be 0). w holds blocks of 8 rows interleaved
+ * column by column (w[8i][j], w[8i+1][j], ..., w[8i+7][j], then j+1), then the n % 8
+ * last rows in order: one pointer walks the weights and each input is loaded once for 8 rows. */
 static void rz_matvec(const float *w, const float *x, const float *b, float *y, int n, int k) {
   int i = 0, j, r;
   for (; i + 8 <= n; i += 8) {
@@ -1084,7 +1088,8 @@ class Emitter:
                 f"  {{ int j; for (j = 0; j < {H}; ++j) {{\n"
                 f"    float z = rz_sigmoid({GX}[j] + {GH}[j]);\n"
                 f"    float rr = rz_sigmoid({GX}[{H} + j] + {GH}[{H} + j]);\n"
-                f"    float n = rz_tanh(fmaf(rr, {GH}[{2 * H} + j] + {bn}[j], {GX}[{2 * H} + j]));\n"
+                f"    float n = rz_tanh(\n"
+                f"        fmaf(rr, {GH}[{2 * H} + j] + {bn}[j], {GX}[{2 * H} + j]));\n"
                 f"    {Y}[j] = fmaf(z, {h}[j] - n, n);\n"
                 "  } }"
             )

@@ -404,8 +404,14 @@ def kernel_sources(tflm_dir: str | Path, ops: Iterable[str], cmsis_nn: bool = Fa
 
 
 def cmsis_nn_sources(tflm_dir: str | Path) -> list[Path]:
-    """The CMSIS-NN library's C sources (all of them: the linker keeps what the kernels call)."""
-    return sorted((Path(tflm_dir) / DOWNLOADS / "cmsis_nn" / "Source").rglob("*.c"))
+    """The CMSIS-NN library's integer C sources (the linker keeps what the kernels call).
+
+    Its float API (``*_f16.c``, ``*_f32.c``) is left out: it compiles only with
+    ``ARM_NN_FLOAT_API_ENABLED`` (and f16 only for cores with half-precision arithmetic), and TFLM's
+    CMSIS-NN kernels never call it (float tensors go to the reference code).
+    """
+    found = (Path(tflm_dir) / DOWNLOADS / "cmsis_nn" / "Source").rglob("*.c")
+    return sorted(p for p in found if not re.search(r"_f(16|32)$", p.stem))
 
 
 def runtime_sources(tflm_dir: str | Path) -> list[Path]:
