@@ -258,6 +258,7 @@ def markdown(card: dict[str, Any], tolerance: float) -> str:
     if card.get("reproduce"):
         lines += ["", "## Reproduce", "", "```bash", *card["reproduce"], "```"]
     lines += runtimes_markdown(card)
+    lines += edge_markdown(card)
     lines += [
         "",
         f"## Verification (onnxruntime vs PyTorch: max |diff| / (1 + |value|) ≤ {tolerance:g})",
@@ -270,6 +271,21 @@ def markdown(card: dict[str, Any], tolerance: float) -> str:
         for c in card.get("verification", [])
     ]
     return "\n".join(lines) + "\n"
+
+
+def edge_markdown(card: dict[str, Any]) -> list[str]:
+    """The edge targets' files, each in its target's own words (``rnnzoo.targets``): sizes,
+    arena, integer metrics, the figures measured on emulated Cortex-M cores."""
+    from rnnzoo.registry import tables, target, target_names
+
+    known = target_names(tables())
+    entries = {name: e for name, e in (card.get("targets") or {}).items() if name in known}
+    if not entries:
+        return []
+    lines = ["", "## Edge targets", ""]
+    for name, entry in entries.items():
+        lines += [f"- {line}" for line in target(name).summary(entry)]
+    return lines
 
 
 def runtimes_markdown(card: dict[str, Any]) -> list[str]:

@@ -9,6 +9,23 @@
 # installed is said on one line; the tests that need it skip with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--chip" ]; then
+  # the emulated Cortex-M runs (rnnzoo export --format c / micro, -m chip): Debian's Arm
+  # toolchain, newlib and QEMU; what cannot be installed is said on one line (the tests skip)
+  if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null; then
+    exit 0
+  fi
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt_log=$(mktemp)
+    { apt-get update -q && apt-get install -y -q gcc-arm-none-eabi libnewlib-arm-none-eabi \
+        libstdc++-arm-none-eabi-newlib qemu-system-arm; } >"$apt_log" 2>&1 \
+      || echo "note: could not install the Arm toolchain and QEMU ($(tail -1 "$apt_log")); the chip tests will skip" >&2
+    rm -f "$apt_log"
+  else
+    echo "note: no apt-get as root here: install gcc-arm-none-eabi, libnewlib-arm-none-eabi, libstdc++-arm-none-eabi-newlib and qemu-system-arm; the chip tests will skip" >&2
+  fi
+  exit 0
+fi
 extras="[mnist1d]"
 if [ "${1:-}" = "--test" ]; then
   extras="[test,runtimes]"  # test includes mnist1d

@@ -142,3 +142,23 @@ def test_no_kind_branches_outside_the_families():
                     for c in ast.walk(side)
                 )
                 assert not literal, f"{name}:{node.lineno} tests a kind"
+
+
+def test_a_targets_name_is_spelled_only_in_its_module():
+    """An edge target is one module plus its registration: its name and aliases appear as a
+    string nowhere else in rnnzoo (the CLI, the exporter, the runtime and the zoo ask the
+    registry)."""
+    import rnnzoo.registry
+
+    names = {}
+    for target in rnnzoo.registry.tables().targets.values():
+        module = type(target).__module__
+        for name in (target.name, *target.aliases):
+            names[name] = module
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                owner = names.get(node.value)
+                assert owner is None or owner == module, (
+                    f"{module}:{node.lineno} spells target {node.value!r} (its module: {owner})"
+                )

@@ -70,8 +70,9 @@ def test_every_cell_exports_as_c_that_gives_onnxruntimes_numbers(tmp_path, cell,
     assert "c: model.step.c + model.step.h" in exported.stdout
     for compiler in COMPILERS:  # warning-free with every compiler here
         flags = ARM if compiler.startswith("arm") else []
-        built = subprocess.run([compiler, *WARNINGS, *flags, "-O2", "-c", str(out / "model.step.c"),
-                                "-o", str(tmp_path / "step.o")], capture_output=True, text=True)  # fmt: skip
+        source, target = str(out / "model.step.c"), str(tmp_path / "step.o")
+        command = [compiler, *WARNINGS, *flags, "-O2", "-c", source, "-o", target]
+        built = subprocess.run(command, capture_output=True, text=True)
         assert built.returncode == 0, (compiler, built.stderr)
     verified = cli("verify", str(out), "--runtime", "c", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -106,7 +107,8 @@ def test_two_models_link_into_one_program(tmp_path, reber_gru):
 #include "first.h"
 #include "second.h"
 int main(void) {
-  first_state a; second_state b; float x[FIRST_INPUT_SIZE] = {0}, ya[FIRST_OUTPUT_SIZE], yb[SECOND_OUTPUT_SIZE];
+  first_state a; second_state b;
+  float x[FIRST_INPUT_SIZE] = {0}, ya[FIRST_OUTPUT_SIZE], yb[SECOND_OUTPUT_SIZE];
   int t; x[0] = 1.0f;
   first_init(&a); second_init(&b);
   for (t = 0; t < 5; ++t) first_step(&a, x, ya);
@@ -157,9 +159,9 @@ def test_the_chip_run_is_skipped_with_its_reason_without_the_toolchain(tmp_path,
     hidden.mkdir()
     for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
         for program in Path(folder).glob("*"):
-            if not program.name.startswith(("arm-none-eabi", "qemu")):
-                if not (hidden / program.name).exists():
-                    (hidden / program.name).symlink_to(program)
+            arm = program.name.startswith(("arm-none-eabi", "qemu"))
+            if not arm and not (hidden / program.name).exists():
+                (hidden / program.name).symlink_to(program)
     out = tmp_path / "export"
     env = {"PATH": f"{Path(sys.executable).parent}:{hidden}"}
     exported = cli("export", str(reber_gru), "--out", str(out), "--format", "c",

@@ -457,3 +457,72 @@ def test_what_is_not_a_cell_or_task_is_refused_at_registration(cli, tmp_path):
         for command in (["info", name], train):
             assert one_error_line(cli(*command, env=env)).startswith("Error: " + expected[name])
     assert not (tmp_path / "run").exists()
+
+
+TARGET_PLUGIN = '''
+    """An edge target from outside: the step graph re-saved as it would be for a runtime of
+    the plugin's own (here onnxruntime again), checked and run through the same interface."""
+    from pathlib import Path
+
+    import numpy as np
+    import onnx
+
+    import rnnzoo
+    from rnnzoo.targets.base import Target
+
+    FILE = "model.step.copy.onnx"
+
+
+    class OnnxCopyStep:
+        def __init__(self, path):
+            import onnxruntime
+
+            self.session = onnxruntime.InferenceSession(str(path))
+            self.names = [i.name for i in self.session.get_inputs()]
+
+        def __call__(self, feeds):
+            return self.session.run(None, dict(zip(self.names, feeds)))
+
+
+    class StepCopy(Target):
+        name = "step-copy"
+        description = "the step graph again, for a runtime of this plugin's own"
+        files_meaning = {FILE: "the step graph, copied by a plugin"}
+
+        def write(self, job):
+            onnx.save(job.step_graph(), str(job.folder / FILE))
+            report = job.checked(OnnxCopyStep(job.folder / FILE))
+            return {"status": report.pop("status"), "file": FILE, **report}
+
+        def open(self, folder, file, entry):
+            return OnnxCopyStep(Path(folder) / file)
+
+
+    @rnnzoo.hookimpl
+    def register_targets(register):
+        register(StepCopy)
+'''
+
+
+def test_a_plugin_target_exports_verifies_and_lists_under_its_own_name(tmp_path, cli):
+    make_distribution(tmp_path, "zz_step_copy", TARGET_PLUGIN)
+    env = {"PYTHONPATH": str(tmp_path), "RNNZOO_LOAD_PLUGINS": "zz_step_copy"}
+    listed = cli("targets", "--json", env=env)
+    assert "step-copy" in [t["name"] for t in json.loads(listed.stdout)], listed.stderr
+    run = tmp_path / "run"
+    small = ["--param", "n_train=64", "--param", "n_test=16", "--hidden", "8", "--epochs", "1"]
+    trained = cli("train", "--task", "sine", "--cell", "gru", *small, "--out", str(run))
+    assert trained.returncode == 0, trained.stderr
+    out = tmp_path / "export"
+    exported = cli("export", str(run), "--out", str(out), "--format", "step-copy",
+                   "--runtime", "onnxruntime", env=env)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    card = json.loads((out / "card.json").read_text())
+    assert (
+        card["targets"]["step-copy"]["status"] == "ok" and (out / "model.step.copy.onnx").is_file()
+    )
+    verified = cli("verify", str(out), "--runtime", "step-copy", "--json", env=env)
+    assert json.loads(verified.stdout)["step-copy"]["files"] == {"model.step.copy.onnx": "ok"}
+    unknown = cli("export", str(run), "--out", str(tmp_path / "x"), "--format", "step-cpy", env=env)
+    assert unknown.returncode == 2
+    assert "unknown target 'step-cpy'; did you mean step-copy" in unknown.stderr

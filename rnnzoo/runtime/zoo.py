@@ -20,7 +20,7 @@ from rnnzoo.targets.base import size_text
 ENVIRONMENT = "RNNZOO_ZOO"
 BUILT_IN = Path(__file__).resolve().parents[2] / "exports"
 SHORT_RUNTIMES = {  # how `rnnzoo zoo` names the runtimes in its table
-    "onnxruntime": "ort",
+    "onnxruntime": "onnxrt",
     "onnx.reference": "ref",
     "openvino": "ov",
     "onnxruntime-node": "node",

@@ -891,18 +891,18 @@ class Emitter:
         a_off = " + ".join([f"{nm} * {s * m * k}" for nm, s in zip(names, a_st) if s] or ["0"])
         b_off = " + ".join([f"{nm} * {s * k * n}" for nm, s in zip(names, b_st) if s] or ["0"])
         o_off = " + ".join([f"{nm} * {s * m * n}" for nm, s in zip(names, strides(batch))] or ["0"])
-        lines = ["  { int " + ", ".join([*names, "r", "c", "j"]) + "; float acc;"]
+        lines = ["  { int " + ", ".join([*names, "r", "q", "j"]) + "; float acc;"]
         indent = "  "
         for d, size in enumerate(batch):
             lines.append(f"{indent}for ({names[d]} = 0; {names[d]} < {size}; ++{names[d]})")
             indent += "  "
         A, B, Y = self.pointer(a), self.pointer(b), self.pointer(out)
         lines.append(
-            f"{indent}for (r = 0; r < {m}; ++r) for (c = 0; c < {n}; ++c) {{\n"
+            f"{indent}for (r = 0; r < {m}; ++r) for (q = 0; q < {n}; ++q) {{\n"
             f"{indent}  acc = 0.0f;\n"
             f"{indent}  for (j = 0; j < {k}; ++j)\n"
-            f"{indent}    acc += {A}[{a_off} + r * {k} + j] * {B}[{b_off} + j * {n} + c];\n"
-            f"{indent}  {Y}[{o_off} + r * {n} + c] = acc;\n"
+            f"{indent}    acc += {A}[{a_off} + r * {k} + j] * {B}[{b_off} + j * {n} + q];\n"
+            f"{indent}  {Y}[{o_off} + r * {n} + q] = acc;\n"
             f"{indent}}}"
         )
         lines.append("  }")

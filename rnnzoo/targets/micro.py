@@ -14,7 +14,7 @@ import numpy as np
 from rnnzoo.errors import UserError
 from rnnzoo.targets.base import StepJob, Target, from_integer, quiet, require, size_text, to_integer
 from rnnzoo.targets.litert import EXTRA as LITERT_EXTRA
-from rnnzoo.targets.litert import FILE, LiteRTStep, operators, signature_positions
+from rnnzoo.targets.litert import FILE, LiteRT, LiteRTStep, operators, signature_positions
 
 EXTRA = "pip install 'rnnzoo[micro]' (tflite-micro)"
 HEADER, EXAMPLE = "model_data.h", "micro_step.cc"
@@ -158,7 +158,7 @@ class Micro(Target):
     name = "micro"
     aliases = ("tflite-micro",)
     description = "LiteRT's step file on TensorFlow Lite Micro, as a C header and C++ example"
-    builds_on = ("litert",)
+    builds_on = (LiteRT.name,)
     needs = (
         ("litert_torch", LITERT_EXTRA),
         ("ai_edge_litert", LITERT_EXTRA),
@@ -195,7 +195,7 @@ class Micro(Target):
             "operators": ops,
             **report,
         }
-        integer = job.card["targets"]["litert"].get("integer") or {}
+        integer = job.card["targets"][LiteRT.name].get("integer") or {}
         if "test_examples" in integer:
             n = integer["test_examples"]
             entry["integer"] = {}

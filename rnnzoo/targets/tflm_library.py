@@ -76,7 +76,6 @@ RUNTIME_SOURCES: tuple[str, ...] = (
     "tensorflow/lite/micro/memory_helpers.cc",
     "tensorflow/lite/micro/memory_planner/greedy_memory_planner.cc",
     "tensorflow/lite/micro/memory_planner/linear_memory_planner.cc",
-    "tensorflow/lite/micro/memory_planner/non_persistent_buffer_planner_shim.cc",
     "tensorflow/lite/micro/micro_allocation_info.cc",
     "tensorflow/lite/micro/micro_allocator.cc",
     "tensorflow/lite/micro/micro_context.cc",
@@ -85,11 +84,8 @@ RUNTIME_SOURCES: tuple[str, ...] = (
     "tensorflow/lite/micro/micro_interpreter_graph.cc",
     "tensorflow/lite/micro/micro_log.cc",
     "tensorflow/lite/micro/micro_op_resolver.cc",
-    "tensorflow/lite/micro/micro_profiler.cc",
     "tensorflow/lite/micro/micro_resource_variable.cc",
-    "tensorflow/lite/micro/micro_time.cc",
     "tensorflow/lite/micro/micro_utils.cc",
-    "tensorflow/lite/micro/system_setup.cc",
     "tensorflow/lite/micro/tflite_bridge/flatbuffer_conversions_bridge.cc",
     "tensorflow/lite/micro/tflite_bridge/micro_error_reporter.cc",
 )
@@ -183,7 +179,7 @@ C_FLAGS: tuple[str, ...] = ("-std=c11", "-ffunction-sections", "-fdata-sections"
 RUNTIME_OPT = "-Os"
 KERNEL_OPT = "-O2"
 
-_LAYOUT_VERSION = 1  # bump when the cache layout or what goes into an archive changes
+_LAYOUT_VERSION = 2  # bump when the cache layout or what goes into an archive changes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +197,12 @@ class Library:
     key: str
     compile_seconds: float = 0.0  # 0.0 when it came from the cache
     cached: bool = False
+
+    def preprocessor_args(self, system: bool = True) -> list[str]:
+        """The -D and include flags (valid for C and C++); ``system``: TFLM's headers as
+        ``-isystem``, so ``-Wall -Wextra`` on the adapter warns about its own code only."""
+        inc = "-isystem" if system else "-I"
+        return [*(f"-D{d}" for d in self.defines), *(f"{inc}{p}" for p in self.include_dirs)]
 
     def compile_args(self) -> list[str]:
         """The -D, -I and language flags for a C++ file that includes TFLM headers."""
@@ -236,10 +238,9 @@ def check_tflm_dir(path: str | Path, *, cmsis_nn: bool = False) -> Path:
         needed += CMSIS_NN_REQUIRED
     missing = [rel for rel in needed if not (root / rel).exists()]
     if missing:
-        downloads = [m for m in missing if m.startswith(DOWNLOADS)]
         hint = (
             f" (TFLM's third-party headers belong in {DOWNLOADS}/)"
-            if downloads
+            if missing[0].startswith(DOWNLOADS)
             else " (is it a tflite-micro checkout?)"
         )
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
@@ -594,10 +595,12 @@ def build_library(
         for src, opt, lang in (
             *((s, RUNTIME_OPT, "c++") for s in runtime),
             *((s, KERNEL_OPT, "c++") for s in kernels),
-            *((s, KERNEL_OPT, "c") for s in extra_c),
+            *((s, KERNEL_OPT, "c99") for s in extra_c),
         ):
             rel = src.relative_to(root)
-            obj = objdir / rel.parent / f"{rel.name}{opt}.o"
+            # a flat, unique name: an archive member is named by its basename, and TFLM has
+            # several common.cc, kernel_util.cc and portable_tensor_utils.cc
+            obj = objdir / f"{str(rel).replace('/', '__')}{opt}.o"
             if lang == "c++":
                 argv = [cxx, *common, *CXX_FLAGS, opt, *def_args, *inc_args]
             else:

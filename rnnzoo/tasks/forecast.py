@@ -381,7 +381,7 @@ class Forecast(Task):
         """Three seasonal series of different levels in long format."""
         rng = np.random.default_rng(0)
         rows = ["id,t,value"]
-        for name, level in (("a", 10.0), ("b", 200.0), ("c", 3000.0)):
+        for name, level in (("low", 10.0), ("mid", 200.0), ("high", 3000.0)):
             t = np.arange(120)
             values = level * (1 + 0.3 * np.sin(2 * np.pi * t / 4) + 0.002 * t) + rng.normal(
                 0, level * 0.02, len(t)

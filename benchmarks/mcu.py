@@ -1,0 +1,176 @@
+"""On the chip: every shelf model that streams, as rnnzoo's plain-C target (fp32 and int8
+weights) against TensorFlow Lite Micro (fp32, int8 with the reference kernels, int8 with
+CMSIS-NN) on the same emulated core (QEMU's mps2-an386, a Cortex-M4F), in the same firmware
+scaffold (``rnnzoo/targets/firmware``), side by side in one run: flash (the whole firmware's
+text + data, and the model's share beside the scaffold's), RAM (data + bss + the stack the
+streaming used), instructions per step (counted by QEMU between two markers around the
+streaming) and the largest difference from onnxruntime's ``model.step.onnx`` over the export's
+example streamed (prediction and states, |diff| / (1 + |value|)).
+
+    RNNZOO_TFLM_DIR=../shared/third_party/tflite-micro .venv/bin/python benchmarks/mcu.py [NAME ...]
+
+Needs Debian's gcc-arm-none-eabi, libnewlib-arm-none-eabi, libstdc++-arm-none-eabi-newlib and
+qemu-system-arm (``bash scripts/setup.sh --chip``); without ``RNNZOO_TFLM_DIR`` only the C rows
+are measured. TFLM is compiled once into ``benchmarks/results/.tflm-cache`` (about 2 minutes on
+2 cores). Writes benchmarks/results/mcu.json with the machine and the commit, and prints a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import machine  # noqa: E402
+from rnnzoo.errors import UserError  # noqa: E402
+from rnnzoo.targets import c as c_target  # noqa: E402
+from rnnzoo.targets import chip  # noqa: E402
+from rnnzoo.targets.csource import generate  # noqa: E402
+
+CORE = "m4"
+CACHE = ROOT / "benchmarks" / "results" / ".tflm-cache"
+
+
+def shelf_models(names: list[str]) -> list[Path]:
+    folders = sorted(p.parent for p in (ROOT / "exports").glob("*/model.step.onnx"))
+    return [f for f in folders if not names or f.name in names]
+
+
+def example_rows(folder: Path) -> list[np.ndarray]:
+    """The export's example, each row's valid steps as ``(steps, input floats)``."""
+    example = json.loads((folder / "example.json").read_text())
+    x = np.asarray([[[np.nan if v is None else v for v in np.ravel(step)] for step in row]
+                    for row in example["input"]], np.float32)  # fmt: skip
+    lengths = example.get("lengths") or [x.shape[1]] * len(x)
+    return [x[i, : int(n)] for i, n in enumerate(lengths)]
+
+
+def c_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) -> dict:
+    graph = onnx.load(str(folder / "model.step.onnx"))
+    found = {}
+    for weights in ("fp32", "int8"):
+        work = Path(tempfile.mkdtemp(prefix="rnnzoo-mcu-"))
+        try:
+            model = generate(graph, folder.name, weights)
+            (work / "model.step.c").write_text(model.source)
+            (work / "model.step.h").write_text(model.header)
+            sizes = c_target.sizes_of(model)
+            figures, outputs = c_target.chip_figures(work, "model.step.c", sizes, CORE, rows)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        figures["max_diff"] = c_target.worst_difference(reference, outputs)
+        figures["weight_bytes"] = model.weight_bytes
+        found[f"c {weights}"] = figures
+    return found
+
+
+def micro_positions(folder: Path) -> tuple[list[int], list[int]]:
+    """Where the input, states, prediction and new states sit among the interpreter's tensors,
+    as the export's ``micro_step.cc`` says (``kInput``, ``kStateIn``, ``kPrediction``, …)."""
+    text = (folder / "micro_step.cc").read_text()
+
+    def one(name: str) -> int:
+        return int(re.search(rf"\b{name} = (\d+)", text).group(1))
+
+    def many(name: str) -> list[int]:
+        listed = re.search(rf"{name}\[kStates\] = \{{([\d, ]*)\}}", text).group(1)
+        return [int(v) for v in listed.split(",") if v.strip()]
+
+    return [one("kInput"), *many("kStateIn")], [one("kPrediction"), *many("kStateOut")]
+
+
+def tflm_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) -> dict:
+    from rnnzoo.targets import tflm_library
+
+    tflm = tflm_library.check_tflm_dir(os.environ["RNNZOO_TFLM_DIR"])
+    card = json.loads((folder / "card.json").read_text())
+    targets = card.get("targets") or {}
+    micro = targets.get("micro") or targets.get("tflite-micro")  # the shelf's older name
+    if not micro or not (folder / "micro_step.cc").is_file():
+        return {}
+    ops = micro["operators"]
+    inputs, outputs = micro_positions(folder)
+    in_floats, out_floats = rows[0].shape[1], reference[0].shape[1]
+    found = {}
+    variants = [
+        ("tflm fp32", "model.step.tflite", False),
+        ("tflm int8", "model.step.int8.tflite", False),
+        ("tflm int8 cmsis-nn", "model.step.int8.tflite", True),
+    ]
+    for label, file, cmsis in variants:
+        if not (folder / file).is_file():
+            continue
+        library = tflm_library.build_library(tflm, ops, list(chip.CORES[CORE].flags), CACHE,
+                                             cmsis_nn=cmsis)  # fmt: skip
+        work = Path(tempfile.mkdtemp(prefix="rnnzoo-mcu-"))
+        try:
+            data = (folder / file).read_bytes()
+            (work / "model_data.h").write_text(tflm_library.model_data_header(data))
+            header = tflm_library.model_header(tflm, ops, 64 * 1024, inputs[0], inputs[1:],
+                                               outputs[0], outputs[1:])  # fmt: skip
+            (work / "rz_tflm_model.h").write_text(header)
+            built = chip.build([chip.FIRMWARE_DIR / "tflm_adapter.cc"], work, CORE,
+                               in_floats=in_floats, out_floats=out_floats,
+                               max_steps_total=sum(len(r) for r in rows), max_rows=len(rows),
+                               include_dirs=[work], libraries=[library.archive],
+                               extra_flags=library.preprocessor_args())  # fmt: skip
+            result = chip.run(built.elf, CORE, rows, in_floats, out_floats, count=True)
+            sizes, scaffold = chip.sizes(built.elf), chip.scaffold_sizes(CORE, work)
+        except UserError as error:  # a firmware that fails: said in the results, not fatal
+            found[label] = {"fails": str(error)}
+            continue
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        arena = result.arena_bytes
+        steps = sum(len(r) for r in rows)
+        found[label] = {
+            "flash_bytes": sizes["flash"],
+            "model_flash_bytes": sizes["flash"] - scaffold["flash"],
+            # the arena is declared 64 kB here: count what the interpreter used, not declared
+            "ram_bytes": sizes["ram"] - 64 * 1024 + arena + result.stack_bytes,
+            "arena_bytes": arena,
+            "stack_bytes": result.stack_bytes,
+            "instructions_per_step": round(result.stream_instructions / steps),
+            "max_diff": c_target.worst_difference(reference, result.outputs),
+        }
+    return found
+
+
+def main() -> None:
+    reason = chip.toolchain_missing(cxx=True, count=True)
+    if reason:
+        sys.exit(f"benchmarks/mcu.py needs the Arm toolchain and QEMU: {reason}")
+    results = {}
+    for folder in shelf_models(sys.argv[1:]):
+        rows = example_rows(folder)
+        reference = c_target.reference_rows(onnx.load(str(folder / "model.step.onnx")), rows)
+        found = c_rows(folder, rows, reference)
+        if os.environ.get("RNNZOO_TFLM_DIR"):
+            found.update(tflm_rows(folder, rows, reference))
+        results[folder.name] = found
+        for label, f in found.items():
+            if "fails" in f:
+                print(f"{folder.name:10} {label:20} fails: {f['fails']}", flush=True)
+                continue
+            print(f"{folder.name:10} {label:20} flash {f['flash_bytes']:>8,} (model "
+                  f"{f['model_flash_bytes']:>7,})  RAM {f['ram_bytes']:>7,}  "
+                  f"{f['instructions_per_step']:>9,} instr/step  max diff {f['max_diff']:.1e}",
+                  flush=True)  # fmt: skip
+    out = ROOT / "benchmarks" / "results" / "mcu.json"
+    out.write_text(json.dumps({"machine": machine(), "core": chip.CORES[CORE].board,
+                               "results": results}, indent=1) + "\n")  # fmt: skip
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
