@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from rnnzoo.errors import UserError  # noqa: E402
 from rnnzoo.targets import c as c_target  # noqa: E402
 from rnnzoo.targets import chip  # noqa: E402
 from rnnzoo.targets.csource import generate  # noqa: E402
+from rnnzoo.targets.micro import EXAMPLE, example_positions, run_on_chip  # noqa: E402
 
 CORE = "m4"
 CACHE = ROOT / "benchmarks" / "results" / ".tflm-cache"
@@ -74,33 +74,15 @@ def c_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) ->
     return found
 
 
-def micro_positions(folder: Path) -> tuple[list[int], list[int]]:
-    """Where the input, states, prediction and new states sit among the interpreter's tensors,
-    as the export's ``micro_step.cc`` says (``kInput``, ``kStateIn``, ``kPrediction``, …)."""
-    text = (folder / "micro_step.cc").read_text()
-
-    def one(name: str) -> int:
-        return int(re.search(rf"\b{name} = (\d+)", text).group(1))
-
-    def many(name: str) -> list[int]:
-        listed = re.search(rf"{name}\[kStates\] = \{{([\d, ]*)\}}", text).group(1)
-        return [int(v) for v in listed.split(",") if v.strip()]
-
-    return [one("kInput"), *many("kStateIn")], [one("kPrediction"), *many("kStateOut")]
-
-
 def tflm_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) -> dict:
-    from rnnzoo.targets import tflm_library
-
-    tflm = tflm_library.check_tflm_dir(os.environ["RNNZOO_TFLM_DIR"])
     card = json.loads((folder / "card.json").read_text())
     targets = card.get("targets") or {}
     micro = targets.get("micro") or targets.get("tflite-micro")  # the shelf's older name
-    if not micro or not (folder / "micro_step.cc").is_file():
+    if not micro or not (folder / EXAMPLE).is_file():
         return {}
     ops = micro["operators"]
-    inputs, outputs = micro_positions(folder)
-    in_floats, out_floats = rows[0].shape[1], reference[0].shape[1]
+    inputs, outputs = example_positions((folder / EXAMPLE).read_text())
+    out_floats = reference[0].shape[1]
     found = {}
     variants = [
         ("tflm fp32", "model.step.tflite", False),
@@ -110,39 +92,14 @@ def tflm_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray])
     for label, file, cmsis in variants:
         if not (folder / file).is_file():
             continue
-        library = tflm_library.build_library(tflm, ops, list(chip.CORES[CORE].flags), CACHE,
-                                             cmsis_nn=cmsis)  # fmt: skip
-        work = Path(tempfile.mkdtemp(prefix="rnnzoo-mcu-"))
         try:
-            data = (folder / file).read_bytes()
-            (work / "model_data.h").write_text(tflm_library.model_data_header(data))
-            header = tflm_library.model_header(tflm, ops, 64 * 1024, inputs[0], inputs[1:],
-                                               outputs[0], outputs[1:])  # fmt: skip
-            (work / "rz_tflm_model.h").write_text(header)
-            built = chip.build([chip.FIRMWARE_DIR / "tflm_adapter.cc"], work, CORE,
-                               in_floats=in_floats, out_floats=out_floats,
-                               max_steps_total=sum(len(r) for r in rows), max_rows=len(rows),
-                               include_dirs=[work], libraries=[library.archive],
-                               extra_flags=library.preprocessor_args())  # fmt: skip
-            result = chip.run(built.elf, CORE, rows, in_floats, out_floats, count=True)
-            sizes, scaffold = chip.sizes(built.elf), chip.scaffold_sizes(CORE, work)
+            figures = run_on_chip(folder / file, ops, (inputs, outputs), rows, out_floats,
+                                  CORE, cmsis, CACHE)  # fmt: skip
         except UserError as error:  # a firmware that fails: said in the results, not fatal
             found[label] = {"fails": str(error)}
             continue
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        arena = result.arena_bytes
-        steps = sum(len(r) for r in rows)
-        found[label] = {
-            "flash_bytes": sizes["flash"],
-            "model_flash_bytes": sizes["flash"] - scaffold["flash"],
-            # the arena is declared 64 kB here: count what the interpreter used, not declared
-            "ram_bytes": sizes["ram"] - 64 * 1024 + arena + result.stack_bytes,
-            "arena_bytes": arena,
-            "stack_bytes": result.stack_bytes,
-            "instructions_per_step": round(result.stream_instructions / steps),
-            "max_diff": c_target.worst_difference(reference, result.outputs),
-        }
+        figures["max_diff"] = c_target.worst_difference(reference, figures.pop("outputs"))
+        found[label] = figures
     return found
 
 

@@ -247,3 +247,35 @@ unsigned rz_arena_used(void) { return 0u; }
     with pytest.raises(UserError) as error:
         chip.build([source], tmp_path, "m4", in_floats=1, out_floats=1, max_steps_total=1)
     assert "does not fit mps2-an386's 4 MB of flash" in str(error.value)
+
+
+@pytest.mark.chip
+def test_the_tflm_example_streams_on_an_emulated_cortex_m4(tmp_path):
+    """The shelf's TFLM files (fp32, int8) built against the TFLM sources RNNZOO_TFLM_DIR
+    names, in the same scaffold, on the emulated M4: fp32 gives onnxruntime's numbers, int8
+    keeps each sequence's answer; the arena is the 32-bit core's own."""
+    import os
+
+    reason = chip_missing() or (
+        None if os.environ.get("RNNZOO_TFLM_DIR") else "RNNZOO_TFLM_DIR is not set"
+    )
+    if reason:
+        pytest.skip(reason)
+    from rnnzoo.targets.c import reference_rows, worst_difference
+    from rnnzoo.targets.micro import EXAMPLE, example_positions, run_on_chip
+
+    shelf = Path(__file__).resolve().parents[1] / "exports" / "reber"
+    card = json.loads((shelf / "card.json").read_text())
+    ops = card["targets"]["tflite-micro"]["operators"]
+    positions = example_positions((shelf / EXAMPLE).read_text())
+    x = np.asarray(json.loads((shelf / "example.json").read_text())["input"], np.float32)
+    rows = [row for row in x]
+    expected = reference_rows(onnx.load(str(shelf / "model.step.onnx")), rows)
+    fp32 = run_on_chip(shelf / "model.step.tflite", ops, positions, rows, expected[0].shape[1],
+                       cache=tmp_path.parent / "tflm-cache")  # fmt: skip
+    assert worst_difference(expected, fp32["outputs"]) <= 1e-5
+    assert 0 < fp32["arena_bytes"] < card["targets"]["tflite-micro"]["arena_bytes"]  # 32-bit
+    int8 = run_on_chip(shelf / "model.step.int8.tflite", ops, positions, rows,
+                       expected[0].shape[1], cache=tmp_path.parent / "tflm-cache")  # fmt: skip
+    answers = [(e[-1, :2].argmax(), g[-1, :2].argmax()) for e, g in zip(expected, int8["outputs"])]
+    assert all(a == b for a, b in answers), answers

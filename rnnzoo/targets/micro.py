@@ -229,3 +229,73 @@ class Micro(Target):
             if "skipped" in found:
                 lines.append(f"micro: {found['file']} does not run on TFLM: {found['skipped']}")
         return lines
+
+
+def example_positions(example: str) -> tuple[list[int], list[int]]:
+    """Where the input and states (then the prediction and new states) sit among the
+    interpreter's inputs (outputs), as an export's ``micro_step.cc`` declares them."""
+
+    def one(name: str) -> int:
+        return int(re.search(rf"\b{name} = (\d+)", example).group(1))
+
+    def many(name: str) -> list[int]:
+        listed = re.search(rf"{name}\[kStates\] = \{{([\d, ]*)\}}", example).group(1)
+        return [int(v) for v in listed.split(",") if v.strip()]
+
+    return [one("kInput"), *many("kStateIn")], [one("kPrediction"), *many("kStateOut")]
+
+
+ARENA_DECLARED = 64 * 1024  # the firmware's arena; what the interpreter used is reported
+
+
+def run_on_chip(
+    tflite: Path,
+    ops: list[str],
+    positions: tuple[list[int], list[int]],
+    rows: list[np.ndarray],
+    out_floats: int,
+    core: str = "m4",
+    cmsis_nn: bool = False,
+    cache: Path | None = None,
+) -> dict[str, Any]:
+    """A ``.tflite`` step built with TensorFlow Lite Micro (the sources ``RNNZOO_TFLM_DIR``
+    names, compiled once into ``cache``) into the same firmware scaffold as the C target,
+    ``rows`` streamed on ``core`` under QEMU: its outputs (prediction then states, every
+    step), flash, RAM (with the arena the interpreter used, not the one declared),
+    instructions per step."""
+    import shutil
+    import tempfile
+
+    from rnnzoo.targets import chip, tflm_library
+
+    tflm = tflm_library.tflm_dir_from_env(cmsis_nn=cmsis_nn)
+    cache = cache or Path.home() / ".cache" / "rnnzoo" / "tflm"
+    library = tflm_library.build_library(tflm, ops, list(chip.CORES[core].flags), cache,
+                                         cmsis_nn=cmsis_nn)  # fmt: skip
+    inputs, outputs = positions
+    in_floats = rows[0].shape[1]
+    work = Path(tempfile.mkdtemp(prefix="rnnzoo-tflm-"))
+    try:
+        (work / "model_data.h").write_text(tflm_library.model_data_header(tflite.read_bytes()))
+        header = tflm_library.model_header(tflm, ops, ARENA_DECLARED, inputs[0], inputs[1:],
+                                           outputs[0], outputs[1:])  # fmt: skip
+        (work / "rz_tflm_model.h").write_text(header)
+        built = chip.build([chip.FIRMWARE_DIR / "tflm_adapter.cc"], work, core,
+                           in_floats=in_floats, out_floats=out_floats,
+                           max_steps_total=sum(len(r) for r in rows), max_rows=len(rows),
+                           include_dirs=[work], libraries=[library.archive],
+                           extra_flags=library.preprocessor_args())  # fmt: skip
+        result = chip.run(built.elf, core, rows, in_floats, out_floats, count=True)
+        sizes, scaffold = chip.sizes(built.elf), chip.scaffold_sizes(core, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    steps = sum(len(r) for r in rows)
+    return {
+        "outputs": result.outputs,
+        "flash_bytes": sizes["flash"],
+        "model_flash_bytes": sizes["flash"] - scaffold["flash"],
+        "ram_bytes": sizes["ram"] - ARENA_DECLARED + result.arena_bytes + result.stack_bytes,
+        "arena_bytes": result.arena_bytes,
+        "stack_bytes": result.stack_bytes,
+        "instructions_per_step": round(result.stream_instructions / steps),
+    }
