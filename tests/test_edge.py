@@ -199,7 +199,7 @@ def test_every_cell_runs_on_every_edge_target(tmp_path, cell, cli):
         assert exported.returncode == 2 and not out.exists()
         assert exported.stderr.strip().splitlines() == [
             f"Error: TensorFlow Lite Micro has no kernel for {NOT_ON_MICRO[cell]}, which this "
-            "model's step uses; export it with --format tflite or --format pte instead"
+            "model's step uses; export it with --format litert, executorch or c instead"
         ]
         formats = ["--format", "litert", "--format", "executorch"]
         exported = cli("export", str(run), "--out", str(out), *formats, "--runtime", "onnxruntime")
