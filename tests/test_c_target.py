@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
@@ -42,19 +41,6 @@ def trained(folder: Path, task: str, cell: str, *extra: str) -> Path:
 @pytest.fixture(scope="module")
 def reber_gru(tmp_path_factory):
     return trained(tmp_path_factory.mktemp("c"), "reber", "gru")
-
-
-def stream_onnx(path: Path, x: np.ndarray) -> np.ndarray:
-    session = onnxruntime.InferenceSession(str(path))
-    inputs = session.get_inputs()
-    feeds = {i.name: np.zeros([1 if isinstance(d, str) else d for d in i.shape], np.float32)
-             for i in inputs[1:]}  # fmt: skip
-    outputs = []
-    for t in range(x.shape[1]):
-        y, *new = session.run(None, {"input": x[:, t], **feeds})
-        feeds = dict(zip(feeds, new))
-        outputs.append(y)
-    return np.stack(outputs, 1)
 
 
 @pytest.mark.parametrize("cell", every_cell())

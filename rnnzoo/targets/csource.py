@@ -172,120 +172,76 @@ RZ_INLINE float rz_tanh(float x) {
     "softplus": """static float rz_softplus(float x) {
   return x > 20.0f ? x : log1pf(expf(x));
 }""",
-    "matvec": """/* y[n] = w x[k] + b[n] (b may be 0). w holds blocks of 8 rows interleaved
- * column by column (w[8i][j], w[8i+1][j], ..., w[8i+7][j], then j+1), then the n % 8
- * last rows in order: one pointer walks the weights and each input is loaded once for 8 rows. */
-static void rz_matvec(const float *w, const float *x, const float *b, float *y, int n, int k) {
-  int i = 0, j, r;
-  for (; i + 8 <= n; i += 8) {
-    float a0, a1, a2, a3, a4, a5, a6, a7;
-    if (b) {
-      a0 = b[i]; a1 = b[i + 1]; a2 = b[i + 2]; a3 = b[i + 3];
-      a4 = b[i + 4]; a5 = b[i + 5]; a6 = b[i + 6]; a7 = b[i + 7];
-    } else {
-      a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0f;
-    }
-    for (j = 0; j + 2 <= k; j += 2, w += 16) {  /* two inputs a turn */
-      const float v = x[j], u = x[j + 1];
-      a0 = fmaf(w[0], v, a0);
-      a1 = fmaf(w[1], v, a1);
-      a2 = fmaf(w[2], v, a2);
-      a3 = fmaf(w[3], v, a3);
-      a4 = fmaf(w[4], v, a4);
-      a5 = fmaf(w[5], v, a5);
-      a6 = fmaf(w[6], v, a6);
-      a7 = fmaf(w[7], v, a7);
-      a0 = fmaf(w[8], u, a0);
-      a1 = fmaf(w[9], u, a1);
-      a2 = fmaf(w[10], u, a2);
-      a3 = fmaf(w[11], u, a3);
-      a4 = fmaf(w[12], u, a4);
-      a5 = fmaf(w[13], u, a5);
-      a6 = fmaf(w[14], u, a6);
-      a7 = fmaf(w[15], u, a7);
-    }
-    if (j < k) {
-      const float v = x[j];
-      a0 = fmaf(w[0], v, a0);
-      a1 = fmaf(w[1], v, a1);
-      a2 = fmaf(w[2], v, a2);
-      a3 = fmaf(w[3], v, a3);
-      a4 = fmaf(w[4], v, a4);
-      a5 = fmaf(w[5], v, a5);
-      a6 = fmaf(w[6], v, a6);
-      a7 = fmaf(w[7], v, a7);
-      w += 8;
-    }
-    y[i] = a0;
-    y[i + 1] = a1;
-    y[i + 2] = a2;
-    y[i + 3] = a3;
-    y[i + 4] = a4;
-    y[i + 5] = a5;
-    y[i + 6] = a6;
-    y[i + 7] = a7;
-  }
-  for (r = i; r < n; ++r) {
-    float acc = b ? b[r] : 0.0f;
-    for (j = 0; j < k; ++j) acc = fmaf(*w++, x[j], acc);
-    y[r] = acc;
-  }
-}""",
-    "matvec_q8": """/* y[n] = scale[n] (w x[k]) + b[n]: int8 weights, one scale per row, laid out as
- * rz_matvec's */
-static void rz_matvec_q8(const signed char *w, const float *scale, const float *x,
-                         const float *b, float *y, int n, int k) {
-  int i = 0, j, r;
-  for (; i + 8 <= n; i += 8) {
-    float a0, a1, a2, a3, a4, a5, a6, a7;
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0f;
-    for (j = 0; j + 2 <= k; j += 2, w += 16) {  /* two inputs a turn */
-      const float v = x[j], u = x[j + 1];
-      a0 = fmaf((float)w[0], v, a0);
-      a1 = fmaf((float)w[1], v, a1);
-      a2 = fmaf((float)w[2], v, a2);
-      a3 = fmaf((float)w[3], v, a3);
-      a4 = fmaf((float)w[4], v, a4);
-      a5 = fmaf((float)w[5], v, a5);
-      a6 = fmaf((float)w[6], v, a6);
-      a7 = fmaf((float)w[7], v, a7);
-      a0 = fmaf((float)w[8], u, a0);
-      a1 = fmaf((float)w[9], u, a1);
-      a2 = fmaf((float)w[10], u, a2);
-      a3 = fmaf((float)w[11], u, a3);
-      a4 = fmaf((float)w[12], u, a4);
-      a5 = fmaf((float)w[13], u, a5);
-      a6 = fmaf((float)w[14], u, a6);
-      a7 = fmaf((float)w[15], u, a7);
-    }
-    if (j < k) {
-      const float v = x[j];
-      a0 = fmaf((float)w[0], v, a0);
-      a1 = fmaf((float)w[1], v, a1);
-      a2 = fmaf((float)w[2], v, a2);
-      a3 = fmaf((float)w[3], v, a3);
-      a4 = fmaf((float)w[4], v, a4);
-      a5 = fmaf((float)w[5], v, a5);
-      a6 = fmaf((float)w[6], v, a6);
-      a7 = fmaf((float)w[7], v, a7);
-      w += 8;
-    }
-    y[i] = fmaf(a0, scale[i + 0], b ? b[i + 0] : 0.0f);
-    y[i + 1] = fmaf(a1, scale[i + 1], b ? b[i + 1] : 0.0f);
-    y[i + 2] = fmaf(a2, scale[i + 2], b ? b[i + 2] : 0.0f);
-    y[i + 3] = fmaf(a3, scale[i + 3], b ? b[i + 3] : 0.0f);
-    y[i + 4] = fmaf(a4, scale[i + 4], b ? b[i + 4] : 0.0f);
-    y[i + 5] = fmaf(a5, scale[i + 5], b ? b[i + 5] : 0.0f);
-    y[i + 6] = fmaf(a6, scale[i + 6], b ? b[i + 6] : 0.0f);
-    y[i + 7] = fmaf(a7, scale[i + 7], b ? b[i + 7] : 0.0f);
-  }
-  for (r = i; r < n; ++r) {
-    float acc = 0.0f;
-    for (j = 0; j < k; ++j) acc = fmaf((float)*w++, x[j], acc);
-    y[r] = fmaf(acc, scale[r], b ? b[r] : 0.0f);
-  }
-}""",
+    "matvec": "",  # written by matvec_kernel below: fp32 and int8 share one shape
+    "matvec_q8": "",
 }
+
+
+def matvec_kernel(int8: bool) -> str:
+    """``rz_matvec`` (fp32) or ``rz_matvec_q8`` (int8 weights, one scale per row): y[n] =
+    w x[k] + b[n] (b may be 0). w holds blocks of 8 rows interleaved column by column
+    (w[8i][j] … w[8i+7][j], then j+1), then the n % 8 last rows in order: one pointer walks the
+    weights, each input is loaded once for 8 rows, two inputs a turn."""
+    cast = "(float)" if int8 else ""
+    rows = range(8)
+
+    def fma(offset: int, value: str) -> list[str]:
+        return [f"      a{r} = fmaf({cast}w[{offset + r}], {value}, a{r});" for r in rows]
+
+    def result(r: str, acc: str) -> str:
+        return f"fmaf({acc}, scale[{r}], b ? b[{r}] : 0.0f)" if int8 else acc
+
+    head = (
+        "static void rz_matvec_q8(const signed char *w, const float *scale, const float *x,\n"
+        "                         const float *b, float *y, int n, int k) {"
+        if int8
+        else "static void rz_matvec(const float *w, const float *x, const float *b, float *y, "
+        "int n, int k) {"
+    )
+    return "\n".join(
+        [
+            "/* y[n] = w x[k] + b[n]; w in blocks of 8 rows interleaved column by column, then",
+            " * the n % 8 last rows in order (rnnzoo.targets.csource.blocked) */",
+            head,
+            "  int i = 0, j, r;",
+            "  for (; i + 8 <= n; i += 8) {",
+            "    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;",
+            "    float a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;",
+            *(
+                []
+                if int8
+                else [  # fp32 starts from the bias; int8 adds it after the scale
+                    "    if (b) {",
+                    "      a0 = b[i]; a1 = b[i + 1]; a2 = b[i + 2]; a3 = b[i + 3];",
+                    "      a4 = b[i + 4]; a5 = b[i + 5]; a6 = b[i + 6]; a7 = b[i + 7];",
+                    "    }",
+                ]
+            ),  # fmt: skip
+            "    for (j = 0; j + 2 <= k; j += 2, w += 16) {  /* two inputs a turn */",
+            "      const float v = x[j], u = x[j + 1];",
+            *fma(0, "v"),
+            *fma(8, "u"),
+            "    }",
+            "    if (j < k) {",
+            "      const float v = x[j];",
+            *fma(0, "v"),
+            "      w += 8;",
+            "    }",
+            *(f"    y[i + {r}] = {result(f'i + {r}', f'a{r}')};" for r in rows),
+            "  }",
+            "  for (r = i; r < n; ++r) {",
+            "    float acc = 0.0f;" if int8 else "    float acc = b ? b[r] : 0.0f;",
+            f"    for (j = 0; j < k; ++j) acc = fmaf({cast}*w++, x[j], acc);",
+            f"    y[r] = {result('r', 'acc')};",
+            "  }",
+            "}",
+        ]
+    )
+
+
+KERNELS["matvec"], KERNELS["matvec_q8"] = matvec_kernel(False), matvec_kernel(True)
+
+
 KERNEL_NEEDS = {"sigmoid": ["tanh"]}
 
 

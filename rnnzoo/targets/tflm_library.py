@@ -39,6 +39,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from rnnzoo.errors import UserError
+from rnnzoo.targets import chip
 
 ENV_VAR = "RNNZOO_TFLM_DIR"
 DOWNLOADS = "tensorflow/lite/micro/tools/make/downloads"
@@ -165,12 +166,7 @@ BASE_DEFINES: tuple[str, ...] = (
 
 #: C++ language flags for TFLM (and for the adapter): no RTTI, exceptions or unwind tables.
 CXX_FLAGS: tuple[str, ...] = (
-    "-std=c++17",
-    "-fno-rtti",
-    "-fno-exceptions",
-    "-fno-threadsafe-statics",
-    "-fno-unwind-tables",
-    "-fno-asynchronous-unwind-tables",
+    *chip.CXX_FLAGS,  # the scaffold's C++ flags, so the adapter and the library agree
     "-ffunction-sections",
     "-fdata-sections",
     "-fmessage-length=0",
