@@ -35,7 +35,7 @@ from rnnzoo.errors import UserError  # noqa: E402
 from rnnzoo.targets import c as c_target  # noqa: E402
 from rnnzoo.targets import chip  # noqa: E402
 from rnnzoo.targets.csource import generate  # noqa: E402
-from rnnzoo.targets.micro import EXAMPLE, example_positions, run_on_chip  # noqa: E402
+from rnnzoo.targets.micro import ARENA_DECLARED, MODEL_HEADER, run_on_chip  # noqa: E402
 
 CORE = "m4"
 CACHE = ROOT / "benchmarks" / "results" / ".tflm-cache"
@@ -75,30 +75,32 @@ def c_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) ->
 
 
 def tflm_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) -> dict:
-    card = json.loads((folder / "card.json").read_text())
-    targets = card.get("targets") or {}
-    micro = targets.get("micro") or targets.get("tflite-micro")  # the shelf's older name
-    if not micro or not (folder / EXAMPLE).is_file():
+    """The export's own micro_step.cc with each model header (the arena its micro_model.h
+    gives: measured on the M4 at export)."""
+    if not (folder / MODEL_HEADER).is_file():
         return {}
-    ops = micro["operators"]
-    inputs, outputs = example_positions((folder / EXAMPLE).read_text())
-    out_floats = reference[0].shape[1]
     found = {}
     variants = [
-        ("tflm fp32", "model.step.tflite", False),
-        ("tflm int8", "model.step.int8.tflite", False),
-        ("tflm int8 cmsis-nn", "model.step.int8.tflite", True),
+        ("tflm fp32", "model_data.h", False, False),
+        ("tflm int8", "model_data.int8.h", True, False),
+        ("tflm int8 cmsis-nn", "model_data.int8.h", True, True),
     ]
-    for label, file, cmsis in variants:
-        if not (folder / file).is_file():
+    for label, header, int8, cmsis in variants:
+        if not (folder / header).is_file():
             continue
         try:
-            figures = run_on_chip(folder / file, ops, (inputs, outputs), rows, out_floats,
-                                  CORE, cmsis, CACHE)  # fmt: skip
+            arena = None  # the header's, measured with the reference kernels at export
+            if cmsis:  # CMSIS-NN's kernels ask for scratch buffers: their own smallest arena
+                probe = run_on_chip(folder, rows[:1], CORE, int8=int8, cmsis_nn=True, cache=CACHE,
+                                    arena=ARENA_DECLARED, count=False, search=True)  # fmt: skip
+                arena = probe["arena_bytes"]
+            figures = run_on_chip(folder, rows, CORE, int8=int8, cmsis_nn=cmsis, cache=CACHE,
+                                  arena=arena)  # fmt: skip
         except UserError as error:  # a firmware that fails: said in the results, not fatal
             found[label] = {"fails": str(error)}
             continue
         figures["max_diff"] = c_target.worst_difference(reference, figures.pop("outputs"))
+        figures.pop("prediction_floats")
         found[label] = figures
     return found
 

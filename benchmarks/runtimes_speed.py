@@ -108,8 +108,10 @@ def step_seconds(step, feeds: list[np.ndarray], repeats: int) -> float:
 def edge_main() -> None:
     from importlib import metadata
 
-    from rnnzoo.runtime import edge
     from rnnzoo.runtime.session import open_session, zero_state
+    from rnnzoo.targets.executorch import ExecuTorchStep
+    from rnnzoo.targets.litert import LiteRTStep
+    from rnnzoo.targets.micro import MicroStep
 
     torch.set_num_threads(1)
     part = {"machine": machine(), "threads": 1, "unit": "microseconds per step", "models": {}}
@@ -127,11 +129,11 @@ def edge_main() -> None:
             feeds = [np.random.default_rng(0).random(shape, np.float32), *starts]
             steps = {
                 "onnxruntime": lambda f, s=session, n=names: s.run(None, dict(zip(n, f))),
-                **{f"litert {k}": edge.LiteRTStep(folder / f"model.step{s}.tflite")
+                **{f"litert {k}": LiteRTStep(folder / f"model.step{s}.tflite", names)
                    for k, s in (("fp32", ""), ("int8", ".int8"), ("int16x8", ".int16x8"))},
-                **{f"tflite-micro {k}": edge.MicroStep(folder / f"model.step{s}.tflite")
+                **{f"tflite-micro {k}": MicroStep(folder / f"model.step{s}.tflite", names)
                    for k, s in (("fp32", ""), ("int8", ".int8"), ("int16x8", ".int16x8"))},
-                "executorch fp32": edge.ExecuTorchStep(folder / "model.step.pte"),
+                "executorch fp32": ExecuTorchStep(folder / "model.step.pte"),
             }  # fmt: skip
             micro = {k: round(1e6 * step_seconds(f, feeds, 2000), 2) for k, f in steps.items()}
             base = micro["onnxruntime"]

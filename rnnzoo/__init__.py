@@ -56,13 +56,15 @@ def train(
     overwrite: bool = False,
     cell_params: dict[str, Any] | None = None,
     task_params: dict[str, Any] | None = None,
+    threads: int | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Train a cell on a task into the run directory ``out``, as ``rnnzoo train`` does.
 
     ``options`` are the fields of ``rnnzoo.rundir.TrainConfig`` (hidden, layers, epochs, lr, ...);
     unset ones take the task's recommended values; ``overwrite`` replaces a run already in
-    ``out``; ``quiet`` hides the progress. Returns the run's summary.
+    ``out``; ``quiet`` hides the progress; ``threads``: the CPU threads (default: the free
+    cores). Returns the run's summary.
     """
     from rnnzoo.rundir import config_with_defaults
     from rnnzoo.trainer import train as run_training
@@ -70,7 +72,9 @@ def train(
     config = config_with_defaults(
         task, cell, cell_params=cell_params or {}, task_params=task_params or {}, **options
     )
-    return run_training(config, out, resume=resume, quiet=quiet, overwrite=overwrite)
+    return run_training(
+        config, out, resume=resume, quiet=quiet, overwrite=overwrite, threads=threads
+    )
 
 
 def load_run(path: str | os.PathLike[str]):

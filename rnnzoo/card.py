@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnzoo.errors import RuntimeInputError
+from rnnzoo.escaping import markdown as md
 from rnnzoo.files import parse_json
 
 FORMAT = "rnnzoo-card/2"
@@ -213,19 +214,19 @@ def stack_size(layers: int, hidden: int, bidirectional: bool) -> str:
 
 def markdown(card: dict[str, Any], tolerance: float) -> str:
     """The card as ``README.md`` for the export folder."""
-    params = ", ".join(f"{k}={v}" for k, v in card["cell_params"].items())
+    params = md(", ".join(f"{k}={v}" for k, v in card["cell_params"].items()))
     cell = f"`{card['cell']}`" + (f" ({params})" if params else "")
     layers = f"{card['layers']} layer{'s' if card['layers'] != 1 else ''}"
     lines = [
         f"# {card['task']} / {card['cell']}",
         "",
-        card["description"],
+        md(card["description"]),
         "",
         f"- {card['kind']} model ({card['family']} family): cell {cell}, {layers} × "
         f"{card['hidden']} units{', bidirectional' if card['bidirectional'] else ''}",
-        f"- preprocessing: {card['preprocessing']}",
+        f"- preprocessing: {md(card['preprocessing'])}",
         *(
-            [f"- data: {card['task_params']['source']}"]
+            [f"- data: {md(card['task_params']['source'])}"]
             if card["task_params"].get("source")
             else []
         ),
@@ -234,12 +235,13 @@ def markdown(card: dict[str, Any], tolerance: float) -> str:
         "| file | what |",
         "|---|---|",
     ]
-    lines += [f"| `{name}` | {what} |" for name, what in card.get("files", {}).items()]
+    lines += [f"| `{name}` | {md(what)} |" for name, what in card.get("files", {}).items()]
     lines += ["", "## Inputs and outputs", "", "| name | shape | meaning |", "|---|---|---|"]
     for item in card["inputs"] + card["outputs"]:
-        lines.append(f"| `{item['name']}` | {item['shape']} | {item.get('meaning', '')} |")
+        lines.append(f"| `{item['name']}` | {item['shape']} | {md(item.get('meaning', ''))} |")
     if card["labels"]:
-        lines += ["", "Labels: " + ", ".join(f"{i} {n}" for i, n in enumerate(card["labels"]))]
+        named = ", ".join(f"{i} {md(n)}" for i, n in enumerate(card["labels"]))
+        lines += ["", "Labels: " + named]
     lines += ["", "## Metrics (test split)", "", "| metric | model | baseline |", "|---|---|---|"]
     test, base = card["metrics"].get("test") or {}, card["metrics"].get("baseline_test") or {}
     for key, value in test.items():
@@ -284,7 +286,7 @@ def edge_markdown(card: dict[str, Any]) -> list[str]:
         return []
     lines = ["", "## Edge targets", ""]
     for name, entry in entries.items():
-        lines += [f"- {line}" for line in target(name).summary(entry)]
+        lines += [f"- {md(line)}" for line in target(name).summary(entry)]
     return lines
 
 

@@ -13,6 +13,7 @@ once. An export made before checksums has no manifest and is read without this c
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -48,7 +49,14 @@ def recorded(folder: Path) -> dict[str, str] | None:
             raise RuntimeInputError(
                 f"{path}: line {number} is not 'SHA256  FILE', so the file is damaged; {AGAIN}"
             )
-        digests[match["name"]] = match["digest"].lower()
+        name = match["name"]
+        parts = name.split("/")
+        if name.startswith("/") or "\\" in name or any(p in ("", ".", "..") for p in parts):
+            raise RuntimeInputError(
+                f"{path}: line {number} names {name!r}, which is not a file inside the export; "
+                f"the manifest is damaged or was edited: {AGAIN}"
+            )
+        digests[name] = match["digest"].lower()
     return digests
 
 
@@ -59,6 +67,8 @@ def check_file(folder: Path, name: str, digests: dict[str, str], data: bytes | N
     expected = digests.get(name)
     if expected is None:
         raise RuntimeInputError(f"{path}: not listed in {MANIFEST}; {AGAIN}")
+    if data is None:
+        plain_file_inside(folder, path)
     try:
         actual = hashlib.sha256(data).hexdigest() if data is not None else file_digest(path)
     except FileNotFoundError:
@@ -71,6 +81,27 @@ def check_file(folder: Path, name: str, digests: dict[str, str], data: bytes | N
         raise RuntimeInputError(
             f"{path}: damaged (its sha256 differs from the one {MANIFEST} recorded at export); "
             f"{AGAIN}"
+        )
+
+
+def plain_file_inside(folder: Path, path: Path) -> None:
+    """Refuse ``path`` unless it is a plain file inside ``folder`` with no link on the way: a
+    manifest names only what the export wrote, and reading a link, a device or a pipe could
+    read another file or never end."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise RuntimeInputError(f"{path}: missing, though {MANIFEST} lists it; {AGAIN}") from None
+    if stat.S_ISDIR(mode):
+        raise RuntimeInputError(f"{path}: a folder where the export wrote a file; {AGAIN}")
+    inside = path.resolve().is_relative_to(folder.resolve())
+    if not stat.S_ISREG(mode) or not inside:
+        kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a plain file"
+        raise RuntimeInputError(
+            f"{path}: {kind}, where the export wrote a plain file; rnnzoo reads only the "
+            f"export's own files: {AGAIN}"
         )
 
 

@@ -160,6 +160,11 @@ def check_folder_path(path: str | Path, what: str) -> Path:
     """Refuse, before any work, a folder path that cannot be created and written."""
     path = Path(path)
     check_name(path, what)
+    if path.is_symlink():  # replacing it would move the user's files out of what it links to
+        raise UserError(
+            f"{path} is a symbolic link; {what} names a folder that rnnzoo writes itself: "
+            "give the folder it points to, or a new name"
+        )
     for p in [path, *path.parents]:
         if p.exists():
             if not p.is_dir():

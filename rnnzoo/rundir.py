@@ -451,8 +451,13 @@ class RunDir:
 
 
 def _data_digests(task: Any) -> dict[str, str]:
-    """``{path: sha256}`` of the task's data files (after ``task.load()``)."""
-    return {str(path): file_digest(Path(path)) for path in task.data_files()}
+    """``{path: sha256}`` of the task's data files (after ``task.load()``); a folder of class
+    folders by every file in it."""
+    found = {}
+    for path in map(Path, task.data_files()):
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        found.update({str(file): file_digest(file) for file in files})
+    return found
 
 
 def load_run(path: str | Path) -> LoadedRun:

@@ -181,6 +181,11 @@ def objective(trial: Any, settings: Settings, folder: Path, log: list[str]) -> f
     resumed = trial.user_attrs.get("resume")
     run = RunDir(resumed if resumed else folder / f"trial-{trial.number:04d}")
     resume = bool(resumed) and run.has_checkpoint()
+    if not resumed and run.path.exists():  # a trial folder is never trained over
+        raise UserError(
+            f"{run} exists though study.db has no trial that made it; the study and the trial "
+            "folders disagree: restore study.db, or choose another --out"
+        )
     trial.set_user_attr("run", str(run))
     pruning = Pruning(trial, settings.metric)
     if resume:  # the epochs the interrupted trial had reported
@@ -192,7 +197,7 @@ def objective(trial: Any, settings: Settings, folder: Path, log: list[str]) -> f
             run.path,
             resume=resume,
             quiet=True,
-            overwrite=not resume,
+            overwrite=bool(resumed) and not resume,  # its own, killed before a checkpoint
             callbacks=[*trackers(log), pruning],
         )
     except TrainingDiverged as error:  # a poor trial, not a failed tune
@@ -209,15 +214,29 @@ def open_study(settings: Settings, folder: Path, seed: int) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=NAME,
-        storage=f"sqlite:///{folder.resolve() / STUDY}",
-        direction="maximize" if settings.higher_is_better else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
-        load_if_exists=True,
-    )
-    saved = study.user_attrs.get("settings")
+    path = folder.resolve() / STUDY
+    if not path.is_file() or path.stat().st_size == 0:  # a new study: no trials yet
+        check_trial_folders(folder, [])
+    try:
+        study = optuna.create_study(
+            study_name=NAME,
+            storage=optuna.storages.RDBStorage(
+                f"sqlite:///{path}", engine_kwargs={"connect_args": {"timeout": 2}}
+            ),
+            direction="maximize" if settings.higher_is_better else "minimize",
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+            load_if_exists=True,
+        )
+        saved = study.user_attrs.get("settings")
+        trials = study.get_trials(deepcopy=False)
+    except Exception as error:  # SQLAlchemy's and Optuna's own words, on one line
+        said = " ".join(str(error).split("\n")[0].split())[:160]
+        raise UserError(
+            f"{path} cannot be read as rnnzoo's study ({said}): it is damaged, locked by "
+            "another program or not a study; restore it, or choose another --out"
+        ) from None
+    check_trial_folders(folder, trials)
     if saved is None:
         study.set_user_attr("settings", settings.key())
     elif saved != settings.key():
@@ -228,6 +247,20 @@ def open_study(settings: Settings, folder: Path, seed: int) -> Any:
     return study
 
 
+def check_trial_folders(folder: Path, trials: list[Any]) -> None:
+    """Refuse a study that does not know every trial folder beside it (``study.db`` deleted,
+    emptied or replaced): continuing would number trials from 0 again, over finished runs."""
+    known = {Path(t.user_attrs["run"]).name for t in trials if t.user_attrs.get("run")}
+    unknown = sorted(p.name for p in folder.glob("trial-*") if p.name not in known)
+    if unknown:
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        raise UserError(
+            f"{folder} holds trial folders that its {STUDY} does not know "
+            f"({', '.join(unknown[:3])}{more}): the study was deleted, emptied or replaced; "
+            f"restore {STUDY}, or choose another --out (nothing was trained)"
+        )
+
+
 def requeue_interrupted(study: Any) -> int:
     """Trials left running by a killed tune (none runs now: the caller holds the lock) are
     marked failed and queued again with the same parameters, to resume from their
@@ -235,10 +268,15 @@ def requeue_interrupted(study: Any) -> int:
     from optuna.trial import TrialState
 
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    requeued = 0
     for trial in stale:
-        study.tell(trial.number, state=TrialState.FAIL)
+        try:
+            study.tell(trial.number, state=TrialState.FAIL)
+        except RuntimeError:  # finished meanwhile (a worker of a killed tune, before it died)
+            continue
         study.enqueue_trial(trial.params, user_attrs={"resume": trial.user_attrs.get("run", "")})
-    return len(stale)
+        requeued += 1
+    return requeued
 
 
 def finished(study: Any) -> int:
@@ -269,8 +307,24 @@ def work(
     )
 
 
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when the tune that started it dies: a worker must not
+    train on without the folder's lock (``prctl(PR_SET_PDEATHSIG, SIGKILL)``; its trial is left
+    running in the study, and the next tune queues it again to resume)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the worker outlives a killed parent
+        return
+    if os.getppid() == 1:  # the parent died before the request
+        os._exit(1)
+
+
 def worker_main(*args: Any) -> None:
     """A worker process: a mistake is one line and exit status 2, as in the CLI."""
+    die_with_parent()
     try:
         work(*args)
     except UserError as error:

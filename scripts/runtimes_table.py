@@ -35,19 +35,30 @@ def check(target: dict) -> str:
     return f"ok ({worst:.1e})" if target["status"] == "ok" else target["status"]
 
 
+def arena_text(host: int | None, chip: dict | None) -> str:
+    """TFLM's arena: the one measured on the Cortex-M4 where the export ran it there, else the
+    64-bit host interpreter's."""
+    if chip and "arena_bytes" in chip:
+        return f"{chip['arena_bytes']:,} (M4)"
+    return "not run" if host is None else f"{host:,} (host)"
+
+
 def edge_table() -> str:
     """A row per edge file of each export: target, bytes (flash), TFLM's arena, its test
     metric streamed (the first ``test_examples`` test sequences) and its check."""
+    from rnnzoo.registry import target
+
     header = ["export", "file", "target", "bytes", "TFLM arena", "test metric", "check"]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name, card in shelf_cards().items():
-        targets = card.get("targets") or {}
-        litert, micro = targets.get("litert", {}), targets.get("tflite-micro", {})
+        targets = {target(k).name: v for k, v in (card.get("targets") or {}).items()}
+        litert, micro = targets.get("litert", {}), targets.get("micro", {})
         integer, on_micro = litert.get("integer", {}), micro.get("integer", {})
+        m4 = ((micro.get("chip") or {}).get("cores") or {}).get("m4", {})
         n = integer.get("test_examples")
         where = "LiteRT, TFLM" if micro else "LiteRT"
         if litert:
-            arena = f"{micro['arena_bytes']:,}" if micro else "—"
+            arena = arena_text(micro.get("arena_bytes"), m4.get("fp32")) if micro else "—"
             fp32 = metric_text(integer["fp32"]["test_metrics"]) if "fp32" in integer else "—"
             lines.append(
                 f"| {name} | `{litert['file']}` | {where} | {litert['size_bytes']:,}"
@@ -60,7 +71,7 @@ def edge_table() -> str:
         for kind in ("int8", "int16x8"):
             if kind in integer:
                 entry, tflm = integer[kind], on_micro.get(kind, {})
-                arena = f"{tflm['arena_bytes']:,}" if "arena_bytes" in tflm else "not run"
+                arena = arena_text(tflm.get("arena_bytes"), m4.get(kind))
                 lines.append(
                     f"| {name} | `{entry['file']}` | {where} | {entry['size_bytes']:,}"
                     f" | {arena} | {metric_text(entry['test_metrics'])} | by metric ({n} test) |"

@@ -237,9 +237,10 @@ unsigned rz_arena_used(void) { return 0u; }
 
 @pytest.mark.chip
 def test_the_tflm_example_streams_on_an_emulated_cortex_m4(tmp_path):
-    """The shelf's TFLM files (fp32, int8) built against the TFLM sources RNNZOO_TFLM_DIR
-    names, in the same scaffold, on the emulated M4: fp32 gives onnxruntime's numbers, int8
-    keeps each sequence's answer; the arena is the 32-bit core's own."""
+    """The shelf's micro_step.cc (fp32, int8) built against the TFLM sources RNNZOO_TFLM_DIR
+    names, in the same scaffold, on the emulated M4 (without LiteRT installed: the card names
+    the operators): fp32 gives onnxruntime's numbers, int8 keeps each sequence's answer; the
+    arena is the 32-bit core's own, smaller than the host's."""
     import os
 
     reason = chip_missing() or (
@@ -248,20 +249,17 @@ def test_the_tflm_example_streams_on_an_emulated_cortex_m4(tmp_path):
     if reason:
         pytest.skip(reason)
     from rnnzoo.targets.c import reference_rows, worst_difference
-    from rnnzoo.targets.micro import EXAMPLE, example_positions, run_on_chip
+    from rnnzoo.targets.micro import run_on_chip
 
     shelf = Path(__file__).resolve().parents[1] / "exports" / "reber"
     card = json.loads((shelf / "card.json").read_text())
-    ops = card["targets"]["tflite-micro"]["operators"]
-    positions = example_positions((shelf / EXAMPLE).read_text())
     x = np.asarray(json.loads((shelf / "example.json").read_text())["input"], np.float32)
     rows = [row for row in x]
     expected = reference_rows(onnx.load(str(shelf / "model.step.onnx")), rows)
-    fp32 = run_on_chip(shelf / "model.step.tflite", ops, positions, rows, expected[0].shape[1],
-                       cache=tmp_path.parent / "tflm-cache")  # fmt: skip
+    cache = tmp_path.parent / "tflm-cache"
+    fp32 = run_on_chip(shelf, rows, cache=cache)
     assert worst_difference(expected, fp32["outputs"]) <= 1e-5
-    assert 0 < fp32["arena_bytes"] < card["targets"]["tflite-micro"]["arena_bytes"]  # 32-bit
-    int8 = run_on_chip(shelf / "model.step.int8.tflite", ops, positions, rows,
-                       expected[0].shape[1], cache=tmp_path.parent / "tflm-cache")  # fmt: skip
+    assert 0 < fp32["arena_bytes"] < card["targets"]["micro"]["arena_bytes"]  # 32-bit
+    int8 = run_on_chip(shelf, rows, int8=True, cache=cache)
     answers = [(e[-1, :2].argmax(), g[-1, :2].argmax()) for e, g in zip(expected, int8["outputs"])]
     assert all(a == b for a, b in answers), answers

@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
+from rnnzoo.targets.micro import FIRMWARE, build_example, chip_missing
 from tests.conftest import run_cli
 
 INSTALLED = all(importlib.util.find_spec(m) for m in ("litert_torch", "ai_edge_litert"))
@@ -43,17 +44,21 @@ def test_a_format_whose_converter_is_missing_is_one_line(tmp_path, reber_run, cl
 
 
 def stream_tflite(path, x: np.ndarray, n_inputs: int) -> np.ndarray:
+    """``x`` streamed through a ``.tflite`` step by its signature, whose tensors are named as
+    ``model.step.onnx``'s (``input``, ``state_0``… → ``output``, ``state_0_out``…)."""
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_path=str(path)).get_signature_runner()
     details = runner.get_input_details()
-    feeds = [np.zeros(details[f"args_{i}"]["shape"], np.float32) for i in range(n_inputs)]
+    names = ["input", *(f"state_{i}" for i in range(n_inputs - 1))]
+    assert sorted(details) == sorted(names), details
+    feeds = {n: np.zeros(details[n]["shape"], np.float32) for n in names}
     outputs = []
     for t in range(x.shape[1]):
-        feeds[0] = x[:, t]
-        got = runner(**{f"args_{i}": v for i, v in enumerate(feeds)})
-        feeds[1:] = [got[f"output_{i}"] for i in range(1, n_inputs)]
-        outputs.append(got["output_0"])
+        feeds["input"] = x[:, t]
+        got = runner(**feeds)
+        feeds.update({n: got[f"{n}_out"] for n in names[1:]})
+        outputs.append(got["output"])
     return np.stack(outputs, 1)
 
 
@@ -83,13 +88,18 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
     data = (out / "model.step.tflite").read_bytes()
     header = (out / "model_data.h").read_text()
     assert micro["flash_bytes"] == len(data) and f"g_model_len = {len(data)};" in header
-    example = (out / "micro_step.cc").read_text()
-    assert f"MicroMutableOpResolver<{len(micro['operators'])}>" in example
-    assert "resolver.AddFullyConnected();" in example
+    model_h = (out / "micro_model.h").read_text()
+    assert f"#define RZ_TFLM_N_OPS {len(micro['operators'])}" in model_h
+    assert "(r).AddFullyConnected();" in model_h and "#define RZ_CLASSES 2" in model_h
     n_inputs = 1 + len(card["state_sizes"]) + len(card["streaming_state_sizes"])
-    given = re.search(r"kInput = (\d+).*\n.*kStateIn\[kStates\] = \{([\d, ]*)\}", example)
-    indices = [int(given.group(1)), *map(int, given.group(2).split(","))]
+    given = re.search(r"kInput = (\d+).*\n.*\n.*kStateIn\[kStates \+ 1\] = \{([-\d, ]*)\}", model_h)
+    indices = [int(given.group(1)), *map(int, given.group(2).split(","))][:-1]
     assert sorted(indices) == list(range(n_inputs))  # every input addressed once
+    assert (out / "micro_step.cc").read_text() == (FIRMWARE / "micro_step.cc").read_text()
+    assert (
+        f"g_model_len = {(out / 'model.step.int8.tflite').stat().st_size};"
+        in (out / "model_data.int8.h").read_text()
+    )
 
     integer = litert["integer"]  # full-integer copies, calibrated on training sequences
     fp32_loss = integer["fp32"]["test_metrics"]["loss"]
@@ -115,8 +125,10 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
     assert verified.returncode == 0, verified.stdout + verified.stderr
     report = json.loads(verified.stdout)
     files = ["model.step.tflite", "model.step.int8.tflite", "model.step.int16x8.tflite"]
-    for target in ("litert", "micro"):
-        assert report[target]["files"] == dict.fromkeys(files, "ok"), report
+    assert report["litert"]["files"] == dict.fromkeys(files, "ok"), report
+    if "cores" in micro["chip"]:
+        files += ["micro_step.cc + model_data.h on m4", "micro_step.cc + model_data.int8.h on m4"]
+    assert report["micro"]["files"] == dict.fromkeys(files, "ok"), report
     # another file in its place: the checksum refuses it; with the checksum forged to match,
     # the numbers do
     wrong = (out / "model.step.int16x8.tflite").read_bytes()
@@ -129,6 +141,54 @@ def test_the_step_runs_on_litert_and_tflite_micro(tmp_path, reber_run, cli):
     manifest.write_text(forged)
     differs = cli("verify", str(out), "--runtime", "litert")
     assert differs.returncode == 1 and "differs by" in differs.stdout, differs.stdout
+
+
+def example_windows(model_h: str) -> list[np.ndarray]:
+    """The example windows ``micro_model.h`` holds for ``micro_step.cc``'s main()."""
+    steps = [int(v) for v in re.search(r"kExampleSteps\[\w+\] = \{([\d, ]*)\}", model_h)
+             .group(1).split(",")]  # fmt: skip
+    body = re.search(r"kExample\[[^]]*\] = \{(.*?)\};", model_h, re.S).group(1)
+    values = np.array([float(v.rstrip("f")) for v in body.replace("\n", "").split(",")],
+                      np.float32)  # fmt: skip
+    rows = values.reshape(sum(steps), -1)
+    return np.split(rows, np.cumsum(steps)[:-1])
+
+
+@pytest.mark.skipif(not MICRO, reason="needs rnnzoo[litert] and rnnzoo[micro] (not installed)")
+def test_the_tflm_example_is_built_and_run_on_the_emulated_m4(tmp_path, reber_run, cli):
+    """Where the Arm toolchain, QEMU and TFLM's sources (RNNZOO_TFLM_DIR) are here: the export
+    builds micro_step.cc into a firmware for the Cortex-M4F, its arena is the 32-bit core's
+    (smaller than the host's), and micro_step.cc compiled as it ships, with its own main(),
+    prints onnxruntime's answers for the example windows — fp32 and int8 alike."""
+    reason = chip_missing()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path / "export"
+    exported = cli("export", str(reber_run), "--out", str(out), "--format", "micro",
+                   "--quantize", "int8", "--runtime", "onnxruntime")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    micro = json.loads((out / "card.json").read_text())["targets"]["micro"]
+    m4 = micro["chip"]["cores"]["m4"]
+    assert m4["fp32"]["status"] == "ok" and m4["fp32"]["max_diff"] <= 1e-5, m4
+    model_h = (out / "micro_model.h").read_text()
+    for variant, host in (("fp32", micro["arena_bytes"]),
+                          ("int8", micro["integer"]["int8"]["arena_bytes"])):  # fmt: skip
+        arena = m4[variant]["arena_bytes"]
+        assert 0 < arena < host, (variant, arena, host)
+        assert f"kArenaSize = {arena};  // measured on the Cortex-M4F (mps2-an386)" in model_h
+        assert f"micro: mps2-an386 (m4, {variant}): flash" in exported.stdout
+    windows = example_windows(model_h)
+    expected = [stream_onnx(out / "model.step.onnx", w[None])[0, -1] for w in windows]
+    labels = json.loads((out / "card.json").read_text())["labels"]
+    for int8 in (False, True):
+        printed = build_example(out, int8=int8)
+        scores = [line for line in printed if " step " in line]
+        classes = [line.split("class: ")[1] for line in printed if "class: " in line]
+        assert len(scores) == len(windows) == len(classes), printed
+        got = [np.array(line.split(":")[1].split(), np.float32) for line in scores]
+        if not int8:
+            np.testing.assert_allclose(got, expected, atol=2e-5)
+        assert classes == [labels[int(e.argmax())] for e in expected], (int8, printed)
 
 
 @pytest.mark.skipif(not INSTALLED, reason="needs rnnzoo[litert] (not installed)")

@@ -214,3 +214,24 @@ def test_forecast_csv_predict_continues_each_series(tmp_path):
     # forecasts in each series' own units (levels 5, 500, 50000)
     level = {r["id"]: float(r["sales"]) for r in rows if r["step"] == "1"}
     assert level["x"] < 50 < level["y"] < 5000 < level["z"]
+
+
+def test_a_folder_of_class_folders_trains_exports_and_predicts(tmp_path):
+    """``--data FOLDER`` with one sub-folder of ``.npy`` sequences per class, as ``predict``
+    reads it; a file of it changed after training is named when the run is exported."""
+    data = tmp_path / "clips"
+    rng = np.random.default_rng(0)
+    for label, shift in (("left", 1.0), ("right", -1.0)):
+        (data / label).mkdir(parents=True)
+        for i in range(12):
+            np.save(
+                data / label / f"{i}.npy", (rng.normal(size=(20, 2)) + shift).astype(np.float32)
+            )
+    export = train_export(tmp_path, "classify", data)
+    assert json.loads((export / "card.json").read_text())["labels"] == ["left", "right"]
+    result = rnnzoo("predict", str(export), "--input", str(data))
+    assert result.returncode == 0, result.stderr
+    assert "left/0.npy:" in result.stdout
+    np.save(data / "left" / "0.npy", np.zeros((20, 2), np.float32))
+    again = rnnzoo("export", str(tmp_path / "run"), "--out", str(tmp_path / "again"))
+    assert again.returncode == 2 and "left/0.npy changed since" in again.stderr, again.stderr

@@ -192,3 +192,45 @@ def test_a_garbage_summary_is_mended_in_the_card(trained, tmp_path, garbage):
         assert metrics[key] == pytest.approx(summary[key], rel=1e-5)
     assert (run / "summary.json").read_text() == garbage
     assert Model(out).card["metrics"]["test"] == metrics["test"]
+
+
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd", "/etc/passwd", "./card.json", "a//b", "test_data_set_0/../x"]
+)
+def test_a_manifest_naming_a_file_outside_the_export_is_one_line(export, name):
+    manifest = export / MANIFEST
+    manifest.write_text(manifest.read_text() + f"{'0' * 64}  {name}\n")
+    before = digests(export)
+    line = one_error_line(rnnzoo("verify", str(export), "--runtime", "onnx.reference"))
+    assert f"names {name!r}, which is not a file inside the export" in line
+    assert digests(export) == before
+
+
+@pytest.mark.parametrize("kind", ["a link out", "a device"])
+def test_verify_reads_only_plain_files_of_the_export(export, tmp_path, kind):
+    """A listed file replaced by a link to another file, or by /dev/zero (which never ends):
+    one line, at once."""
+    target = export / "example.json"
+    target.unlink()
+    if kind == "a link out":
+        outside = tmp_path / "secret.json"
+        outside.write_text("{}")
+        target.symlink_to(outside)
+    else:
+        target.symlink_to("/dev/zero")
+    result = rnnzoo("verify", str(export), "--runtime", "onnx.reference")
+    line = one_error_line(result)
+    assert "example.json: a symbolic link, where the export wrote a plain file" in line
+
+
+def test_an_export_into_a_symbolic_link_is_refused_and_nothing_moves(trained, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my own notes\n")
+    link = tmp_path / "link"
+    link.symlink_to(mine)
+    line = one_error_line(rnnzoo("export", str(trained), "--out", str(link)))
+    assert f"{link} is a symbolic link" in line
+    assert link.is_symlink() and os.readlink(link) == str(mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert not list(tmp_path.glob(".link.*"))

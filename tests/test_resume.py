@@ -154,3 +154,16 @@ def test_an_edited_config_is_refused(two_epochs, tmp_path):
     line = one_error_line(run_cli("train", "--resume", "--out", str(run), "--epochs", "3"))
     assert "config.json's lr differ from what it was trained with" in line, line
     assert digests(run) == before
+
+
+@pytest.mark.parametrize("longer", [[], ["--epochs", "3"]])
+def test_resuming_a_trained_run_without_its_checkpoint_is_refused(two_epochs, tmp_path, longer):
+    """A finished run whose checkpoint is gone: training it "from the start" would replace its
+    best weights, so it is one line and every file stays as it was."""
+    run = copy_of(two_epochs, tmp_path)
+    (run / "checkpoint.safetensors").unlink()
+    before = digests(run)
+    line = one_error_line(run_cli("train", "--resume", "--out", str(run), *longer))
+    assert "model.safetensors, summary.json but no checkpoint.safetensors" in line, line
+    assert "--overwrite" in line
+    assert digests(run) == before

@@ -103,3 +103,61 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path, cli):
     assert cli(*args).returncode == 0
     result = cli(*args[:-2], "--space", "lr=0.01", "--out", str(out))
     assert result.returncode == 2 and "holds a study of other settings" in result.stderr
+
+
+def digests(folder):
+    import hashlib
+
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+@pytest.mark.parametrize("damage", ["deleted", "emptied", "garbage", "another study"])
+def test_a_lost_or_damaged_study_never_trains_over_the_trial_folders(tmp_path, cli, damage):
+    out = tmp_path / "tune"
+    args = [*TUNE, "--trials", "2", "--epochs", "1", "--param", "n_train=100", "--out", str(out)]
+    assert cli(*args).returncode == 0
+    study = out / "study.db"
+    if damage == "deleted":
+        study.unlink()
+    elif damage == "emptied":
+        study.write_bytes(b"")
+    elif damage == "garbage":
+        study.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 8)
+    else:  # a fresh study of the same settings in place of the real one
+        fresh = tmp_path / "fresh"
+        assert cli(*args[:-1], str(fresh), "--trials", "1").returncode == 0
+        study.write_bytes((fresh / "study.db").read_bytes())
+    before = digests(out)
+    result = cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    line = result.stderr
+    assert ("does not know (trial-000" in line) or ("cannot be read as rnnzoo's study" in line)
+    assert digests(out) == before
+
+
+def test_workers_die_with_a_killed_tune_and_the_same_command_continues(tmp_path, cli):
+    """``--jobs 2`` killed: its workers stop too (no trial trains on without the folder's lock),
+    and the same command resumes the trials they left, to the end."""
+    out = tmp_path / "tune"
+    args = [*TUNE, "--trials", "2", "--epochs", "3", "--param", "n_train=3000", "--out", str(out)]
+    tune = subprocess.Popen([sys.executable, "-m", "rnnzoo", *args, "--jobs", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not list(out.glob("trial-*/checkpoint.safetensors")):
+        assert tune.poll() is None and time.monotonic() < deadline, tune.stderr.read()
+        time.sleep(0.05)
+    tune.send_signal(signal.SIGKILL)
+    tune.wait()
+    time.sleep(3)  # the workers' deaths
+    metrics = {p: p.stat().st_mtime_ns for p in out.glob("trial-*/metrics.jsonl")}
+    time.sleep(4)
+    assert {p: p.stat().st_mtime_ns for p in out.glob("trial-*/metrics.jsonl")} == metrics
+    result = cli(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert sum(t["state"] in ("complete", "pruned") for t in found["trials"]) >= 2

@@ -69,7 +69,9 @@ def os_error_line(error: OSError) -> str:
 
 
 def fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    from rnnzoo.escaping import printable
+
+    click.echo(f"Error: {printable(message)}", err=True)
     sys.exit(2)
 
 
@@ -107,11 +109,14 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from rnnzoo.escaping import printable
+
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(Text(str(v)) for v in row))  # text, not markup: names may hold [ ]
+        # text, not markup (names may hold [ ]), and no terminal escapes (labels may hold ESC)
+        table.add_row(*(Text(printable(v)) for v in row))
     console = Console()
     if not console.is_terminal:  # a pipe or a log: no 80-column wrapping of long rows
         console = Console(width=max(console.width, 160))

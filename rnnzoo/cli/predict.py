@@ -60,6 +60,7 @@ def predict(
     `rnnzoo zoo`) on onnxruntime, without torch, and print its answers."""
     import numpy as np
 
+    from rnnzoo.escaping import printable
     from rnnzoo.files import atomic_write, check_output_path, write_text
     from rnnzoo.runtime import Model
 
@@ -90,17 +91,17 @@ def predict(
         return
     if output:
         click.echo(f"wrote {output}", err=True)
-    click.echo(model_line(model, int8))
+    click.echo(printable(model_line(model, int8)))
     meaning = model.runner.meaning(result.prediction) if result.prediction is not None else ""
     if meaning:
-        click.echo(meaning)
+        click.echo(printable(meaning))
     labels = model.labels
     for index, (shown, answer) in enumerate(zip(result.shown, result.answers)):
         if labels and result.prediction is not None and result.prediction.ndim == 2:
             answer = top_classes(result.prediction[index], labels, top)
         elif not isinstance(answer, str):
             answer = np.round(np.asarray(answer), 4).tolist()
-        click.echo(f"{shown}{result.arrow} {answer}")
+        click.echo(printable(f"{shown}{result.arrow} {answer}"))
 
 
 def csv_text(header: list[str], rows: list[list]) -> str:

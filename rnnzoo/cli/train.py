@@ -69,6 +69,12 @@ from rnnzoo.errors import UserError
     "is stretched to the new length from the step reached; a constant one goes on.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a finished run in --out.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads for the operators.",
+    show_default="auto: the cores other processes leave free (or OMP_NUM_THREADS)",
+)
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option(
@@ -93,6 +99,7 @@ def train(
     quiet: bool,
     as_json: bool,
     trackers: tuple[str, ...],
+    threads: int | None,
     **options: Any,
 ) -> None:
     """Train CELL on TASK; writes config, weights, checkpoints, metrics and plots to --out.
@@ -146,6 +153,7 @@ def train(
             overwrite=overwrite,
             longer=longer,
             callbacks=callbacks,
+            threads=threads,
         )
     except KeyboardInterrupt:
         if not run.has_checkpoint():

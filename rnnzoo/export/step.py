@@ -34,6 +34,19 @@ def step_module(model: nn.Module) -> nn.Module:
     return StepGraph(model, len(model.rnn.state_sizes)).eval()
 
 
+class NamedStep(nn.Module):
+    """The step with its inputs as keywords and its outputs as a dict, both named as in
+    ``model.step.onnx``: a converter that takes names (litert-torch) gives the file's tensors
+    the names of what they hold (``input``, ``state_0`` → ``output``, ``state_0_out``)."""
+
+    def __init__(self, step: nn.Module, names: list[str], outputs: list[str]):
+        super().__init__()
+        self.step, self.names, self.outputs = step, names, outputs
+
+    def forward(self, **feeds: Tensor) -> dict[str, Tensor]:
+        return dict(zip(self.outputs, self.step(*(feeds[n] for n in self.names))))
+
+
 def rows(case: Case, names: list[str]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
     """A step case of batch b as b cases of batch 1: the stack's ``state_i`` are ``(layers,
     batch, size)``, everything else has the batch first."""
@@ -83,6 +96,13 @@ class Job:
     def step_module(self) -> nn.Module:
         return step_module(self.model)
 
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.graph.graph.output]
+
+    def named_step_module(self) -> nn.Module:
+        return NamedStep(self.step_module(), self.names, self.output_names).eval()
+
     def example(self) -> tuple[Tensor, ...]:
         """One batch-1 row of the first step case: what a converter traces the step with."""
         return tuple(torch.from_numpy(v) for v in rows(self.cases[0], self.names)[0][0])
@@ -126,6 +146,10 @@ class Job:
                 worst = max(worst, *(diff(w.numpy(), g) for w, g in zip(want, got)))
                 state, feeds = list(want[1:]), got[1:]
         return worst
+
+    def window_steps(self) -> int:
+        """The steps of one window of the data the model was trained on."""
+        return int(self.run.splits["test"].x.shape[1])
 
     def test_examples(self, n: int = 200) -> int:
         return min(n, len(self.run.splits["test"].x))

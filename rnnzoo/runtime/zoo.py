@@ -11,9 +11,11 @@ import fnmatch
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from rnnzoo.card import stack_size
 from rnnzoo.errors import RuntimeInputError
+from rnnzoo.escaping import markdown as md
 from rnnzoo.files import parse_json
 from rnnzoo.targets.base import size_text
 
@@ -148,13 +150,14 @@ def index_markdown(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['name']} | {r['error']} | | | | | | | | |")
+            lines.append(f"| {md(r['name'])} | {md(r['error'])} | | | | | | | | |")
             continue
         baseline = f"{r['baseline']:.4g}" if r["baseline"] is not None else "—"
         lines.append(
-            f"| [{r['name']}]({r['name']}/README.md) | {r['task']} | {r['cell']} | {r['size']}"
+            f"| [{md(r['name'])}]({quote(r['name'])}/README.md) | {md(r['task'])} | {md(r['cell'])}"
+            f" | {r['size']}"
             f" | {r['metric']} {r['test']:.4g} | {baseline} | {size_text(r['fp32_bytes'])}"
             f" | {size_text(r['int8_bytes'])} | {', '.join(r['runtimes'])}"
-            f" | {'; '.join(r['edge']) or '—'} |"
+            f" | {md('; '.join(r['edge'])) or '—'} |"
         )
     return "\n".join(lines) + "\n"

@@ -36,6 +36,7 @@ class StepJob(Protocol):
     folder: Path  # where the export's files are being written (the staging folder)
     prefix: str  # the export's name, for C identifiers
     names: list[str]  # the step graph's inputs in order
+    output_names: list[str]  # its outputs in order (``output``, ``state_0_out``, …)
     quantize: str | None  # "int8" when integer variants were asked for
     card: dict[str, Any]  # the card so far (earlier targets' entries in card["targets"])
     missing_values: bool  # whether inputs may be NaN (integer inputs cannot carry it)
@@ -43,6 +44,7 @@ class StepJob(Protocol):
     labels: list[str] | None  # class names of a classifier
 
     def step_module(self) -> Any: ...  # the PyTorch step module, eval mode
+    def named_step_module(self) -> Any: ...  # the same, inputs as keywords, outputs as a dict
     def example(self) -> tuple: ...  # batch-1 example inputs (torch tensors) to trace with
     def step_graph(self) -> Any: ...  # the verified ``model.step.onnx`` (onnx.ModelProto)
     def no_grad(self) -> contextlib.AbstractContextManager: ...
@@ -52,6 +54,7 @@ class StepJob(Protocol):
     def calibration(self, samples: int = 1000) -> list[list[np.ndarray]]: ...
     def evaluate(self, prediction: Any, n: int) -> dict[str, float]: ...
     def test_examples(self, n: int = 200) -> int: ...
+    def window_steps(self) -> int: ...  # steps of one window of the training data
     def test_rows(self, max_steps: int) -> list[np.ndarray]: ...  # first test rows, (steps, in)
     def evaluate_rows(self, outputs: list[np.ndarray]) -> dict[str, float]: ...
 
@@ -141,6 +144,14 @@ def stream_rows(
             outputs.append(y[0])
         rows.append(np.stack(outputs))
     return rows
+
+
+def valid_rows(x: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """Each row's valid steps, ``(steps, input floats)``: what a firmware streams."""
+    return [
+        np.ascontiguousarray(row[: int(n)].reshape(int(n), -1), np.float32)
+        for row, n in zip(x, lengths)
+    ]
 
 
 def size_text(size: int | None) -> str:

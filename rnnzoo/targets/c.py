@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rnnzoo.errors import UserError
-from rnnzoo.targets.base import StepJob, Target, size_text
+from rnnzoo.targets.base import StepJob, Target, size_text, valid_rows
 
 FILES = {
     "fp32": ("model.step.c", "model.step.h"),
@@ -173,10 +173,7 @@ class CTarget(Target):
             return super().stream(folder, file, entry, x, lengths, starts)
         source, core = file.split(" on ")
         sizes = self.sizes(entry, source)
-        rows = [
-            np.ascontiguousarray(row[: int(n)].reshape(int(n), -1), np.float32)
-            for row, n in zip(x, lengths)
-        ]
+        rows = valid_rows(x, lengths)
         result, _, build_dir = run_on_chip(folder / source, sizes, core, rows)
         shutil.rmtree(build_dir, ignore_errors=True)
         return [out[:, : sizes["output_size"]] for out in result.outputs]
@@ -218,7 +215,6 @@ class CTarget(Target):
 
 
 CHIP_CORES = ("m4", "m7")  # a Cortex-M4F (mps2-an386) and a Cortex-M7 (mps2-an500)
-CHIP_STEPS = 20_000  # at most this many test steps are streamed on each emulated core
 OPT = "-O2"  # the model's C and the scaffold; the figures are for this level
 
 
@@ -335,12 +331,13 @@ def chip_report(job: StepJob, entry: dict[str, Any]) -> dict[str, Any]:
     firmware engineer needs, measured on the 32-bit target, every step compared with
     onnxruntime's step graph (fp32 to 1e-5) and the test metric streamed on the core. Skipped
     (with the reason) where the Arm toolchain or QEMU is not installed."""
-    from rnnzoo.targets.chip import toolchain_missing
+    from rnnzoo.targets import chip
 
-    reason = toolchain_missing(count=True)
+    reason = chip.toolchain_missing(count=True)
     if reason:
         return {"skipped": reason}
-    rows = job.test_rows(CHIP_STEPS)
+    out_floats = entry["output_size"] + sum(n for _, n in entry["states"])
+    rows = job.test_rows(chip.test_steps(entry["input_size"], out_floats))
     expected = reference_rows(job.step_graph(), rows)
     out = entry["output_size"]
     report: dict[str, Any] = {"test_examples": len(rows), "cores": {}}

@@ -143,6 +143,16 @@ class Result:
 # ---- tools ------------------------------------------------------------------------------------
 
 
+TEST_STEPS = 20_000  # at most this many test steps are streamed in one run on a core
+
+
+def test_steps(in_floats: int, out_floats: int, core: str = "m4") -> int:
+    """How many test steps one run streams: ``TEST_STEPS``, or fewer where a step's input and
+    output floats would overflow the board's test I/O memory (a video frame per step)."""
+    fit = CORES[core].io_bytes * 3 // 4 // (4 * (in_floats + out_floats))
+    return max(1, min(TEST_STEPS, fit))
+
+
 def core_info(core: str) -> Core:
     """The :class:`Core` named ``core`` (a UserError naming the choices otherwise)."""
     if core not in CORES:
@@ -264,6 +274,7 @@ def build(
     cxx: bool | None = None,
     extra_flags: Sequence[str] = (),
     heap_bytes: int | None = None,
+    harness: bool = True,
 ) -> Build:
     """Compiles the adapter ``sources`` with the scaffold into ``out_dir/firmware.elf``.
 
@@ -273,7 +284,9 @@ def build(
     ``.cc``/``.cpp`` sources go through arm-none-eabi-g++ (and then so does the link; ``cxx=True``
     forces it, for a C++ library), ``libraries`` (archives) are linked after the objects.
     ``extra_flags`` come last on every compile (the library's flags, ``-Werror``).
-    ``heap_bytes`` sets newlib's heap below the stack (64 KiB by default). Warnings are returned,
+    ``heap_bytes`` sets newlib's heap below the stack (64 KiB by default). ``harness=False``
+    leaves the harness out: the sources bring their own ``main`` (run it with
+    :func:`run_program`). Warnings are returned,
     errors raised as one UserError line.
     """
     info = core_info(core)
@@ -303,7 +316,8 @@ def build(
         *(f"-D{k}" if v is None else f"-D{k}={v}" for k, v in all_defines.items()),
     ]
     jobs = []
-    for i, source in enumerate([*(FIRMWARE_DIR / s for s in SCAFFOLD_SOURCES), *sources]):
+    scaffold = SCAFFOLD_SOURCES if harness else SCAFFOLD_SOURCES[:1]
+    for i, source in enumerate([*(FIRMWARE_DIR / s for s in scaffold), *sources]):
         is_cxx = _is_cxx(source)
         compiler = "arm-none-eabi-g++" if is_cxx else "arm-none-eabi-gcc"
         language = CXX_FLAGS if is_cxx else C_FLAGS
@@ -645,28 +659,37 @@ def run(
         (folder / "in.bin").write_bytes(payload)
         log = folder / "plugin.log"
         started = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                qemu_command(elf, core, plugin_args, log),
-                cwd=folder,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise UserError(
-                f"the firmware did not finish within {timeout:g} s on {info.board}"
-            ) from None
+        _qemu(qemu_command(elf, core, plugin_args, log), folder, timeout, elf, info.board)
         seconds = time.perf_counter() - started
-        if proc.returncode != 0:
-            raise _failure(proc, elf, info.board)
         outputs, stack, arena = _read_output(folder / "out.bin", rows, out_floats, info.board)
         total, window = _counts(log) if count else (None, None)
     if count and window is None:
         raise UserError(f"the instruction counter reported nothing on {info.board}")
     return Result(outputs, stack, arena, total, window, seconds)
+
+
+def run_program(elf: Path | str, core: str, timeout: float = 60) -> str:
+    """A firmware built with ``harness=False`` run on ``core``'s board: what it printed. A
+    fault, a nonzero exit or a run longer than ``timeout`` seconds is one UserError line."""
+    elf = Path(elf).resolve()
+    info = core_info(core)
+    _require_toolchain()
+    with tempfile.TemporaryDirectory(prefix="rz-chip-") as tmp:
+        return _qemu(qemu_command(elf, core), Path(tmp), timeout, elf, info.board).stdout
+
+
+def _qemu(
+    command: list[str], folder: Path, timeout: float, elf: Path, board: str
+) -> subprocess.CompletedProcess[str]:
+    """QEMU run in ``folder``; a hang past ``timeout`` seconds or a failure is one line."""
+    try:
+        proc = subprocess.run(command, cwd=folder, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise UserError(f"the firmware did not finish within {timeout:g} s on {board}") from None
+    if proc.returncode != 0:
+        raise _failure(proc, elf, board)
+    return proc
 
 
 def instructions_per_step(

@@ -9,8 +9,9 @@ other intermediates share one work buffer on the stack, placed by liveness. Weig
 ``static const`` arrays (they stay in flash); the state is a struct the caller owns; there is no
 heap and no global mutable state, so two models link into one program.
 
-``weights="int8"`` stores every weight matrix as int8 with one float scale per output row (per
-channel), activations in float: a quarter of the bytes for the same code path.
+``weights="int8"`` stores every weight matrix and convolution kernel as int8 with one float
+scale per output row (per channel), activations in float: a quarter of the bytes for the same
+code path.
 """
 
 from __future__ import annotations
@@ -287,6 +288,25 @@ class Program:
         self.weight_bytes += 4 * values.size
         return name
 
+    def quantized(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``w`` (output channels first) as int8 with one float scale per output channel."""
+        flat = np.asarray(w, np.float32).reshape(len(w), -1)
+        scale = np.abs(flat).max(axis=1) / 127.0
+        scale[scale == 0] = 1.0
+        q = np.clip(np.round(flat / scale[:, None]), -127, 127).astype(np.int8)
+        return q.reshape(np.shape(w)), scale.astype(np.float32)
+
+    def kernel(self, w: np.ndarray) -> tuple[str, str | None]:
+        """A convolution's weights in their own layout: the array's name and, with int8
+        weights, the name of its per-channel scales (None for fp32)."""
+        if self.weights != "int8":
+            return self.constant(w, "w"), None
+        q, scale = self.quantized(w)
+        name = self.fresh("q")
+        self.constants.append(c_array("signed char", name, q, per_line=16))
+        self.weight_bytes += q.size
+        return name, self.constant(scale, "s")
+
     def matrix(self, w: np.ndarray) -> str:
         """A weight matrix ``(n, k)`` as the C arguments of a matvec: fp32 or int8 + scales,
         in the matvec's blocked layout."""
@@ -295,9 +315,7 @@ class Program:
             self.use("matvec")
             return f"rz_matvec({self.constant(blocked(w), 'w')}, "
         self.use("matvec_q8")
-        scale = np.abs(w).max(axis=1) / 127.0
-        scale[scale == 0] = 1.0
-        q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+        q, scale = self.quantized(w)
         name = self.fresh("q")
         self.constants.append(c_array("signed char", name, blocked(q), per_line=16))
         self.weight_bytes += q.size
@@ -924,7 +942,7 @@ class Emitter:
             if len(node.input) > 2 and node.input[2]
             else None
         )
-        weight = self.p.constant(w, "w")
+        weight, scale = self.p.kernel(w)
         X, Y = self.pointer(x), self.pointer(out)
         o = [f"o{k}" for k in range(spatial)]
         k = [f"k{k}" for k in range(spatial)]
@@ -940,7 +958,8 @@ class Emitter:
             indent += "  "
         lines.append(indent + "{")
         indent += "  "
-        lines.append(f"{indent}acc = {bias + '[oc]' if bias else '0.0f'};")
+        start = bias + "[oc]" if bias and not scale else "0.0f"  # int8: the bias after the scale
+        lines.append(f"{indent}acc = {start};")
         group_size = channels_out // groups
         lines.append(f"{indent}for (ic = 0; ic < {per_group}; ++ic)")
         indent += "  "
@@ -969,13 +988,16 @@ class Emitter:
                 *(f"{k[d]} * {w_st[2 + d]}" for d in range(spatial)),
             ]
         )
-        lines.append(f"{inner}acc += {weight}[{w_index}] * {X}[{x_index}];")
+        cast = "(float)" if scale else ""
+        lines.append(f"{inner}acc += {cast}{weight}[{w_index}] * {X}[{x_index}];")
         lines.append(indent + "}")
         indent = indent[: len(indent) - 2 * (spatial + 1)]
         y_index = " + ".join(
             ["oc * " + str(y_st[1]), *(f"{o[d]} * {y_st[2 + d]}" for d in range(spatial))]
         )
-        lines.append(f"{indent}{Y}[{y_index}] = acc;")
+        after = bias + "[oc]" if bias else "0.0f"
+        total = f"fmaf(acc, {scale}[oc], {after})" if scale else "acc"
+        lines.append(f"{indent}{Y}[{y_index}] = {total};")
         lines += [indent[:-2] + "}", "  }"]
         self.p.body.extend(lines)
 

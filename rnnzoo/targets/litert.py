@@ -25,43 +25,54 @@ INTEGER = {  # file suffix: ai-edge-quantizer's recipe
 }
 
 
+def step_order(found: list[str], names: list[str] | None) -> list[str]:
+    """A signature's inputs (outputs) in the step graph's order. ``names`` are the step graph's
+    inputs (``input``, ``state_0``, …) as the card lists them — its outputs are ``output`` and
+    each state's name with ``_out`` — and the signature's tensors are named after them; files
+    written by rnnzoo before they were named (``args_0``…, ``output_0``…) go by their numbers."""
+    if names:
+        wanted = names if "input" in found else ["output", *(f"{n}_out" for n in names[1:])]
+        if sorted(wanted) == sorted(found):
+            return list(wanted)
+    return sorted(found, key=lambda name: int(name.rsplit("_", 1)[-1]))
+
+
 class LiteRTStep:
     """A ``.tflite`` step file on LiteRT's interpreter; float32 in and out (an integer file's
     inputs are quantised and its outputs dequantised here, as a device's caller does at its
     boundary)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, names: list[str] | None = None):
         interpreter = require("ai_edge_litert.interpreter", EXTRA)
         with quiet():
             self.interpreter = interpreter.Interpreter(model_path=str(path), num_threads=1)
             self.runner = self.interpreter.get_signature_runner()
         self.inputs = self.runner.get_input_details()
         self.outputs = self.runner.get_output_details()
+        self.input_names = step_order(list(self.inputs), names)
+        self.output_names = step_order(list(self.outputs), names)
 
     def __call__(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
-        given = {}
-        for i, value in enumerate(feeds):
-            detail = self.inputs[f"args_{i}"]
-            given[f"args_{i}"] = to_integer(np.asarray(value, np.float32), detail)
+        given = {
+            name: to_integer(np.asarray(value, np.float32), self.inputs[name])
+            for name, value in zip(self.input_names, feeds)
+        }
         with quiet():
             out = self.runner(**given)
-        return [
-            from_integer(out[f"output_{i}"], self.outputs[f"output_{i}"]) for i in range(len(out))
-        ]
+        return [from_integer(out[name], self.outputs[name]) for name in self.output_names]
 
 
-def signature_positions(path: Path) -> tuple[list[int], list[int]]:
-    """Where each of the step's inputs and outputs (``args_i``, ``output_i``) sits among the
-    graph's tensors, which is how TFLM addresses them."""
+def signature_positions(path: Path, names: list[str] | None) -> tuple[list[int], list[int]]:
+    """Where each of the step's inputs and outputs (in the step graph's order, ``names``: its
+    inputs) sits among the graph's tensors, which is how TFLM addresses them."""
     interpreter = require("ai_edge_litert.interpreter", EXTRA).Interpreter(model_path=str(path))
-    signature = interpreter.get_signature_list()["serving_default"]
     runner = interpreter.get_signature_runner()
     inputs = {d["index"]: i for i, d in enumerate(interpreter.get_input_details())}
     outputs = {d["index"]: i for i, d in enumerate(interpreter.get_output_details())}
     given, returned = runner.get_input_details(), runner.get_output_details()
     return (
-        [inputs[given[n]["index"]] for n in signature["inputs"]],
-        [outputs[returned[n]["index"]] for n in signature["outputs"]],
+        [inputs[given[n]["index"]] for n in step_order(list(given), names)],
+        [outputs[returned[n]["index"]] for n in step_order(list(returned), names)],
     )
 
 
@@ -80,7 +91,8 @@ def convert(job: StepJob, path: Path) -> None:
     litert_torch = require("litert_torch", EXTRA)
     try:
         with quiet(), job.no_grad():
-            litert_torch.convert(job.step_module(), job.example()).export(str(path))
+            named = dict(zip(job.names, job.example()))
+            litert_torch.convert(job.named_step_module(), (), sample_kwargs=named).export(str(path))
     except Exception as error:  # the converter's own words: an operator it cannot take
         text = " ".join(str(error).split())[:300]
         raise UserError(f"litert-torch cannot convert this model's step: {text}") from None
@@ -110,12 +122,12 @@ def integer_variants(job: StepJob) -> dict[str, Any]:
     if job.missing_values:
         return {"skipped": "integer inputs cannot carry the missing values (NaN) this model takes"}
     n, fp32 = job.test_examples(), job.folder / FILE
-    samples = [{f"args_{j}": v for j, v in enumerate(f)} for f in job.calibration()]
+    samples = [dict(zip(job.names, f)) for f in job.calibration()]
     report: dict[str, Any] = {
         "calibration": f"{len(samples)} steps of training sequences, min/max per tensor",
         "test_examples": n,
         "fp32": {
-            "test_metrics": job.evaluate(job.stream_test(LiteRTStep(fp32), n), n),
+            "test_metrics": job.evaluate(job.stream_test(LiteRTStep(fp32, job.names), n), n),
             "size_bytes": fp32.stat().st_size,
         },
     }
@@ -125,7 +137,7 @@ def integer_variants(job: StepJob) -> dict[str, Any]:
         report[suffix] = {
             "file": path.name,
             "size_bytes": path.stat().st_size,
-            "test_metrics": job.evaluate(job.stream_test(LiteRTStep(path), n), n),
+            "test_metrics": job.evaluate(job.stream_test(LiteRTStep(path, job.names), n), n),
         }
     return report
 
@@ -144,7 +156,7 @@ class LiteRT(Target):
 
         path = job.folder / FILE
         convert(job, path)
-        report = job.checked(LiteRTStep(path))
+        report = job.checked(LiteRTStep(path, job.names))
         entry = {
             "status": report.pop("status"),
             "file": FILE,
@@ -152,6 +164,7 @@ class LiteRT(Target):
             "runtime": f"ai-edge-litert {metadata.version('ai-edge-litert')}",
             "size_bytes": path.stat().st_size,
             "operators": operators(path),
+            "inputs": job.names,  # the signature's tensors, named as the step graph's
             **report,
         }
         if job.quantize:
@@ -163,7 +176,7 @@ class LiteRT(Target):
         return entry
 
     def open(self, folder: Path, file: str, entry: dict[str, Any]) -> LiteRTStep:
-        return LiteRTStep(folder / file)
+        return LiteRTStep(folder / file, entry.get("inputs"))
 
     def describe(self, entry: dict[str, Any]) -> str:
         integer = entry.get("integer") or {}
@@ -175,8 +188,8 @@ class LiteRT(Target):
     def summary(self, entry: dict[str, Any]) -> list[str]:
         lines = [
             f"litert: {FILE} {size_text(entry['size_bytes'])}, {entry['status']} against "
-            "PyTorch; tensors serving_default_args_0.. are the step graph's inputs in order "
-            "(input, state_0, …), output_0.. its outputs (prediction, new states)"
+            "PyTorch; its signature's tensors are named as model.step.onnx's (input, "
+            "state_0, … → output, state_0_out, …)"
         ]
         integer = entry.get("integer") or {}
         if "skipped" in integer:

@@ -208,10 +208,6 @@ class Library:
             *(f"-I{p}" for p in self.include_dirs),
         ]
 
-    def add_methods(self, ops: Iterable[str] | None = None) -> list[str]:
-        """``AddXxx`` resolver method names for ``ops`` (default: the archive's operators)."""
-        return add_methods(self.tflm_dir, self.ops if ops is None else ops)
-
 
 # ----------------------------------------------------------------------------------------------
 # The source tree
@@ -657,55 +653,7 @@ def _find_cached(
 
 
 # ----------------------------------------------------------------------------------------------
-# Per-model headers for the adapter (firmware/tflm_adapter.cc)
-
-
-def add_methods(tflm_dir: str | Path, ops: Iterable[str]) -> list[str]:
-    """The ``MicroMutableOpResolver`` method (``AddFullyConnected`` ...) of each operator."""
-    table = _op_table(Path(tflm_dir))
-    out = []
-    for op in normalise_ops(ops):
-        if op not in table:
-            raise UserError(f"TensorFlow Lite Micro has no kernel for operator {op}")
-        out.append(table[op].add_method)
-    return out
-
-
-def model_header(
-    tflm_dir: str | Path,
-    ops: Iterable[str],
-    arena_size: int,
-    input_index: int,
-    state_inputs: Sequence[int],
-    prediction_index: int,
-    state_outputs: Sequence[int],
-) -> str:
-    """The text of ``rz_tflm_model.h``: operators, arena size and where each tensor sits.
-
-    ``input_index``/``state_inputs`` are positions among the interpreter's inputs,
-    ``prediction_index``/``state_outputs`` among its outputs (the card's
-    ``targets.tflite-micro`` says which). ``arena_size`` in bytes (rounded up to 16).
-    """
-    if len(state_inputs) != len(state_outputs):
-        raise UserError(f"{len(state_inputs)} state inputs but {len(state_outputs)} state outputs")
-    methods = add_methods(tflm_dir, ops)
-    arena = (int(arena_size) + 15) // 16 * 16
-    n = len(state_inputs)
-    ins = ", ".join(str(int(i)) for i in [*state_inputs, -1])
-    outs = ", ".join(str(int(i)) for i in [*state_outputs, -1])
-    calls = " ".join(f"(r).{m}();" for m in methods)
-    return (
-        "// The model's operators and tensor positions for tflm_adapter.cc; written by rnnzoo.\n"
-        "#pragma once\n\n"
-        f"#define RZ_TFLM_N_OPS {max(1, len(methods))}\n"
-        f"#define RZ_TFLM_ADD_OPS(r) {calls}\n\n"
-        f"constexpr int kArenaSize = {arena};\n"
-        f"constexpr int kInput = {int(input_index)};\n"
-        f"constexpr int kPrediction = {int(prediction_index)};\n"
-        f"constexpr int kStates = {n};\n"
-        f"constexpr int kStateIn[kStates + 1] = {{{ins}}};  // -1: end\n"
-        f"constexpr int kStateOut[kStates + 1] = {{{outs}}};\n"
-    )
+# The model as a header
 
 
 def model_data_header(tflite: bytes, name: str = "g_model") -> str:

@@ -46,6 +46,7 @@ from rnnzoo.trainer import compiling
 from rnnzoo.trainer.distributed import Distributed, resolve_device
 from rnnzoo.trainer.progress import Progress, summary_in_words
 from rnnzoo.trainer.sampler import ShuffledShare
+from rnnzoo.trainer.threads import set_threads
 
 
 class TrainingDiverged(UserError):
@@ -216,6 +217,7 @@ class Setup:
     device: torch.device
     dist: Distributed
     callbacks: Callbacks = field(default_factory=Callbacks)  # the main process's only
+    threads: tuple[int, str] | None = None  # on a CPU: intra-op threads and why that many
 
 
 @dataclass
@@ -240,12 +242,14 @@ def train(
     overwrite: bool = False,
     longer: dict[str, int] | None = None,
     callbacks: Iterable[Callback] = (),
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train ``config.cell`` on ``config.task`` into the run directory ``out``; with ``resume``,
     continue the run in ``out`` with its saved config (``config`` is then ignored), changed by
     ``longer`` (``RESUMABLE_WITH``: more epochs, another patience or step limit); with
     ``overwrite``, replace the run in ``out``. ``callbacks`` (``rnnzoo.tracking``: trackers,
-    a tuner's pruner) follow the run on the main process.
+    a tuner's pruner) follow the run on the main process. ``threads``: the CPU's intra-op
+    threads (default: the free cores, ``rnnzoo.trainer.threads``).
 
     Returns the summary (best validation metrics, test metrics, baseline, timings).
     """
@@ -255,8 +259,10 @@ def train(
         run.recover()  # what a killed command left: its temporary files, a replaced run
     config = run_config(run, config, resume, overwrite, longer or {})
     device = dist.start(resolve_device(config.device))
+    cpu_threads = set_threads(threads) if device.type == "cpu" else None
     try:
         setup = prepare(run, config, resume, device, dist)
+        setup.threads = cpu_threads
         parts = build(setup, quiet)  # the last step that may refuse the run
         with claimed(setup, resume, overwrite):
             counters = restore_checkpoint(run, config, parts) if resume else Counters()
@@ -368,7 +374,15 @@ def restore_checkpoint(run: RunDir, config: TrainConfig, parts: Parts) -> Counte
     returns its counters (none: a run killed in its first epoch starts again)."""
     run.check_files_are_files()
     if not run.has_checkpoint():
-        return Counters()
+        trained = [p.name for p in (run.weights_path, run.summary_path) if p.exists()]
+        if trained or run.read_metrics():
+            what = ", ".join(trained) or "metrics.jsonl's epochs"
+            raise UserError(
+                f"{run} has {what} but no {run.checkpoint_path.name} to continue from: "
+                "--resume would train it from the start over its weights; put the checkpoint "
+                "back, or train it anew with --overwrite"
+            )
+        return Counters()  # a run killed in its first epoch starts again
     try:
         saved = load_checkpoint(run.checkpoint_path)
         parts.model.load_state_dict(saved["model"])
@@ -567,10 +581,14 @@ def header(setup: Setup, parts: Parts, counters: Counters) -> str:
     size = stack_size(config.layers, config.hidden, config.bidirectional)
     weights = sum(p.numel() for p in parts.model.parameters())
     start = f" from epoch {counters.epoch + 1}" if counters.epoch else ""
+    threads = ""
+    if setup.threads:
+        count, why = setup.threads
+        threads = f" ({count} thread{'s' if count > 1 else ''}, {why})"
     return (
         f"training {config.cell} on {config.task}: {size}, {weights:,} parameters;"
         f" {config.epochs} epochs{start} of {len(parts.loader):,} steps (batch {config.batch_size})"
-        f" on {setup.device} -> {setup.run}"
+        f" on {setup.device}{threads} -> {setup.run}"
     )
 
 

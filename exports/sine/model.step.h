@@ -1,0 +1,28 @@
+/* sine: one streaming step as plain C99; written by rnnzoo.
+ * Usage: sine_state s; sine_init(&s); then for each sample
+ *   sine_step(&s, input, output);   and sine_reset(&s) to start a new stream. */
+#ifndef SINE_STEP_H
+#define SINE_STEP_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SINE_INPUT_SIZE 1   /* floats in one step's input */
+#define SINE_OUTPUT_SIZE 1  /* floats in one step's prediction */
+#define SINE_STATE_FLOATS 100  /* floats the state struct holds */
+#define SINE_WORK_FLOATS 702  /* floats of work space sine_step takes on the stack */
+
+/* The state the caller owns, one per stream (a model has no global mutable state). */
+typedef struct {
+  float state_0[100];
+} sine_state;
+
+void sine_init(sine_state *s);   /* before the first step */
+void sine_reset(sine_state *s);  /* start a new stream (a new window, a new sequence) */
+void sine_step(sine_state *s, const float *input, float *output);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
