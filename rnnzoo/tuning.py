@@ -32,6 +32,7 @@ from rnnzoo.registry import get_cell_class, get_task_class
 from rnnzoo.rundir import RunDir, TrainConfig, config_with_defaults
 from rnnzoo.tracking import Callback, require, trackers
 from rnnzoo.trainer import TrainingDiverged, train
+from rnnzoo.trainer.threads import usable_cores
 
 STUDY = "study.db"
 NAME = "rnnzoo"  # the study's name inside study.db
@@ -172,9 +173,11 @@ class Pruning(Callback):
             raise optuna.TrialPruned(f"pruned at epoch {record['epoch']}")
 
 
-def objective(trial: Any, settings: Settings, folder: Path, log: list[str]) -> float:
-    """Train the trial's run (or resume the one a kill interrupted); its best validation
-    metric."""
+def objective(
+    trial: Any, settings: Settings, folder: Path, log: list[str], threads: int | None = None
+) -> float:
+    """Train the trial's run (or resume the one a kill interrupted) with ``threads`` CPU
+    threads (None: the free cores); its best validation metric."""
     import optuna
 
     config = settings.config(trial)
@@ -199,6 +202,7 @@ def objective(trial: Any, settings: Settings, folder: Path, log: list[str]) -> f
             quiet=True,
             overwrite=bool(resumed) and not resume,  # its own, killed before a checkpoint
             callbacks=[*trackers(log), pruning],
+            threads=threads,
         )
     except TrainingDiverged as error:  # a poor trial, not a failed tune
         trial.set_user_attr("diverged", str(error))
@@ -290,17 +294,14 @@ def work(
 ) -> None:
     """One worker: trials until the study holds ``trials`` finished ones."""
     import optuna
-    import torch
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
-    if threads:
-        torch.set_num_threads(threads)
     study = open_study(settings, folder, seed)
     # a continued study: not the same random draws again as when it started
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     study.optimize(
-        lambda trial: objective(trial, settings, folder, log),
+        lambda trial: objective(trial, settings, folder, log, threads or None),
         n_trials=max(0, trials - finished(study)),
         callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE, TrialState.PRUNED))],
         gc_after_trial=True,
@@ -369,9 +370,9 @@ def tune(
 def run_workers(
     settings: Settings, folder: Path, trials: int, seed: int, log: list[str], jobs: int
 ) -> None:
-    """``jobs`` worker processes on one study, the CPU threads shared among them."""
+    """``jobs`` worker processes on one study, the usable cores shared among them."""
     context = multiprocessing.get_context("spawn")
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = max(1, usable_cores() // jobs)
     workers = [
         context.Process(target=worker_main, args=(settings, folder, trials, seed + i, log, threads))
         for i in range(jobs)

@@ -128,6 +128,9 @@ class Value:
 
 
 def c_float(value: float) -> str:
+    """A float32 as a C literal that reads back to the same value (NAN: a missing value)."""
+    if math.isnan(value):
+        return "NAN"
     if math.isinf(value):
         return "INFINITY" if value > 0 else "-INFINITY"
     text = f"{float(np.float32(value)):.9g}"

@@ -27,10 +27,8 @@ from rnnzoo.targets.base import (
     to_integer,
     valid_rows,
 )
-from rnnzoo.targets.chip import test_steps
 from rnnzoo.targets.litert import EXTRA as LITERT_EXTRA
 from rnnzoo.targets.litert import FILE, LiteRT, LiteRTStep, operators, signature_positions
-from rnnzoo.targets.tflm_library import model_data_header
 
 EXTRA = "pip install 'rnnzoo[micro]' (tflite-micro)"
 HEADER, INT8_HEADER = "model_data.h", "model_data.int8.h"
@@ -112,16 +110,10 @@ def c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def float_literal(value: float) -> str:
-    """A float32 as a C++ literal that reads back to the same value (NAN: a missing value)."""
-    if not np.isfinite(value):
-        return "NAN" if np.isnan(value) else ("-INFINITY" if value < 0 else "INFINITY")
-    text = f"{value:.9g}"
-    return text + ("f" if any(c in text for c in ".e") else ".f")
-
-
 def floats_text(values: np.ndarray, per_line: int = 8) -> str:
-    flat = [float_literal(float(v)) for v in np.asarray(values, np.float32).reshape(-1)]
+    from rnnzoo.targets.csource import c_float  # the C target's literals: onnx, at export only
+
+    flat = [c_float(float(v)) for v in np.asarray(values, np.float32).reshape(-1)]
     return ",\n  ".join(", ".join(flat[i : i + per_line]) for i in range(0, len(flat), per_line))
 
 
@@ -256,6 +248,9 @@ class Micro(Target):
         a firmware for the emulated Cortex-M4 (the arena in ``micro_model.h`` is then the
         32-bit core's own, and the card has the chip's figures)."""
         from importlib import metadata
+
+        from rnnzoo.targets.chip import test_steps
+        from rnnzoo.targets.tflm_library import model_data_header
 
         path = job.folder / FILE
         report = job.checked(MicroStep(path, job.names))
@@ -436,6 +431,21 @@ def card_operators(folder: Path) -> list[str]:
     return next(targets[n]["operators"] for n in (Micro.name, *Micro.aliases) if n in targets)
 
 
+def tflm_for(
+    folder: Path, core: str, ops: list[str] | None, cmsis_nn: bool, cache: Path | None
+) -> Any:
+    """TFLM (the sources ``RNNZOO_TFLM_DIR`` names) compiled for ``core`` with ``ops`` (by
+    default the export card's), once into ``cache`` (``~/.cache/rnnzoo/tflm``)."""
+    from rnnzoo.targets import chip, tflm_library
+
+    tflm = tflm_library.tflm_dir_from_env(cmsis_nn=cmsis_nn)
+    cache = cache or Path.home() / ".cache" / "rnnzoo" / "tflm"
+    flags = list(chip.CORES[core].flags)
+    return tflm_library.build_library(
+        tflm, ops or card_operators(folder), flags, cache, cmsis_nn=cmsis_nn
+    )
+
+
 def defined(folder: Path, name: str) -> int:
     """A ``#define`` of the export's ``micro_model.h``."""
     text = (folder / MODEL_HEADER).read_text()
@@ -462,13 +472,9 @@ def run_on_chip(
     compiled with (by default the card's). ``arena`` overrides the header's;
     with ``search`` the arena reported is the smallest that allocates (by bisection below
     ``arena``)."""
-    from rnnzoo.targets import chip, tflm_library
+    from rnnzoo.targets import chip
 
-    tflm = tflm_library.tflm_dir_from_env(cmsis_nn=cmsis_nn)
-    cache = cache or Path.home() / ".cache" / "rnnzoo" / "tflm"
-    ops = ops or card_operators(folder)
-    library = tflm_library.build_library(tflm, ops, list(chip.CORES[core].flags), cache,
-                                         cmsis_nn=cmsis_nn)  # fmt: skip
+    library = tflm_for(folder, core, ops, cmsis_nn, cache)
     in_floats, out_floats = defined(folder, "RZ_IN_FLOATS"), defined(folder, "RZ_OUT_FLOATS")
     defines: dict[str, object] = {"RZ_NO_MAIN": None}
     if int8:
@@ -553,12 +559,9 @@ def build_example(folder: Path, core: str = "m4", int8: bool = False,
                   cache: Path | None = None) -> list[str]:  # fmt: skip
     """An export's ``micro_step.cc`` as a program of its own (its ``main()`` streams the
     example windows) built for ``core`` and run under QEMU: the lines it printed."""
-    from rnnzoo.targets import chip, tflm_library
+    from rnnzoo.targets import chip
 
-    tflm = tflm_library.tflm_dir_from_env()
-    cache = cache or Path.home() / ".cache" / "rnnzoo" / "tflm"
-    library = tflm_library.build_library(tflm, card_operators(folder),
-                                         list(chip.CORES[core].flags), cache)  # fmt: skip
+    library = tflm_for(folder, core, None, False, cache)
     work = Path(tempfile.mkdtemp(prefix="rnnzoo-example-"))
     try:
         in_floats, out_floats = defined(folder, "RZ_IN_FLOATS"), defined(folder, "RZ_OUT_FLOATS")
