@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from rnnzoo.closeness import RULE
 from rnnzoo.errors import RuntimeInputError
 from rnnzoo.escaping import markdown as md
 from rnnzoo.files import parse_json
@@ -212,7 +213,7 @@ def stack_size(layers: int, hidden: int, bidirectional: bool) -> str:
     return f"{layers}x{hidden}" + (" bi" if bidirectional else "")
 
 
-def markdown(card: dict[str, Any], tolerance: float) -> str:
+def markdown(card: dict[str, Any]) -> str:
     """The card as ``README.md`` for the export folder."""
     params = md(", ".join(f"{k}={v}" for k, v in card["cell_params"].items()))
     cell = f"`{card['cell']}`" + (f" ({params})" if params else "")
@@ -263,9 +264,9 @@ def markdown(card: dict[str, Any], tolerance: float) -> str:
     lines += edge_markdown(card)
     lines += [
         "",
-        f"## Verification (onnxruntime vs PyTorch: max |diff| / (1 + |value|) ≤ {tolerance:g})",
+        f"## Verification (onnxruntime vs PyTorch: {RULE})",
         "",
-        "| check | batch | steps | max |diff| / (1 + |value|) |",
+        "| check | batch | steps | max diff |",
         "|---|---|---|---|",
     ]
     lines += [
@@ -300,7 +301,7 @@ def runtimes_markdown(card: dict[str, Any]) -> list[str]:
     heads = [f"{n} {runtimes[n].get('version', '')}".strip() for n in names]
     lines = [
         "",
-        "## Runtimes (the same inputs as onnxruntime for Python, within 1e-5)",
+        "## Runtimes (the same inputs as onnxruntime for Python, within the tolerance below)",
         "",
         "| file | " + " | ".join(heads) + " |",
         "|---|" + "---|" * len(names),

@@ -88,6 +88,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.check()
 
+    def planned_epochs(self, steps_per_epoch: int) -> int:
+        """The epochs the run will train: ``epochs``, or fewer where ``max_steps`` ends it
+        first (what the header, the time left and ``rnnzoo runs`` count to)."""
+        if not self.max_steps or steps_per_epoch < 1:
+            return self.epochs
+        return min(self.epochs, -(-self.max_steps // steps_per_epoch))
+
     def check(self) -> None:
         """Refuse a wrong type or value with one line naming the option."""
         for spec in dataclasses.fields(self):
@@ -185,8 +192,17 @@ def config_with_defaults(task: str, cell: str, **given: Any) -> TrainConfig:
     unknown = set(given) - fields
     if unknown:
         raise UserError(f"unknown training option(s) {sorted(unknown)}; valid: {sorted(fields)}")
-    values = dict(get_task_class(task).defaults)
+    task_class = get_task_class(task)
+    values = dict(task_class.defaults)
     values.update({k: v for k, v in given.items() if v is not None})
+    params = values.get("task_params")
+    if isinstance(params, dict):  # absolute: the run works from any folder
+        values["task_params"] = {
+            k: os.path.abspath(os.path.expanduser(v))
+            if k in task_class.path_params and isinstance(v, str) and v
+            else v
+            for k, v in params.items()
+        }
     if isinstance(values.get("compile"), bool):  # rnnzoo.train(..., compile=True)
         values["compile"] = "on" if values["compile"] else "off"
     return TrainConfig(task=task, cell=cell, **values)
@@ -488,7 +504,7 @@ def compare_runs(folder: str | Path) -> list[dict[str, Any]]:
                 "task": config.task,
                 "cell": config.cell,
                 "size": stack_size(config.layers, config.hidden, config.bidirectional),
-                "epochs": f"{records[-1]['epoch'] if records else 0}/{config.epochs}",
+                "epochs": f"{records[-1]['epoch'] if records else 0}/{planned(config, records)}",
                 "best_epoch": summary.get("best_epoch", "-"),
                 "metric": f"{metric} {versus['model']:.4g}" if metric else "unfinished",
                 "baseline": f"{versus['baseline']:.4g}"
@@ -498,6 +514,12 @@ def compare_runs(folder: str | Path) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def planned(config: TrainConfig, records: list[dict[str, Any]]) -> int:
+    """A run's planned epochs from its config and its first epoch's steps."""
+    first = records[0] if records else {}
+    return config.planned_epochs(first.get("step", 0) // max(first.get("epoch", 1), 1))
 
 
 def summary_versus(summary: dict[str, Any]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ def reber_gru(tmp_path_factory):
     return trained(tmp_path_factory.mktemp("c"), "reber", "gru")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", every_cell())
 def test_every_cell_exports_as_c_that_gives_onnxruntimes_numbers(tmp_path, cell, cli):
     run = trained(tmp_path, "reber", cell)
@@ -66,6 +67,7 @@ def test_every_cell_exports_as_c_that_gives_onnxruntimes_numbers(tmp_path, cell,
     assert files["model.step.c"] == "ok" and set(files.values()) == {"ok"}, files
 
 
+@pytest.mark.slow
 def test_int8_weights_are_a_quarter_and_keep_the_metric(tmp_path, reber_gru, cli):
     out = tmp_path / "export"
     exported = cli("export", str(reber_gru), "--out", str(out), "--format", "c",
@@ -130,6 +132,7 @@ def test_an_operator_without_a_kernel_is_one_line_naming_it():
     assert str(error.value).startswith("the C target has no kernel for the ONNX operator Hardmax")
 
 
+@pytest.mark.slow
 def test_a_bidirectional_model_has_no_step_to_write_as_c(tmp_path, cli):
     run = trained(tmp_path, "sine", "gru", "--bidirectional")
     refused = cli("export", str(run), "--out", str(tmp_path / "x"), "--format", "c")

@@ -287,6 +287,7 @@ def test_bad_stack_arguments_are_user_errors():
 # --- a plugin that registers eagerly -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_eager_plugin_works_registry_wide(cli, tmp_path):
     """README's plugin registers its class itself (``register(MyCell)``): it is listed, it
     trains, and the torch-free listing test still passes beside it (it leaves eager plugins

@@ -29,6 +29,7 @@ TINY = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(compiling.compiler() is None, reason="no C++ compiler for inductor here")
 def test_a_compiled_run_equals_the_eager_run(tmp_path):
     runs = {}

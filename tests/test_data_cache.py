@@ -268,6 +268,7 @@ def test_each_process_cuts_only_its_own_windows(tmp_path, monkeypatch):
     assert not seen[0] & seen[1] and seen[0] | seen[1] == set(range(len(train)))
 
 
+@pytest.mark.slow
 def test_torchrun_builds_the_cache_once(tmp_path, cache_folder):
     path = long_csv(tmp_path / "s.csv", {"a": 400, "b": 400})
     out = tmp_path / "run"

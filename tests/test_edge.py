@@ -28,6 +28,7 @@ def reber_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(INSTALLED, reason="litert-torch is installed here")
 def test_a_format_whose_converter_is_missing_is_one_line(tmp_path, reber_run, cli):
     out = tmp_path / "export"

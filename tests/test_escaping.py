@@ -4,6 +4,8 @@ README (HTML, Markdown) and printed without their terminal escape sequences by `
 import csv
 import json
 
+import pytest
+
 from rnnzoo.escaping import markdown, printable
 from tests.test_generic_tasks import long_csv, train_export
 
@@ -17,6 +19,7 @@ def test_markdown_and_terminal_escaping():
     assert printable("a\x1b[2Jb\x9bc\td\n") == "a\\x1b[2Jb\\x9bc\td\n"
 
 
+@pytest.mark.slow
 def test_hostile_labels_reach_the_readme_and_the_terminal_escaped(tmp_path):
     data = long_csv(tmp_path / "train.csv")
     rows = list(csv.reader(data.open()))

@@ -14,9 +14,9 @@ import torch
 from onnx import numpy_helper
 
 from conftest import every_cell, sine_export
+from rnnzoo import closeness
 from rnnzoo import export as exporter
 from rnnzoo.checkpoint import save_weights
-from rnnzoo.export import verification
 from rnnzoo.families.base import family_of
 from rnnzoo.registry import create_task, get_task_class
 from rnnzoo.rundir import RunDir, TrainConfig
@@ -165,7 +165,7 @@ def test_card_test_data_and_the_two_sequence_graphs(tmp_path):
 
 def test_failed_verification_writes_nothing(tmp_path, monkeypatch):
     run = make_run(tmp_path / "run", "sine", "gru")
-    monkeypatch.setattr(verification, "TOLERANCE", -1.0)
+    monkeypatch.setattr(closeness, "BASE_TOLERANCE", -1.0)
     with pytest.raises(exporter.ExportError, match="nothing was written"):
         exporter.export_run(run, tmp_path / "exports" / "out", runtimes=ONLY_ONNXRUNTIME)
     exports = tmp_path / "exports"
@@ -327,14 +327,6 @@ def test_encoder_decoder_exports_and_decodes_like_pytorch(tmp_path, cli, cell, b
     (tmp_path / "bad.json").write_text(json.dumps(["April 22, 2019 ☃"]))
     bad = cli("predict", str(out), "--input", str(tmp_path / "bad.json"))
     assert bad.returncode == 2 and "does not know" in bad.stderr
-
-
-def test_parity_is_absolute_for_small_values_and_relative_for_large_ones():
-    diff = verification.diff
-    assert diff(np.array([100.0]), np.array([100.0005])) < 1e-5  # 5e-6 of the value
-    assert diff(np.array([0.0]), np.array([2e-5])) == pytest.approx(2e-5)
-    assert diff(np.array([-3.0, 0.5]), np.array([-3.0, 0.5 + 4e-5])) > 1e-5
-    assert diff(np.zeros(3), np.zeros(4)) == float("inf")
 
 
 def test_the_ort_format_for_mobile_builds(tmp_path):

@@ -104,6 +104,7 @@ def test_overwrite_and_new_runs_never_touch_a_folder_that_is_not_a_run(tmp_path)
         assert digests(folder) == before
 
 
+@pytest.mark.slow
 def test_a_killed_overwrite_gives_the_old_run_back(old_run):
     before = digests(old_run)
     process = subprocess.Popen(
@@ -184,6 +185,7 @@ def test_a_non_finite_epoch_is_never_kept(tmp_path):
         check_finite(run, model, {"mse": 0.5}, 3, counters)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["model.safetensors", "checkpoint.safetensors"])
 def test_damaged_weights_are_refused_everywhere(old_run, tmp_path, name):
     path = old_run / name
@@ -222,6 +224,7 @@ def export_seconds(finished_run, tmp_path_factory) -> float:
     [0.5, 0.9]
     + [pytest.param(f, marks=pytest.mark.fuzz) for f in (0.2, 0.7, 0.8, 0.95, 0.98, 1.0)],
 )
+@pytest.mark.slow
 def test_a_reexport_killed_at_any_moment_leaves_a_whole_export(
     finished_run, tmp_path, export_seconds, fraction
 ):

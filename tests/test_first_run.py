@@ -157,3 +157,38 @@ def test_the_python_api_shows_the_summary_unless_quiet(tmp_path, capsys):
     assert "Trained gru (1x8) on sine" in shown
     rnnzoo.train("sine", "gru", out=str(tmp_path / "b"), quiet=True, **options)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.slow
+def test_max_steps_sets_the_epochs_the_header_eta_and_runs_count_to(tmp_path, cli):
+    """--epochs 1000 --max-steps 100: every count is to the epochs that 100 steps make."""
+    run = tmp_path / "capped"
+    result = cli("train", *SMALL, "--epochs", "1000", "--max-steps", "100", "--out", str(run))
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0]
+    steps = int(re.search(r"of (\d+) steps", header).group(1))
+    planned = -(-100 // steps)
+    assert planned > 1 and f" {planned} epochs (--max-steps 100) of {steps}" in header, header
+    epochs = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == [f"{e}/{planned}" for e in range(1, planned + 1)]
+    eta = re.search(r"eta (\d+) s$", epochs[0])
+    assert eta and int(eta.group(1)) < 60, epochs[0]  # seconds left, not 999 epochs' worth
+    assert compare_runs(tmp_path)[0]["epochs"] == f"{planned}/{planned}"
+
+
+@pytest.mark.slow
+def test_with_validation_0_the_metrics_are_named_for_the_training_cases(tmp_path, cli):
+    from tests.test_generic_tasks import long_csv
+
+    data = long_csv(tmp_path / "long.csv")
+    common = ["train", "--task", "classify", "--cell", "gru", "--hidden", "8", "--epochs", "1"]
+    common += ["--param", f"data={data}"]
+    alone = cli(*common, "--out", str(tmp_path / "alone"))
+    assert alone.returncode == 0, alone.stderr
+    assert "note: validation=0: the best epoch is picked on the training cases" in alone.stdout
+    line = next(x for x in alone.stdout.splitlines() if x.startswith("epoch 1/1"))
+    assert "train_cases_accuracy" in line and "validation_" not in line, line
+    held = cli(*common, "--param", "validation=0.25", "--out", str(tmp_path / "held"))
+    assert held.returncode == 0, held.stderr
+    line = next(x for x in held.stdout.splitlines() if x.startswith("epoch 1/1"))
+    assert "validation_accuracy" in line and "train_cases" not in held.stdout, line

@@ -176,6 +176,7 @@ def train_export(tmp_path: Path, task: str, data: Path, *params: str) -> Path:
     return export
 
 
+@pytest.mark.slow
 def test_classify_csv_predict_round_trip(tmp_path):
     data = long_csv(tmp_path / "train.csv")
     export = train_export(tmp_path, "classify", data, "--param", "time=time")
@@ -200,6 +201,7 @@ def test_classify_csv_predict_round_trip(tmp_path):
     assert [r["label"] for r in rows] == expected
 
 
+@pytest.mark.slow
 def test_forecast_csv_predict_continues_each_series(tmp_path):
     data = series_csv(tmp_path / "sales.csv")
     params = ["--param", "id=store", "--param", "time=when", "--param", "lookback=12"]
@@ -216,6 +218,7 @@ def test_forecast_csv_predict_continues_each_series(tmp_path):
     assert level["x"] < 50 < level["y"] < 5000 < level["z"]
 
 
+@pytest.mark.slow
 def test_a_folder_of_class_folders_trains_exports_and_predicts(tmp_path):
     """``--data FOLDER`` with one sub-folder of ``.npy`` sequences per class, as ``predict``
     reads it; a file of it changed after training is named when the run is exported."""

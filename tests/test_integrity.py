@@ -162,6 +162,7 @@ def test_an_old_export_without_checksums_loads_and_verify_runs_its_test_data(tmp
     assert "model.onnx: its output on test_data_set_0 differs" in line
 
 
+@pytest.mark.slow
 def test_an_export_honours_the_umask(exported):
     for umask, folder_mode, file_mode in ((0o022, 0o755, 0o644), (0o027, 0o750, 0o640)):
         out = exported.parent / f"umask-{umask:o}"

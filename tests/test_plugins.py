@@ -147,6 +147,7 @@ def exiting_plugins(tmp_path):
     return {"PYTHONPATH": str(tmp_path)}
 
 
+@pytest.mark.slow
 def test_plugins_that_exit_or_raise_never_end_the_cli(cli, exiting_plugins):
     listed = cli("cells", "--json", env=exiting_plugins)
     assert listed.returncode == 0, listed.stderr
@@ -251,6 +252,7 @@ def family_plugin(tmp_path):
     return {"PYTHONPATH": str(tmp_path)}
 
 
+@pytest.mark.slow
 def test_a_plugin_family_trains_exports_and_predicts_under_its_own_name(
     tmp_path, cli, family_plugin
 ):
@@ -302,6 +304,7 @@ def one_error_line(result) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_failed_and_ignored_plugins_are_reported_and_errors_stay_one_line(cli, only_bad_plugins):
     """What users saw: a plugin that failed to load was missing from `cells`, a name ignored
     was called a failure to load, and every error came after a note, as two lines."""
@@ -385,6 +388,7 @@ def breaker(tmp_path):
     return {"PYTHONPATH": str(tmp_path), "RNNZOO_LOAD_PLUGINS": "zz_breaker"}
 
 
+@pytest.mark.slow
 def test_a_cell_that_breaks_the_contract_shows_in_the_listings(cli, breaker):
     """Listing imports no torch, so only --check (and `info`, which builds the cell) shows a
     broken cell before training does."""
@@ -431,6 +435,7 @@ def register_tasks(register):
 """
 
 
+@pytest.mark.slow
 def test_what_is_not_a_cell_or_task_is_refused_at_registration(cli, tmp_path):
     make_distribution(tmp_path, "zz_not_a_cell", NOT_A_CELL)
     env = {"PYTHONPATH": str(tmp_path), "RNNZOO_LOAD_PLUGINS": "zz_not_a_cell"}
@@ -504,6 +509,7 @@ TARGET_PLUGIN = '''
 '''
 
 
+@pytest.mark.slow
 def test_a_plugin_target_exports_verifies_and_lists_under_its_own_name(tmp_path, cli):
     make_distribution(tmp_path, "zz_step_copy", TARGET_PLUGIN)
     env = {"PYTHONPATH": str(tmp_path), "RNNZOO_LOAD_PLUGINS": "zz_step_copy"}

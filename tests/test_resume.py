@@ -109,6 +109,7 @@ def test_resume_says_which_damaged_metrics_lines_it_lost(two_epochs, tmp_path):
     assert [r["epoch"] for r in epochs_of(run)] == [2, 3]
 
 
+@pytest.mark.slow
 def test_a_finished_run_resumed_to_more_epochs(tmp_path):
     run = tmp_path / "run"
     first = run_cli("train", *TINY, "--epochs", "2", "--out", str(run))
@@ -129,6 +130,7 @@ def test_a_finished_run_resumed_to_more_epochs(tmp_path):
     assert after[3]["step"] == 2 * after[1]["step"]
 
 
+@pytest.mark.slow
 def test_a_one_cycle_schedule_is_stretched_to_the_new_length(two_epochs, tmp_path):
     """Resumed from 2 to 4 epochs, the rest of the run follows the 4-epoch cycle: the learning
     rates of epochs 3 and 4 are those of a run trained for 4 epochs from the start."""

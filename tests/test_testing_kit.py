@@ -141,6 +141,7 @@ def test_each_mistake_is_one_line_naming_the_check_and_the_fix(cell, check, word
     assert cell.__qualname__ in message
 
 
+@pytest.mark.slow
 def test_a_generated_plugin_installs_and_passes_its_own_tests(tmp_path):
     """`rnnzoo new cell` → pip install (into a folder of its own, so the project's environment
     is left as it was) → the plugin's own pytest, with every check including export."""

@@ -98,6 +98,7 @@ def test_translate_reader_errors_name_file_and_line(tmp_path, content, message):
         task.load()
 
 
+@pytest.mark.slow
 def test_translate_bad_input_on_the_command_line(tmp_path, cli):
     (tmp_path / "fra.txt").write_text("")
     for params, message in [
@@ -253,6 +254,7 @@ def test_caption_draws_fresh_compositions_each_epoch(images):
     assert fixed.train_split(1) is None
 
 
+@pytest.mark.slow
 def test_caption_without_image_files_exits_2(tmp_path, cli):
     result = cli(
         "train",
@@ -272,6 +274,7 @@ def test_caption_without_image_files_exits_2(tmp_path, cli):
     assert result.returncode == 2 and "vec2seq model has none" in result.stderr
 
 
+@pytest.mark.slow
 def test_caption_trains_exports_and_captions(images, tmp_path, cli):
     summary = rnnzoo.train(
         "caption",
@@ -354,6 +357,7 @@ def test_best_epoch_ties_are_broken_by_the_next_metric():
     )
 
 
+@pytest.mark.slow
 def test_a_run_refuses_a_corpus_that_changed_since_training(tmp_path, cli):
     corpus = write_corpus(tmp_path / "fra.txt")
     run = tmp_path / "run"

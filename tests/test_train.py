@@ -42,6 +42,7 @@ def weights_equal(a: Path, b: Path) -> bool:
     return wa.keys() == wb.keys() and all((wa[k] == wb[k]).all() for k in wa)
 
 
+@pytest.mark.slow
 def test_run_directory_and_evaluate(tmp_path, cli):
     out = tmp_path / "run"
     result = cli(
@@ -80,6 +81,7 @@ def test_run_directory_and_evaluate(tmp_path, cli):
     assert len(generated["generated"]) == 5
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(tmp_path, cli):
     for name in ("a", "b"):
         assert (
@@ -131,6 +133,7 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tmp_path, cli):
     ]
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, cli):
     out = tmp_path / "run"
     args = [
@@ -167,6 +170,7 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
     assert (out / "checkpoint.safetensors").read_bytes() == checkpoint
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -205,6 +209,7 @@ def test_torchrun_two_processes(tmp_path):
     assert summary["test"]["mse"] < summary["baseline_test"]["mse"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gzipped", [True, False])
 def test_seqmnist_reads_idx_files(tmp_path, cli, gzipped):
     write_mnist_like(tmp_path / "data", gzipped=gzipped)
@@ -231,6 +236,7 @@ def test_seqmnist_reads_idx_files(tmp_path, cli, gzipped):
     not Path(DEBIAN_FASHION_MNIST).is_dir(),
     reason="the Debian package dataset-fashion-mnist is not installed",
 )
+@pytest.mark.slow
 def test_seqmnist_on_the_real_fashion_mnist_files(tmp_path, cli):
     result = cli(
         *SEQMNIST,
@@ -272,6 +278,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_existing_run_is_not_overwritten(tmp_path, cli):
     out = str(tmp_path / "run")
     assert cli(*SINE, "--max-steps", "2", "--param", "n_train=100", "--out", out).returncode == 0
@@ -282,6 +289,7 @@ def test_existing_run_is_not_overwritten(tmp_path, cli):
     assert "not a run directory" in cli("evaluate", str(tmp_path)).stderr
 
 
+@pytest.mark.slow
 def test_truncated_bptt(tmp_path, cli):
     result = cli(
         *SINE,
@@ -375,6 +383,7 @@ def test_a_model_that_fails_to_build_leaves_runs_alone(tmp_path, finished_run, m
     assert {p.name: p.read_bytes() for p in old.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_resume_repairs_a_torn_last_metrics_line(tmp_path, cli):
     """A kill while appending to metrics.jsonl leaves half a line; --resume drops it."""
     out = tmp_path / "run"

@@ -132,6 +132,7 @@ def stream(session: onnxruntime.InferenceSession, x: np.ndarray, states: list[np
         ("zz_forgetful", ["--layers", "2", "--bidirectional"]),
     ],
 )
+@pytest.mark.slow
 def test_a_cell_with_an_unread_input_exports_and_runs(tmp_path, cli, plugin, cell, shape):
     run, out = tmp_path / "run", tmp_path / "export"
     small = ["--param", "n_train=64", "--param", "n_test=16", "--hidden", "8", "--epochs", "1"]
@@ -161,6 +162,7 @@ def test_a_cell_with_an_unread_input_exports_and_runs(tmp_path, cli, plugin, cel
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_tract_runs_the_masked_scan(tmp_path, cli, plugin):
     """tract fails on a Scan whose body leaves a state unread, and never finishes one that
     passes a state straight through: the exporter's masked Scan runs there too."""

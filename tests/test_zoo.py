@@ -112,6 +112,7 @@ def exported(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_the_cards_reproduce_command_trains_the_same_config(exported):
     card = json.loads((exported / "sine-small/card.json").read_text())
     train = shlex.split(card["reproduce"][0])

@@ -106,6 +106,7 @@ def generate(run_dir: str, steps: int, plot: str | None, as_json: bool) -> None:
             f"{plots.run_label(RunDir(run_dir))} — rolled forward {steps} steps from the first"
             " test window, each value fed back as the next input"
         )
+        truth = None if truth is None else truth[:, 0]
         save_figure(plots.generated(seed[:, 0], values[:, 0], truth, title), plot_path)
     if as_json:
         print_json({"seed": seed.tolist(), "generated": values.tolist()})

@@ -43,7 +43,8 @@ def export(
     as_json: bool,
 ) -> None:
     """Export a trained run to ONNX (whole-sequence and step graphs), verified."""
-    from rnnzoo.export import TOLERANCE, export_run
+    from rnnzoo.closeness import RULE
+    from rnnzoo.export import export_run
 
     result = export_run(
         run_dir,
@@ -76,7 +77,7 @@ def export(
     for check in result.checks:
         groups.setdefault(check.what, []).append(check)
     print_table(
-        f"onnxruntime vs PyTorch (max |diff| / (1 + |value|) <= {TOLERANCE:g})",
+        f"onnxruntime vs PyTorch ({RULE})",
         ["check", "batches × steps", "max diff", "ok"],
         [
             [

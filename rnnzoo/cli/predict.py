@@ -96,7 +96,7 @@ def predict(
     if meaning:
         click.echo(printable(meaning))
     labels = model.labels
-    for index, (shown, answer) in enumerate(zip(result.shown, result.answers)):
+    for index, (shown, answer) in enumerate(zip(result.labels(), result.answers)):
         if labels and result.prediction is not None and result.prediction.ndim == 2:
             answer = top_classes(result.prediction[index], labels, top)
         elif not isinstance(answer, str):

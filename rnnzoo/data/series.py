@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rnnzoo.data.formats import NAMES, detect_format
-from rnnzoo.data.table import group_rows, plural, read_table
+from rnnzoo.data.table import group_rows, plural, read_table, show_time
 from rnnzoo.data.tsf import read_tsf, series_times
 from rnnzoo.errors import UserError
 
@@ -148,15 +148,10 @@ def gap_notes(times: np.ndarray, offsets: np.ndarray, ids: list[str]) -> list[st
     """A note for each series (the first few) with steps missing from its time axis: the
     regular step is the most common one between consecutive rows, measured in whole years,
     months, days, ... when the times are dates (months differ in days)."""
-    ticks = as_ticks(times)
-    within = np.ones(len(ticks) - 1, bool)
-    within[offsets[1:-1] - 1] = False  # no step from one series' end to the next's start
-    steps = np.diff(ticks)[within]
-    positive = steps[steps > 0]
-    if not len(positive):
+    ticks, _ = as_ticks(times)
+    step = regular_step(ticks, offsets)
+    if step is None:
         return []
-    candidates, counts = np.unique(positive, return_counts=True)
-    step = candidates[np.argmax(counts)]
     notes = []
     for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:])):
         missing = np.rint(np.diff(ticks[a:b]) / step) - 1
@@ -171,13 +166,60 @@ def gap_notes(times: np.ndarray, offsets: np.ndarray, ids: list[str]) -> list[st
     return notes
 
 
-def as_ticks(times: np.ndarray) -> np.ndarray:
+def regular_step(ticks: np.ndarray, offsets: np.ndarray) -> Any:
+    """The most common step between consecutive rows of a series (None with none)."""
+    within = np.ones(max(len(ticks) - 1, 0), bool)
+    within[offsets[1:-1] - 1] = False  # no step from one series' end to the next's start
+    steps = np.diff(ticks)[within]
+    positive = steps[steps > 0]
+    if not len(positive):
+        return None
+    candidates, counts = np.unique(positive, return_counts=True)
+    return candidates[np.argmax(counts)]
+
+
+def as_ticks(times: np.ndarray) -> tuple[np.ndarray, str | None]:
     """Numbers as they are; datetimes as counts of the coarsest unit (years, months, days,
-    hours, minutes, seconds) that holds every one of them exactly."""
+    hours, minutes, seconds) that holds every one of them exactly, with that unit."""
     if times.dtype.kind != "M":
-        return times
+        return times, None
     for unit in ("Y", "M", "D", "h", "m", "s"):
         coarse = times.astype(f"datetime64[{unit}]")
         if (coarse == times).all():
-            return coarse.astype(np.int64)
-    return times.astype(np.int64)
+            return coarse.astype(np.int64), unit
+    unit = np.datetime_data(times.dtype)[0]
+    return times.astype(np.int64), unit
+
+
+def times_after(series: Series, steps: int, known: bool) -> list[list[str]] | None:
+    """The times of each series' next ``steps`` values, as text: its last ``steps`` rows'
+    where they are ``known`` (rows of covariates for the horizon), else one regular step
+    (:func:`regular_step`, in whole months or years for dates) after another from its last
+    row; None without a time column."""
+    if series.times is None:
+        return None
+    if known:
+        return [
+            [show_time(t) for t in series.times[end - steps : end]] for end in series.offsets[1:]
+        ]
+    ticks, unit = as_ticks(series.times)
+    step = regular_step(ticks, series.offsets)
+    if step is None:
+        return None
+    shown = None
+    if unit is not None:  # dates as the file writes them: a month's first day, not "2005-01"
+        exact = (
+            u
+            for u in ("D", "h", "m", "s")
+            if (series.times.astype(f"M8[{u}]") == series.times).all()
+        )
+        shown = next(exact, unit)
+    ahead = []
+    for end in series.offsets[1:]:
+        future = ticks[end - 1] + step * np.arange(1, steps + 1)
+        if unit is not None:
+            future = (
+                future.astype(np.int64).astype(f"datetime64[{unit}]").astype(f"datetime64[{shown}]")
+            )
+        ahead.append([show_time(t) for t in future])
+    return ahead

@@ -13,12 +13,11 @@ from pathlib import Path
 
 from rnnzoo.errors import UserError
 from rnnzoo.export.staging import ExportOptions, ExportResult, recover
-from rnnzoo.export.verification import TOLERANCE, Check, ExportError
+from rnnzoo.export.verification import Check, ExportError
 from rnnzoo.files import check_folder_path
 
 __all__ = [
     "DEFAULT_OPSET",
-    "TOLERANCE",
     "Check",
     "ExportError",
     "ExportOptions",

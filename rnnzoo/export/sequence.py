@@ -35,7 +35,7 @@ from rnnzoo.export.verification import (
     as_numpy,
     check_on_onnxruntime,
     check_results,
-    diff,
+    difference,
     random_states,
     sample_inputs,
     session,
@@ -198,7 +198,7 @@ def streamed_check(
         feeds = dict(zip(feeds, new))
         outputs.append(y)
     streamed = np.stack(outputs, axis=1) if model.per_step else outputs[-1]
-    return Check("model.step.onnx streamed vs model.onnx", 3, steps, diff(whole, streamed))
+    return Check("model.step.onnx streamed vs model.onnx", 3, steps, difference(whole, streamed))
 
 
 def usage_lines(streaming: bool) -> list[str]:

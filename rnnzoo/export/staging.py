@@ -17,8 +17,9 @@ import onnx
 import torch
 
 from rnnzoo import card as cards
+from rnnzoo import closeness
 from rnnzoo.checksums import MANIFEST, MEANING, write_manifest
-from rnnzoo.export.verification import TOLERANCE, Check
+from rnnzoo.export.verification import Check
 from rnnzoo.files import folder_lock, parse_json, recover_folder, replace_folder, staging_folder
 from rnnzoo.registry import family_entry
 
@@ -178,7 +179,8 @@ def finish_files(
     feeds = {f: [c.feeds for c in cases if c.file == s] for f, s in answers.items()}
     for target in options.targets:
         if target.after_files:
-            target.write_files(staging, feeds, TOLERANCE, card)
+            longest = max((c.steps for c in cases), default=1)
+            target.write_files(staging, feeds, closeness.tolerance(longest), card)
     for name in answers:  # the card inside each file has the runtimes too
         save_graph(onnx.load(str(staging / name)), staging / name, card)
 
@@ -223,7 +225,7 @@ def write_staged(
         cards.validate(card, "the new card")
         cards.check_fields(card, "the new card", runner.card_fields)
         (staging / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-        (staging / "README.md").write_text(cards.markdown(card, TOLERANCE))
+        (staging / "README.md").write_text(cards.markdown(card))
         write_manifest(staging)  # after every other file, whoever wrote it
         with folder_lock(out.parent):
             replace_folder(out, staging, export_names)

@@ -12,10 +12,10 @@ import onnxruntime
 import torch
 from torch import Tensor
 
+from rnnzoo.closeness import difference, tolerance
 from rnnzoo.errors import UserError
 from rnnzoo.runtime.session import open_session
 
-TOLERANCE = 1e-5
 BATCH_SIZES = (1, 3, 17)
 
 
@@ -31,27 +31,20 @@ class Check:
     max_diff: float
 
     @property
+    def tolerance(self) -> float:
+        return tolerance(self.steps)
+
+    @property
     def ok(self) -> bool:
-        return self.max_diff <= TOLERANCE
+        return self.max_diff <= self.tolerance
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def diff(expected: np.ndarray, got: np.ndarray) -> float:
-    """max |expected − got| / (1 + |expected|): the absolute difference for values up to
-    about 1, the relative one for larger values (a classifier's logits over 4× the training
-    length reach 1e-5 in absolute terms from float32 rounding alone)."""
-    if expected.shape != got.shape:
-        return float("inf")
-    if not expected.size:
-        return 0.0
-    return float((np.abs(expected - got) / (1 + np.abs(expected))).max())
-
-
 def max_diff(expected: list[Tensor], got: list[np.ndarray]) -> float:
-    """The largest ``diff`` over pairs of PyTorch tensors and onnxruntime arrays."""
-    return max(diff(e.detach().numpy(), g) for e, g in zip(expected, got))
+    """The largest ``difference`` over pairs of PyTorch tensors and onnxruntime arrays."""
+    return max(difference(e.detach().numpy(), g) for e, g in zip(expected, got))
 
 
 def as_numpy(values) -> list[np.ndarray]:
@@ -83,8 +76,8 @@ def check_results(checks: list[Check]) -> None:
         worst = max(bad, key=lambda c: c.max_diff)
         raise ExportError(
             f"onnxruntime disagrees with PyTorch ({worst.what}, batch "
-            f"{worst.batch}, {worst.steps} steps: max |diff| / (1 + |value|) "
-            f"{worst.max_diff:.2e} > {TOLERANCE:g}); nothing was written"
+            f"{worst.batch}, {worst.steps} steps: max |diff| / (1 + max |value|) "
+            f"{worst.max_diff:.2e} > {worst.tolerance:.2g}); nothing was written"
         )
 
 
@@ -107,7 +100,7 @@ def check_on_onnxruntime(graphs: dict[str, onnx.ModelProto], cases: list[Case]) 
     checks = []
     for case in cases:
         got = sessions[case.file].run(None, case.feeds)
-        worst = max(diff(e, g) for e, g in zip(case.expected, got))
+        worst = max(difference(e, g) for e, g in zip(case.expected, got))
         checks.append(Check(f"{case.file}: {case.what}", case.batch, case.steps, worst))
     return checks
 
@@ -121,4 +114,4 @@ def portability(
     from rnnzoo.runtime.engines import compare
 
     feeds = {file: [c.feeds for c in cases if c.file == source] for file, source in files.items()}
-    return compare(folder, feeds, TOLERANCE, names)
+    return compare(folder, feeds, tolerance(max((c.steps for c in cases), default=1)), names)

@@ -195,16 +195,22 @@ class SequenceFamily(Family):
         after the current window, appended, and the window slides on. Returns
         ``(steps, features)``.
         """
-        if task.kind != "seq2seq" or task.input_size != task.output_size:
-            return super().generate(model, task, seed, steps)
+
+        def next_steps(window: Tensor) -> Tensor | None:
+            if task.kind == "seq2seq" and task.input_size == task.output_size:
+                return model(window)[:, -1:]
+            return task.as_next_steps(model(window)) if task.kind == "seq2vec" else None
+
         model.eval()
         window = seed.unsqueeze(0)
-        values = []
-        for _ in range(steps):
-            value = model(window)[:, -1:]
-            values.append(value[0, 0])
-            window = torch.cat([window[:, 1:], value], dim=1)
-        return torch.stack(values)
+        values: list[Tensor] = []
+        while len(values) < steps:
+            new = next_steps(window)
+            if new is None:
+                return super().generate(model, task, seed, steps)
+            values.extend(new[0])
+            window = torch.cat([window[:, new.shape[1] :], new], dim=1)
+        return torch.stack(values[:steps])
 
     def export(self, run: Any, out: Path, options: Any) -> Any:
         from rnnzoo.export.sequence import export_sequence_model

@@ -29,6 +29,13 @@ class Answers:
     inputs: list[str] | None = None  # the input texts, where there are some
     # the answers as a table (header, rows) with the inputs' ids, for `predict --output X.csv`
     table: tuple[list[str], list[list[Any]]] | None = None
+    times: list[list[str]] | None = None  # a forecast's: the time of each of its steps
+
+    def labels(self) -> list[str]:
+        """What each answer is for, with the times a forecast spans where there are some."""
+        if not self.times:
+            return list(self.shown)
+        return [f"{s} ({t[0]} to {t[-1]})" for s, t in zip(self.shown, self.times)]
 
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -38,6 +45,8 @@ class Answers:
             result["inputs"] = self.inputs
         if self.table is not None:
             result["ids"] = self.shown
+        if self.times is not None:
+            result["times"] = self.times
         result["answers"] = self.answers
         return result
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from rnnzoo.data.padding import pad_sequences
+from rnnzoo.data.series import times_after
 from rnnzoo.data.windows import gather_windows
 from rnnzoo.errors import RuntimeInputError, UserError
 
@@ -20,11 +21,13 @@ ARRAY_SUFFIXES = (".json", ".npy")
 
 @dataclass
 class DataInputs:
-    """A batch read from a data file: inputs, lengths (None when equal), and one id each."""
+    """A batch read from a data file: inputs, lengths (None when equal), and one id each;
+    for series with a time column, the times their forecasts are for."""
 
     x: np.ndarray
     lengths: np.ndarray | None
     ids: list[str]
+    times: list[list[str]] | None = None
 
 
 def is_data_file(path: Path, reader: dict[str, Any] | None) -> bool:
@@ -83,4 +86,5 @@ def series_windows(series: Any, reader: dict[str, Any]) -> DataInputs:
     x = gather_windows(
         series.values, starts, ends, reader["lookback"], horizon, len(series.targets), covariates
     )
-    return DataInputs(x, None, list(series.ids))
+    times = times_after(series, horizon, covariates)
+    return DataInputs(x, None, list(series.ids), times)

@@ -42,10 +42,10 @@ def verify(
 ) -> dict[str, Any]:
     """Each edge target of the card, where its runtime is installed: every row of ``x``
     streamed through its files and through ``reference`` (onnxruntime on the step graph).
-    fp32 files must match to 1e-5 (|diff| / (1 + |value|)); integer files are judged by
-    ``drift``. ``names`` picks targets (default: all). The same report shape as
+    fp32 files must match within ``closeness.tolerance`` of the stream's length; integer files
+    are judged by ``drift``. ``names`` picks targets (default: all). The same report shape as
     ``rnnzoo.runtime.engines.compare``."""
-    from rnnzoo.runtime.engines import difference
+    from rnnzoo import closeness
 
     expected = stream_rows(reference, x, lengths, starts)
     classes = bool(card.get("labels"))
@@ -72,8 +72,8 @@ def verify(
                     [e[last] for e in expected], [g[last] for g in got], classes
                 )
                 continue
-            value = max(difference(e, g) for e, g in zip(expected, got))
+            value = closeness.worst(zip(expected, got))
             worst = max(worst, value)
-            results[file] = "ok" if value <= 1e-5 else f"differs by {value:.1e}"
+            results[file] = closeness.status(value, x.shape[1])
         report[target.name] = {"version": target.version(), "files": results, "max_diff": worst}
     return report

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnzoo import closeness
+
 Feeds = dict[str, np.ndarray]
 JS_RUNNER = Path(__file__).resolve().parent / "js" / "run_onnx.cjs"
 # OpenVINO on CPUs with bf16 or AMX otherwise infers in bf16 and quantizes activations
@@ -304,20 +306,10 @@ def engines(names: list[str] | None = None) -> list[Engine]:
     return [known[n] for n in names]
 
 
-def difference(expected: np.ndarray, got: np.ndarray) -> float:
-    """max |expected − got| / (1 + |expected|), infinite when the shapes differ."""
-    expected, got = np.asarray(expected, np.float64), np.asarray(got, np.float64)
-    if expected.shape != got.shape:
-        return float("inf")
-    if not expected.size:
-        return 0.0
-    return float((np.abs(expected - got) / (1 + np.abs(expected))).max())
-
-
 def compare(
     folder: Path,
     feeds: dict[str, list[Feeds]],
-    tolerance: float,
+    tolerance: float = closeness.BASE_TOLERANCE,
     names: list[str] | None = None,
 ) -> dict:
     """Each file of ``folder`` on each runtime against onnxruntime for Python, on the same
@@ -337,13 +329,8 @@ def compare(
         for file, cases in feeds.items():
             try:
                 got = engine.run(folder / file, cases)
-                value = max(
-                    (
-                        difference(e, g)
-                        for want, have in zip(reference[file], got)
-                        for e, g in zip(want, have)
-                    ),
-                    default=0.0,
+                value = closeness.worst(
+                    (e, g) for want, have in zip(reference[file], got) for e, g in zip(want, have)
                 )
                 worst = max(worst, value)
                 results[file] = "ok" if value <= tolerance else f"differs by {value:.1e}"

@@ -181,7 +181,7 @@ class Model:
             feeds[self.runner.files[role].name] = cases
             if twins[role] != self.runner.files[role] and twins[role].is_file():
                 feeds[twins[role].name] = cases  # the same inputs as their fp32 twin
-        report = compare(self.folder, feeds, 1e-5, onnx) if onnx or not edge else {}
+        report = compare(self.folder, feeds, names=onnx) if onnx or not edge else {}
         if edge or not onnx:
             report.update(self.runner.verify_targets(self.folder, edge))
         return report

@@ -78,10 +78,14 @@ class SequenceRunner(Runner):
         return Stream(self)
 
     def table(
-        self, ids: list[str], answers: list[Any], prediction: np.ndarray
+        self,
+        ids: list[str],
+        answers: list[Any],
+        prediction: np.ndarray,
+        times: list[list[str]] | None = None,
     ) -> tuple[list[str], list[list[Any]]]:
-        """One row per id (per id and step for a forecaster): the class and its probability,
-        or the values."""
+        """One row per id (per id and step for a forecaster, with the step's time where the
+        series have one): the class and its probability, or the values."""
         if self.card["labels"]:
             scores = np.exp(prediction - prediction.max(-1, keepdims=True))
             probability = (scores / scores.sum(-1, keepdims=True)).max(-1)
@@ -90,11 +94,11 @@ class SequenceRunner(Runner):
         targets = self.forecast_targets
         if targets:
             rows = [
-                [i, step + 1, *values]
-                for i, answer in zip(ids, answers)
+                [i, step + 1, *([times[n][step]] if times else []), *values]
+                for n, (i, answer) in enumerate(zip(ids, answers))
                 for step, values in enumerate(answer)
             ]
-            return ["id", "step", *targets], rows
+            return ["id", "step", *(["time"] if times else []), *targets], rows
         values = prediction.reshape(len(ids), -1)
         names = (
             ["prediction"]
@@ -157,8 +161,8 @@ class SequenceRunner(Runner):
             data = read_inputs(path, reader)
             prediction = self.predict(data.x, data.lengths)
             answers = self.describe(prediction)
-            table = self.table(data.ids, answers, prediction)
-            return Answers(data.ids, answers, ":", prediction, table=table)
+            table = self.table(data.ids, answers, prediction, data.times)
+            return Answers(data.ids, answers, ":", prediction, table=table, times=data.times)
         x, lengths = load_input(path)
         if np.ndim(x) == 1 + len(self.step_shape):  # one sequence (a CSV file): a batch of one
             x = np.asarray(x)[None]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnzoo.closeness import difference
 from rnnzoo.errors import RuntimeInputError
-from rnnzoo.runtime.engines import difference
 from rnnzoo.runtime.session import first_line, open_session, run
 
-# |diff| / (1 + |value|): the export is verified within 1e-5 on the machine that made it;
-# another machine's kernels may round differently, a damaged weight moves far more
+# rnnzoo.closeness's measure: the export is verified within its tolerance on the machine
+# that made it; another machine's kernels may round differently, a damaged weight moves far more
 TOLERANCE = 1e-4
 
 

@@ -516,7 +516,9 @@ def chip_report(
     """``micro_step.cc`` built into a firmware for the emulated Cortex-M4, fp32 and int8: the
     smallest arena that allocates there found first (bisection below a large one), then the test
     rows streamed with the header's arena — flash, RAM, instructions per step, every step
-    against onnxruntime's step graph (fp32 to 1e-5), the test metric streamed on the core."""
+    against onnxruntime's step graph (fp32 within ``closeness.tolerance``), the test metric
+    streamed on the core."""
+    from rnnzoo import closeness
     from rnnzoo.targets.c import reference_rows, worst_difference
 
     reason = chip_missing()
@@ -541,12 +543,12 @@ def chip_report(
         figures["arena_bytes"] = used["arena_bytes"]  # what it needs: kArenaSize
         outputs = figures.pop("outputs")
         del figures["prediction_floats"]
-        worst = worst_difference(expected, outputs)
+        widths = [out, *layouts[variant].floats[1:]]
+        worst = worst_difference(expected, outputs, widths)
         figures["max_diff"] = worst
         figures["test_metrics"] = job.evaluate_rows([o[:, :out] for o in outputs])
-        figures["status"] = (
-            "ok" if int8 or worst <= 1e-5 else f"differs by {worst:.1e}"
-        )  # integer files are judged by their test metrics, as on LiteRT
+        steps = max(len(r) for r in rows)  # integer files: judged by their metrics, as on LiteRT
+        figures["status"] = "ok" if int8 else closeness.status(worst, steps)
         found[variant] = figures
     return {"test_examples": len(rows), "cores": {"m4": found}}
 

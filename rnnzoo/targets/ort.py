@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnzoo.runtime.engines import Feeds, OnnxRuntime, difference
+from rnnzoo import closeness
+from rnnzoo.runtime.engines import Feeds, OnnxRuntime
 from rnnzoo.targets.base import Target
 
 CONFIG = "required_operators.config"
@@ -53,9 +54,7 @@ def write_ort(folder: Path, feeds: dict[str, list[Feeds]], tolerance: float) -> 
         try:
             want = engine.run(folder / file, cases)
             got = engine.run(folder / ort_file, cases)
-            value = max(
-                (difference(e, g) for w, h in zip(want, got) for e, g in zip(w, h)), default=0.0
-            )
+            value = closeness.worst((e, g) for w, h in zip(want, got) for e, g in zip(w, h))
             worst = max(worst, value)
             results[ort_file] = "ok" if value <= tolerance else f"differs by {value:.1e}"
         except Exception as error:  # onnxruntime's own words

@@ -78,6 +78,9 @@ class Task:
     # Small parameters for smoke tests (a few hundred examples), so the registry-wide tests
     # can train every cell on every task in seconds.
     smoke_params: ClassVar[dict[str, Any]] = {}
+    # The parameters that name files or folders: a new run stores them as absolute paths, so
+    # that it evaluates, exports and resumes from any folder.
+    path_params: ClassVar[tuple[str, ...]] = ()
     # How a seq2vec model reads the sequence out: the last valid step ("last") or the mean.
     readout: ClassVar[str] = "last"
     # How raw data becomes the model's input, for the model card (set per instance if it
@@ -177,6 +180,19 @@ class Task:
         (from ``load()``), for a task that can make them (a generated series); ``rnnzoo
         generate --plot`` draws them beside the generated ones. None by default."""
         return None
+
+    def as_next_steps(self, prediction: Tensor) -> Tensor | None:
+        """A seq2vec model's ``(batch, output_size)`` prediction as the ``(batch, steps,
+        step features)`` raw steps that continue its input window, for ``rnnzoo generate``
+        to feed back; None (the default) where the prediction does not continue the input."""
+        return None
+
+    @property
+    def validation_measured_on(self) -> str:
+        """What the validation split's cases are, as the epoch lines name its metrics:
+        ``"validation"``, or ``"train_cases"`` for a task that scores its training cases
+        (a set too small to hold any out); ``metrics.jsonl`` keeps ``validation_*``."""
+        return "validation"
 
     def notes(self) -> list[str]:
         """What reading the data found worth saying but not refusing (rows that were sorted,

@@ -68,6 +68,7 @@ class Caption(TokenSequenceTask):
     kind = "vec2seq"
     target_tokens = "word"
     smoke_params = {"n_train": 600, "n_test": 100}
+    path_params = ("data_dir",)
 
     @classmethod
     def smoke_data(cls, folder: Path) -> dict:

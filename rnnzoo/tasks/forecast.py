@@ -131,6 +131,7 @@ class Forecast(Task):
     )
     defaults = {"hidden": 64, "layers": 1, "epochs": 40, "batch_size": 64, "lr": 3e-3}
     smoke_params = {"lookback": 12, "horizon": 3, "season": 4}
+    path_params = ("data",)
 
     def __init__(
         self,
@@ -331,6 +332,47 @@ class Forecast(Task):
     def head(self, rnn_output_size: int) -> nn.Module:
         mean, std = self._statistics()
         return ScaledHead(rnn_output_size, self.horizon, mean[: self.targets], std[: self.targets])
+
+    def as_next_steps(self, prediction: Tensor) -> Tensor | None:
+        """The horizon's values of every target: the next raw steps of a window without
+        covariates (whose future values nobody knows)."""
+        if self.covariates:
+            return None
+        return prediction.reshape(len(prediction), self.horizon, self.targets)
+
+    def continuation(self, split: str, index: int, steps: int) -> np.ndarray | None:
+        """The ``horizon`` true values after window ``index`` (the series ends there for the
+        test windows), at most ``steps``."""
+        truth = self._splits[split].y[index, : self.horizon * self.targets]
+        return truth.reshape(self.horizon, self.targets)[:steps].numpy()
+
+    def plot_predictions(self, prediction: Tensor, split: Split, path: str) -> bool:
+        """The first target of the first few series: the test window's history, the true
+        horizon and the forecast."""
+        from rnnzoo import plots
+
+        plt = plots.pyplot()
+        shown = min(4, len(split))
+        fig, axes = plt.subplots(1, shown, figsize=(4 * shown, 3.2), squeeze=False)
+        history = np.arange(-self.lookback, 0)
+        future = np.arange(self.horizon)
+        k = self.horizon * self.targets
+        owners = np.flatnonzero(self.window_ends("test")[2])  # a test window's series
+        for i, ax in enumerate(axes[0]):
+            x = split.x[i]
+            ax.plot(history, x[: self.lookback, 0], ".-", ms=3, color="C0", label="history")
+            truth = split.y[i, :k].reshape(self.horizon, self.targets)[:, 0]
+            ax.plot(future, truth, "o-", ms=3, color="0.5", label="true")
+            guess = prediction[i].reshape(self.horizon, self.targets)[:, 0]
+            ax.plot(future, guess, "x-", ms=4, color="C1", label="forecast")
+            ax.set_title(f"series {self.series.ids[owners[i]]}", fontsize=9)
+            ax.set_xlabel("steps from the forecast's start")
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle(f"forecast: the next {self.horizon} values of {self.series.targets[0]}")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return True
 
     # ------------------------------------------------------------ scores
 

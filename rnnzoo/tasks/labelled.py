@@ -69,6 +69,7 @@ class LabelledSequences(Task):
         "schedule": "onecycle",
     }
     smoke_params = {"validation": 0.25, "augment": "none"}
+    path_params = ("data", "test_file")
 
     def __init__(
         self,
@@ -138,10 +139,22 @@ class LabelledSequences(Task):
             )
         return {"train": train, "test": test, "test_path": test_path}
 
+    @property
+    def validation_measured_on(self) -> str:
+        return "validation" if self.validation else "train_cases"
+
     def notes(self) -> list[str]:
         files = self._files
         test = files["test"]
-        return [
+        held = (
+            []
+            if self.validation
+            else [
+                "validation=0: the best epoch is picked on the training cases (train_cases_*"
+                " below); --param validation=0.2 holds a fifth of them out"
+            ]
+        )
+        return held + [
             f"{data.source}: {note}"
             for data in (files["train"], test)
             if data

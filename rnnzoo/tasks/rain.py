@@ -198,6 +198,7 @@ class Rain(Task):
     missing_values = True
     metrics = (Metric("mae", False), Metric("mae_below_max", False))
     smoke_params = {"n_generated": 1500}
+    path_params = ("data_file",)
     defaults = {"hidden": 64, "layers": 2, "epochs": 15, "batch_size": 64, "lr": 2e-3}
 
     def __init__(

@@ -125,6 +125,7 @@ def write_bars(folder: Path, n_train: int = 600, n_test: int = 200, gzipped: boo
 
 class SeqMNIST(ClassificationTask):
     smoke_params = {"limit": 600}
+    path_params = ("data_dir",)
 
     @classmethod
     def smoke_data(cls, folder: Path) -> dict:

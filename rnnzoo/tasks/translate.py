@@ -69,6 +69,7 @@ def write_example_corpus(path: Path) -> Path:
 
 class Translate(TokenSequenceTask):
     smoke_params = {"max_pairs": 300}
+    path_params = ("data_file",)
 
     @classmethod
     def smoke_data(cls, folder: Path) -> dict:

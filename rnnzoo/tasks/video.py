@@ -85,6 +85,7 @@ class FrameCNN(nn.Module):
 
 class Video(ClassificationTask):
     smoke_params = {"n_train": 800, "n_test": 200}
+    path_params = ("data_dir",)
     defaults = {"hidden": 64, "epochs": 8, "batch_size": 32, "lr": 2e-3}
 
     def __init__(

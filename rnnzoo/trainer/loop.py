@@ -541,7 +541,12 @@ def train_epochs(setup: Setup, parts: Parts, counters: Counters, quiet: bool) ->
         parts.compile_seconds = compile_now(setup, parts, trained)
         if dist.is_main and not quiet:
             print(f"compiled in {parts.compile_seconds:.1f} s", file=sys.stderr)
-    progress = Progress(dist.is_main and not quiet, config.epochs, counters.epoch)
+    progress = Progress(
+        dist.is_main and not quiet,
+        config.planned_epochs(len(parts.loader)),
+        counters.epoch,
+        measured_on=setup.task.validation_measured_on,
+    )
     progress.log(header(setup, parts, counters))
     for note in setup.task.notes():
         progress.log(f"note: {note}")
@@ -581,13 +586,17 @@ def header(setup: Setup, parts: Parts, counters: Counters) -> str:
     size = stack_size(config.layers, config.hidden, config.bidirectional)
     weights = sum(p.numel() for p in parts.model.parameters())
     start = f" from epoch {counters.epoch + 1}" if counters.epoch else ""
+    planned = config.planned_epochs(len(parts.loader))
+    epochs = f"{planned} epoch{'s' if planned != 1 else ''}"
+    if planned < config.epochs:
+        epochs += f" (--max-steps {config.max_steps:,})"
     threads = ""
     if setup.threads:
         count, why = setup.threads
         threads = f" ({count} thread{'s' if count > 1 else ''}, {why})"
     return (
         f"training {config.cell} on {config.task}: {size}, {weights:,} parameters;"
-        f" {config.epochs} epochs{start} of {len(parts.loader):,} steps (batch {config.batch_size})"
+        f" {epochs}{start} of {len(parts.loader):,} steps (batch {config.batch_size})"
         f" on {setup.device}{threads} -> {setup.run}"
     )
 

@@ -20,8 +20,16 @@ class Progress:
     time left) that leaves no trace. Into a pipe or a log file there is no bar; a long epoch
     prints a line every ``every`` seconds instead, so a log never stays silent for long."""
 
-    def __init__(self, enabled: bool, epochs: int, first_epoch: int = 0, every: float = 30.0):
+    def __init__(
+        self,
+        enabled: bool,
+        epochs: int,
+        first_epoch: int = 0,
+        every: float = 30.0,
+        measured_on: str = "validation",
+    ):
         self.enabled, self.epochs, self.every = enabled, epochs, every
+        self.measured_on = measured_on
         self.first_epoch, self.started = first_epoch, time.perf_counter()
         self.bar = None
         if enabled and sys.stdout.isatty():
@@ -80,7 +88,8 @@ class Progress:
         done = record["epoch"] - self.first_epoch
         left = (time.perf_counter() - self.started) / max(done, 1) * (self.epochs - record["epoch"])
         eta = f"  eta {duration(left)}" if record["epoch"] < self.epochs else ""
-        self.log(format_record(record, self.epochs) + ("  *best" if best else "") + eta)
+        line = format_record(record, self.epochs, self.measured_on)
+        self.log(line + ("  *best" if best else "") + eta)
 
     def close(self) -> None:
         if self.bar:
@@ -97,12 +106,15 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def format_record(record: dict[str, Any], epochs: int) -> str:
-    """An epoch's metrics line as the console shows it, in plain numbers."""
+def format_record(record: dict[str, Any], epochs: int, measured_on: str = "validation") -> str:
+    """An epoch's metrics line as the console shows it, in plain numbers; the ``validation_``
+    metrics named for the cases they were ``measured_on``."""
     parts = [f"epoch {record['epoch']}/{epochs}"]
     for key, value in record.items():
         if key in ("epoch", "step", "lr", "seconds", "sequences_per_second"):
             continue
+        if key.startswith("validation_"):
+            key = measured_on + key.removeprefix("validation")
         parts.append(f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}")
     parts.append(f"{record['seconds']:.1f} s")
     parts.append(f"{record['sequences_per_second']:,.0f} seq/s")
