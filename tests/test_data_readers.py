@@ -193,9 +193,13 @@ def test_long_csv_groups_ids_in_natural_order_and_sorts_by_time(tmp_path):
     np.testing.assert_array_equal(data.x[0], np.array([[nan, 6.5], [5, nan], [3, 4]], np.float32))
     np.testing.assert_array_equal(data.x[1], np.array([[nan, 8], [1.5, 2]], np.float32))
     assert data.notes == ["rows were not sorted by 'time': sorted", "3 missing values (NaN)"]
-    in_file_order = read_sequences(tmp_path / "long.csv", features=["b"])
-    np.testing.assert_array_equal(in_file_order.x[0][:, 0], [4, nan, 6.5])
-    assert in_file_order.channels == ["b"] and in_file_order.notes == ["1 missing value (NaN)"]
+    unnamed = read_sequences(tmp_path / "long.csv", features=["b"])  # a column called time
+    np.testing.assert_array_equal(unnamed.x[0][:, 0], [6.5, nan, 4])  # orders the rows
+    assert unnamed.channels == ["b"] and unnamed.notes == [
+        "column 'time' orders the rows (the time axis, not an input; time=time)",
+        "rows were not sorted by 'time': sorted",
+        "1 missing value (NaN)",
+    ]
 
 
 def test_parquet_reads_like_csv_and_nulls_are_nan(tmp_path):
@@ -248,12 +252,12 @@ def test_unlabelled_csv_for_predict(tmp_path):
         (
             LONG.replace("s2,0,NaN,6.5,down", "s2,0,NaN,6.5,up"),
             {},
-            "long.csv: 'label' changes within id 's2' ('down' on line 3, 'up' on line 6)",
+            "long.csv: 'label' changes within id 's2' ('up' on line 6, 'down' on line 4)",
         ),
         (
             LONG,
             {"regression": True},
-            "long.csv, line 3, column 'label': target 'down' is not a number",
+            "long.csv, line 6, column 'label': target 'down' is not a number",  # time 0 first
         ),
         (
             LONG.replace("s2,1,5,,", "s2,1,5,x,"),

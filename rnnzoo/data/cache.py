@@ -52,6 +52,8 @@ from rnnzoo.data.table import (
     natural_key,
     plural,
     show_time,
+    time_column,
+    time_note,
 )
 from rnnzoo.errors import UserError
 from rnnzoo.files import (
@@ -232,6 +234,7 @@ def resolve(head: Part, args: dict[str, Any]) -> Columns:
     """The columns the reader's arguments name, checked on the file's first batch as
     :func:`~rnnzoo.data.series.read_series` checks them on the whole file."""
     id, time, target, covariates = args["id"], args["time"], args["target"], args["covariates"]
+    time = time_column(head, time, {*target, *covariates})
     targets = target_columns(head, target, time, id, covariates)
     return Columns(id, time, targets, covariates, head.columns[time].type if time else None)
 
@@ -282,7 +285,8 @@ def convert(
     if not written.rows:
         raise UserError(f"{path.name}: no rows of data under the header; give a file with data")
     ids, offsets = put_in_order(out, written, len(columns.values), times_dtype)
-    notes = gap_check(out, ids, offsets, times_dtype) if times_dtype else []
+    notes = time_note(args["time"], columns.time)
+    notes += gap_check(out, ids, offsets, times_dtype) if times_dtype else []
     if written.missing:
         notes.append(f"{plural(written.missing, 'missing value')} (NaN)")
     return {

@@ -23,6 +23,8 @@ from rnnzoo.data.table import (
     natural_key,
     plural,
     read_table,
+    time_column,
+    time_note,
 )
 from rnnzoo.data.ts import read_ts
 from rnnzoo.errors import UserError
@@ -138,6 +140,7 @@ def from_table(
     target = options.target
     table = read_table(path, fmt, text_columns={id, target})
     table.require(id, "id")
+    given, time = time, time_column(table, time, {*features, target})
     if time:
         table.require(time, "time")
     has_target = target in table.columns
@@ -154,7 +157,7 @@ def from_table(
     values = np.column_stack([table.numbers(name) for name in channels]).astype(np.float32)
     groups = group_rows(table, id, time, kind="id")
     x = np.split(values[groups.order], groups.offsets[1:-1])
-    notes = list(groups.notes)
+    notes = [*time_note(given, time), *groups.notes]
     y = table_targets(table, groups, options, notes) if has_target else None
     return Sequences(list(x), y, groups.ids, channels, table.source, notes)
 

@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from rnnzoo.data.formats import NAMES, detect_format
-from rnnzoo.data.table import group_rows, plural, read_table, show_time
+from rnnzoo.data.table import (
+    group_rows,
+    plural,
+    read_table,
+    show_time,
+    time_column,
+    time_note,
+)
 from rnnzoo.data.tsf import read_tsf, series_times
 from rnnzoo.errors import UserError
 
@@ -68,11 +75,12 @@ def from_table(
     path: Path, fmt: str, target: list[str], time: str, id: str, covariates: list[str]
 ) -> Series:
     table = read_table(path, fmt, text_columns={id} if id else set())
+    given, time = time, time_column(table, time, {*target, *covariates})
     targets = target_columns(table, target, time, id, covariates)
     columns = [table.numbers(name) for name in targets + covariates]
     groups = group_rows(table, id, time, kind="series", single="series")
     values = np.column_stack(columns).astype(np.float32)[groups.order]
-    notes = groups.notes
+    notes = [*time_note(given, time), *groups.notes]
     if groups.times is not None:
         notes += gap_notes(groups.times, groups.offsets, groups.ids)
     return Series(

@@ -21,6 +21,34 @@ import numpy as np
 from rnnzoo.errors import UserError
 
 DATE_EXAMPLE = "2020-01-31 or 2020-01-31T12:00"
+# a column by one of these names (in any case) is a time axis: it orders the rows, never feeds
+# the model, unless named as a feature or target
+TIME_NAMES = ("time", "date", "datetime", "timestamp")
+# the columns pandas writes for a frame's index (Parquet's __index_level_0__, to_csv's
+# "Unnamed: 0", reset_index's "index"): row numbers, never an input unless named
+INDEX_NAME = re.compile(r"__index_level_\d+__|Unnamed: \d+|index")
+
+
+def time_column(table: Any, time: str, named: set[str]) -> str:
+    """The column that orders the rows: ``time`` when given, else the one column named as
+    in ``TIME_NAMES`` that is not among the ``named`` features or targets; '' for none.
+    ``table`` is a :class:`Table` or a cache's batch (``names`` and ``source``)."""
+    if time:
+        return time
+    found = [n for n in table.names if n.strip().lower() in TIME_NAMES and n not in named]
+    if len(found) > 1:
+        raise UserError(
+            f"{table.source}: columns {found[0]!r} and {found[1]!r} both look like the time "
+            "axis; name the one that orders the rows with time=COLUMN"
+        )
+    return found[0] if found else ""
+
+
+def time_note(given: str, used: str) -> list[str]:
+    """The note that says a column was taken as the time axis without being named."""
+    if not used or used == given:
+        return []
+    return [f"column {used!r} orders the rows (the time axis, not an input; time={used})"]
 
 
 @dataclass
@@ -67,11 +95,14 @@ class Table:
     def numeric_names(self, exclude: set[str]) -> list[str]:
         """The columns of numbers (or booleans) not in ``exclude``, in file order. A column of
         text whose first value is a number counts: pyarrow reads a column of numbers with one
-        typo as text, and leaving it out would hide the typo (:meth:`numbers` points at it)."""
+        typo as text, and leaving it out would hide the typo (:meth:`numbers` points at it).
+        An index pandas wrote (``INDEX_NAME``) is no value column."""
         return [
             n
             for n in self.names
-            if n not in exclude and (is_numeric(self.columns[n].type) or self.starts_with_number(n))
+            if n not in exclude
+            and not INDEX_NAME.fullmatch(n)
+            and (is_numeric(self.columns[n].type) or self.starts_with_number(n))
         ]
 
     def starts_with_number(self, name: str) -> bool:

@@ -201,7 +201,11 @@ class Forecast(Task):
         return series
 
     def notes(self) -> list[str]:
-        return [f"{self.series.source}: {note}" for note in self.series.notes]
+        s = self.series
+        inputs = f"{s.source}: forecasts {', '.join(s.targets)}" + (
+            f" from covariates {', '.join(s.covariates)} too" if s.covariates else ""
+        )
+        return [inputs] + [f"{s.source}: {note}" for note in s.notes]
 
     def reader(self) -> dict[str, Any]:
         return {

@@ -154,12 +154,19 @@ class LabelledSequences(Task):
                 " below); --param validation=0.2 holds a fifth of them out"
             ]
         )
-        return held + [
-            f"{data.source}: {note}"
-            for data in (files["train"], test)
-            if data
-            for note in data.notes
-        ]
+        inputs = (
+            f"{files['train'].source}: the model's inputs: {', '.join(files['train'].channels)}"
+        )
+        return (
+            held
+            + [inputs]
+            + [
+                f"{data.source}: {note}"
+                for data in (files["train"], test)
+                if data
+                for note in data.notes
+            ]
+        )
 
     def reader(self) -> dict[str, Any]:
         return {
