@@ -326,3 +326,66 @@ def test_trains_on_a_big_file_within_2_gb(tmp_path, cache_folder):
     assert len(built(cache_folder)) == 1
     peak = usage.ru_maxrss * 1024
     assert peak <= 2 * 2**30, f"peak resident memory {peak / 2**20:,.0f} MB"
+
+
+def flip_a_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-5])
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda f: flip_a_bit(f / "values.f32"), "values.f32 changed since it was built"),
+        (lambda f: flip_a_bit(f / "times.bin"), "times.bin changed since it was built"),
+        (lambda f: truncate(f / "values.f32"), "values.f32 holds"),
+        (lambda f: (f / "values.f32").unlink(), "values.f32"),
+        (lambda f: (f / "meta.json").write_text("{garbage"), "meta.json does not read"),
+        (lambda f: truncate(f / "meta.json"), "meta.json"),
+        (lambda f: (f / "meta.json").write_text("[]"), "meta.json is not a whole cache"),
+        (lambda f: (f / "meta.json").write_text('{"rows": 3}'), ""),
+    ],
+    ids=["values-bit", "times-bit", "values-short", "values-gone", "meta-garbage",
+         "meta-short", "meta-list", "meta-keys"],
+)  # fmt: skip
+def test_a_damaged_cache_is_said_in_one_line_and_built_again(
+    tmp_path, cache_folder, capsys, damage, reason
+):
+    path = long_csv(tmp_path / "s.csv", {"a": 40, "b": 30})
+    memory = read_series(path, **READER)
+    cached_series(path, **READER, progress=False)
+    (folder,) = [p for p in cache_folder.iterdir() if p.is_dir()]
+    damage(folder)
+    capsys.readouterr()
+    again = cached_series(path, **READER, progress=False)
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and f"the cache {folder} is damaged (" in notes[0], err
+    assert reason in notes[0] and notes[0].endswith("; building it again"), notes[0]
+    assert_same(again, memory)
+    capsys.readouterr()
+    assert_same(cached_series(path, **READER, progress=False), memory)  # whole again: silent
+    assert "damaged" not in capsys.readouterr().err
+
+
+def test_training_on_a_damaged_cache_rebuilds_it_and_exits_0(tmp_path, cache_folder):
+    path = long_csv(tmp_path / "s.csv", {"a": 60, "b": 50})
+    cached_series(path, **READER, progress=False)
+    (folder,) = [p for p in cache_folder.iterdir() if p.is_dir()]
+    flip_a_bit(folder / "values.f32")
+    trained = subprocess.run(
+        [sys.executable, "-m", "rnnzoo", "train", "--task", "forecast", "--cell", "gru",
+         "--data", str(path), "--param", "id=id", "--param", "time=t", "--param", "cache=on",
+         "--param", "lookback=8", "--param", "horizon=2", "--hidden", "4", "--epochs", "1",
+         "--out", str(tmp_path / "run"), "--quiet"],
+        capture_output=True, text=True,
+        env={**os.environ, "RNNZOO_CACHE": str(cache_folder.parent)},
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert "is damaged (values.f32 changed since it was built); building it again" in trained.stderr
+    assert "Traceback" not in trained.stderr

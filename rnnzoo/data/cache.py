@@ -66,7 +66,7 @@ from rnnzoo.files import (
     write_json,
 )
 
-VERSION = 1  # of the cache's layout: a new one makes new caches
+VERSION = 2  # of the cache's layout: a new one makes new caches
 AUTO_BYTES = 256 * 2**20  # forecast's cache=auto: files of this size or more go through the cache
 CSV_BLOCK = 2**20  # bytes of CSV per batch: bigger ones were slower and held more memory
 PARQUET_BATCH = 2**20  # rows of Parquet per batch
@@ -115,11 +115,17 @@ def cached_series(
     ).hexdigest()
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem)[:40]
     folder = Path(cache_dir or files.cache_dir()) / "series" / f"{stem}-{key[:24]}"
-    if not (folder / META).is_file():
+    series = open_cache(folder) if (folder / META).exists() else None
+    if series is None:
         with building(folder):
-            if not (folder / META).is_file():  # not built meanwhile by another process
+            # built meanwhile by another process (another rank), or damaged: said, rebuilt
+            series = open_cache(folder, say=True) if (folder / META).exists() else None
+            if series is None:
                 build(path, fmt, folder, digest, args, progress)
-    return open_cache(folder)
+                series = open_cache(folder)
+    if series is None:
+        raise UserError(f"the cache {folder} did not read back after building it; remove it")
+    return series
 
 
 @contextlib.contextmanager
@@ -135,14 +141,28 @@ def building(folder: Path) -> Iterator[None]:
         lock.release()
 
 
-def open_cache(folder: Path) -> Series:
-    meta = parse_json((folder / META).read_text())
+def open_cache(folder: Path, say: bool = False) -> Series | None:
+    """The cache in ``folder`` as series, or None where it is damaged (:func:`damage`) —
+    with ``say``, in a line on stderr."""
+    try:
+        meta = parse_json((folder / META).read_text())
+    except (OSError, ValueError, UserError) as error:
+        meta, problem = None, f"{META} does not read: {error}"
+    else:
+        problem = damage(folder, meta)
+    if problem:
+        if say:
+            print(
+                f"note: the cache {folder} is damaged ({problem}); building it again",
+                file=sys.stderr,
+            )
+        return None
     rows, columns = meta["rows"], len(meta["targets"]) + len(meta["covariates"])
+    offsets = np.array(meta["offsets"], np.int64)
     values = np.memmap(folder / VALUES, np.float32, "r", shape=(rows, columns))
     times = None
     if meta["times"]:
         times = np.memmap(folder / TIMES, np.dtype(meta["times"]), "r", shape=(rows,))
-    offsets = np.array(meta["offsets"], np.int64)
     return Series(
         values,
         offsets,
@@ -153,6 +173,43 @@ def open_cache(folder: Path) -> Series:
         meta["source"],
         meta["notes"],
     )
+
+
+def damage(folder: Path, meta: Any) -> str:
+    """What is wrong with the cache in ``folder`` whose ``meta.json`` holds ``meta``: keys
+    missing, a file of the wrong size or with other contents than it was built with (the
+    sha256 of each is in ``meta``), series that do not add up to its rows; '' for nothing."""
+    keys = ("rows", "targets", "covariates", "times", "offsets", "ids", "source", "notes")
+    if (
+        not isinstance(meta, dict)
+        or any(k not in meta for k in keys)
+        or not isinstance(meta.get("contents"), dict)
+    ):
+        return f"{META} is not a whole cache's"
+    try:
+        rows, columns = int(meta["rows"]), len(meta["targets"]) + len(meta["covariates"])
+        sizes = {VALUES: rows * columns * 4}
+        if meta["times"]:
+            sizes[TIMES] = rows * np.dtype(meta["times"]).itemsize
+        offsets = np.array(meta["offsets"], np.int64)
+    except (TypeError, ValueError) as error:
+        return f"{META} is not a whole cache's: {error}"
+    for name, size in sizes.items():
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+        found = (folder / name).stat().st_size
+        if found != size:
+            return f"{name} holds {found:,} bytes, not {size:,}"
+        if file_digest(folder / name) != meta["contents"].get(name):
+            return f"{name} changed since it was built"
+    if (
+        len(offsets) < 2
+        or offsets[0] != 0
+        or offsets[-1] != rows
+        or len(meta["ids"]) != len(offsets) - 1
+    ):
+        return "its series do not add up to its rows"
+    return ""
 
 
 # ---------------------------------------------------------------- building
@@ -168,7 +225,9 @@ def build(
     staging = staging_folder(folder)
     try:
         meta = convert(path, fmt, staging, args, show)
-        write_json(staging / META, {**meta, "sha256": digest, "path": str(path.resolve())})
+        contents = {n: file_digest(staging / n) for n in (VALUES, TIMES) if (staging / n).exists()}
+        meta.update(sha256=digest, path=str(path.resolve()), contents=contents)
+        write_json(staging / META, meta)
         replace_folder(folder, staging, lambda old: set())
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
