@@ -68,9 +68,19 @@ def os_error_line(error: OSError) -> str:
     return f"{where}{error.strerror or error}" + (f"; {hint}" if hint else "")
 
 
+LONGEST_WORD = 300  # a value quoted from a file (a 200 KB field) is shortened in an error line
+
+
 def fail(message: str) -> None:
+    import re
+
     from rnnzoo.escaping import printable
 
+    def shorten(word: re.Match) -> str:
+        text = word.group()
+        return f"{text[:60]}…({len(text):,} characters)…{text[-20:]}"
+
+    message = re.sub(rf"\S{{{LONGEST_WORD + 1},}}", shorten, message)
     click.echo(f"Error: {printable(message)}", err=True)
     sys.exit(2)
 

@@ -47,6 +47,7 @@ from rnnzoo.data.series import MOST_GAP_NOTES, Series, gap_notes, target_columns
 from rnnzoo.data.table import (
     Table,
     csv_error,
+    csv_layout,
     first_line,
     is_numeric,
     natural_key,
@@ -491,9 +492,7 @@ def csv_parts(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    with path.open(encoding="utf-8", errors="replace") as f:
-        first = f.readline()
-    delimiter = max(",;\t", key=first.count)  # as read_table chooses it
+    delimiter, encoding, block = csv_layout(path)  # as read_table reads it
     parse = pacsv.ParseOptions(delimiter=delimiter)
     size = max(1, path.stat().st_size)
 
@@ -501,7 +500,9 @@ def csv_parts(
         """The batches of ``source`` (the whole file's, after the first ``skip`` rows)."""
         return pacsv.open_csv(
             source,
-            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK, skip_rows_after_names=skip),
+            read_options=pacsv.ReadOptions(
+                block_size=max(CSV_BLOCK, block), skip_rows_after_names=skip, encoding=encoding
+            ),
             parse_options=parse,
             convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
         )

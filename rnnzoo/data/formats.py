@@ -4,9 +4,16 @@ its bytes instead of its name."""
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from rnnzoo.errors import UserError
+
+ENCODING_PROBE = 4 << 20  # bytes of a text file that decide its encoding
+WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 # the format each extension claims; files with other extensions are judged by content alone
 EXTENSIONS = {
@@ -48,6 +55,7 @@ def detect_format(path: str | Path) -> str:
         raise UserError(f"{path.name}: the file is empty; give a file with data")
     found = next((fmt for magic, fmt in MAGIC.items() if head.startswith(magic)), None)
     if found is None:
+        text_encoding(path)  # UTF-16 is refused for what it is, not as a malformed file
         found = text_format(path)
     claimed = EXTENSIONS.get(path.suffix.lower())
     if claimed is not None and claimed != found:
@@ -83,10 +91,47 @@ def text_format(path: Path) -> str:
     return "tsf" if TSF_TAGS & set(tags) else "ts"
 
 
-def read_text(path: Path) -> str:
-    """The file as text: UTF-8 (a byte-order mark dropped), or Latin-1 for older files."""
-    raw = path.read_bytes()
+def text_encoding(path: Path) -> str:
+    """The encoding every text format (CSV, .ts, .tsf) is read in, one rule for all: UTF-8
+    (a byte-order mark dropped) where the file's first ``ENCODING_PROBE`` bytes are UTF-8, else
+    Latin-1 (older archive files, a spreadsheet's "CSV"); UTF-16 and UTF-32 (a byte-order mark,
+    or NUL bytes) are refused, naming the fix."""
+    with path.open("rb") as f:
+        head = f.read(ENCODING_PROBE)
+    if head.startswith(WIDE_BOMS) or b"\x00" in head[:4096]:
+        raise UserError(
+            f"{path.name}: UTF-16 or UTF-32 text (or a binary file), which rnnzoo does not read; "
+            "save it as UTF-8 (e.g. Excel's 'CSV UTF-8', or iconv -t utf-8)"
+        )
     try:
-        return raw.decode("utf-8-sig")
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < ENCODING_PROBE)
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        return "latin-1"
+    return "utf-8-sig"
+
+
+def read_text(path: Path) -> str:
+    """The file as text, in :func:`text_encoding`'s encoding."""
+    return path.read_bytes().decode(text_encoding(path))
+
+
+def check_finite(values: np.ndarray, place: Callable[[int], str]) -> np.ndarray:
+    """The rule on values in every format: NaN is a missing value; ``inf``, ``-inf`` and
+    numbers beyond float32's range (which become infinite when the model reads them) are
+    refused at the first one, ``place(index into values.flat)`` naming it. Returns ``values``."""
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(
+            np.abs(values.astype(np.float64, copy=False)) > np.finfo(np.float32).max
+        )
+    if len(bad):
+        value = values.flat[int(bad[0])]
+        raise UserError(
+            f"{place(int(bad[0]))}: {value} is not a finite number (float32 holds up to ±3.4e38);"
+            " fix it, or leave it empty for a missing value"
+        )
+    return values
+
+
+def position(index: int, shape: tuple[int, ...]) -> str:
+    """Where flat ``index`` lies in an array of ``shape``, as ``[2, 3]``."""
+    return "[" + ", ".join(str(int(k)) for k in np.unravel_index(index, shape)) + "]"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnzoo.data.formats import NAMES, detect_format
+from rnnzoo.data.formats import NAMES, check_finite, detect_format, position
 from rnnzoo.data.table import (
     Groups,
     Table,
@@ -121,11 +121,13 @@ class Options:
         if not self.regression:
             return str(label)
         try:
-            return float(label)
+            value = float(label)
         except ValueError:
             raise ValueError(
                 f"target {label!r} is not a number; regression needs numeric targets"
             ) from None
+        check_finite(np.array([value]), lambda _: "target")
+        return value
 
     def absent(self, problem: str) -> None:
         """A file without targets: an error when they are required."""
@@ -245,6 +247,7 @@ def from_npz(path: Path, options: Options) -> Sequences:
             f"{name}: x is {x.dtype} of shape {x.shape}; save numbers of shape (n, T) or "
             f"(n, T, channels)"
         )
+    x = check_finite(x, lambda i: f"{name}: x{position(i, x.shape)}")
     x = (x[..., None] if x.ndim == 2 else x).astype(np.float32)
     n, steps, channels = x.shape
 
@@ -347,6 +350,7 @@ def read_npy(file: Path) -> tuple[np.ndarray, list[str]]:
             f"{file.name}: {array.dtype} of shape {array.shape}; save numbers of shape (T,) "
             f"or (T, channels)"
         )
+    array = check_finite(array, lambda i: f"{file.name}: value {position(i, array.shape)}")
     array = (array[:, None] if array.ndim == 1 else array).astype(np.float32)
     return array, [f"dim_{c}" for c in range(array.shape[1])]
 

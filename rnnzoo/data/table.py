@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from rnnzoo.data.formats import check_finite, text_encoding
 from rnnzoo.errors import UserError
+
+# pyarrow reads a field of any length; so must the csv module that counts lines for messages
+csv.field_size_limit(2**31 - 1)
+MOST_COLUMNS = 100_000  # a long-format file (id, time, value) holds any number of series
 
 DATE_EXAMPLE = "2020-01-31 or 2020-01-31T12:00"
 # a column by one of these names (in any case) is a time axis: it orders the rows, never feeds
@@ -127,8 +132,9 @@ class Table:
         import pyarrow.compute as pc
 
         column = self.columns[name]
+        place = lambda row: f"{self.source}, {self.where(row)}, column {name!r}"  # noqa: E731
         if is_numeric(column.type) or pa.types.is_null(column.type):
-            return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            return check_finite(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), place)
         if not is_text(column.type):
             raise UserError(
                 f"{self.source}: column {name!r} holds {column.type} values, not numbers; "
@@ -146,7 +152,7 @@ class Table:
                     f"{self.source}, {self.where(row)}, column {name!r}: {text!r} is not a "
                     f"number; fix it, or leave the cell empty for a missing value"
                 ) from None
-        return values
+        return check_finite(values, place)
 
     def text(self, name: str) -> np.ndarray:
         """Column ``name`` as an object array of str, None where the cell is empty."""
@@ -250,13 +256,15 @@ def read_table(
     else:
         import pyarrow.csv as pacsv
 
-        with path.open(encoding="utf-8", errors="replace") as f:
-            first = f.readline()
-        delimiter = max(",;\t", key=first.count)
+        delimiter, encoding, block = csv_layout(path)
         try:
             data = pacsv.read_csv(
                 path,
-                read_options=pacsv.ReadOptions(autogenerate_column_names=not header),
+                read_options=pacsv.ReadOptions(
+                    autogenerate_column_names=not header,
+                    encoding=encoding,
+                    block_size=max(1 << 20, block),
+                ),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter),
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in text_columns or ()}
@@ -268,6 +276,24 @@ def read_table(
     if table.rows == 0:
         raise UserError(f"{path.name}: no rows of data under the header; give a file with data")
     return table
+
+
+def csv_layout(path: Path) -> tuple[str, str, int]:
+    """How every reader of CSV reads ``path``: its delimiter (the comma, semicolon or tab its
+    first line has most of), its encoding for pyarrow (:func:`text_encoding`) and a block
+    size that holds its first line; a file of more than ``MOST_COLUMNS`` columns is refused."""
+    encoding = text_encoding(path)
+    with path.open(encoding=encoding, errors="replace") as f:
+        first = f.readline()
+    delimiter = max(",;\t", key=first.count)
+    count = first.count(delimiter) + 1
+    if count > MOST_COLUMNS:
+        raise UserError(
+            f"{path.name}: {count:,} columns, more than the {MOST_COLUMNS:,} rnnzoo reads; "
+            "write it in long format (an id column, a time column, a column per feature)"
+        )
+    header = 2 * len(first.encode(encoding, errors="replace")) + 1  # a block holds the header
+    return delimiter, "latin1" if encoding == "latin-1" else "utf8", header
 
 
 def columns(data: Any, path: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnzoo.data.formats import read_text
+from rnnzoo.data.formats import check_finite, read_text
 from rnnzoo.errors import UserError
 
 SPELT = (
@@ -153,9 +153,12 @@ def invalid(name: str, number: int, tokens: list[str], expected: str) -> UserErr
 def parse_channel(text: str, name: str, number: int, channel: int) -> np.ndarray:
     """One channel's comma-separated values as float64, NaN for ``?`` or ``NaN``."""
     values = text.replace("?", "nan").split(",")
+    place = lambda i: f"{name}, line {number}, channel dim_{channel}, value {i + 1}"  # noqa: E731
     try:
-        return np.array(values, dtype=np.float64)
-    except ValueError:
+        return check_finite(np.array(values, dtype=np.float64), place)
+    except ValueError as error:
+        if isinstance(error, UserError):
+            raise
         for i, value in enumerate(values):
             try:
                 float(value)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnzoo.data.formats import read_text
+from rnnzoo.data.formats import check_finite, read_text
 from rnnzoo.errors import UserError
 
 TAGS = ("@relation", "@attribute", "@frequency", "@horizon", "@missing", "@equallength", "@data")
@@ -97,13 +97,15 @@ def parse_values(text: str, name: str, number: int) -> np.ndarray:
     """One series' comma-separated values as float32, NaN for ``?``."""
     parts = text.split(",")
     try:
-        return np.array([float("nan") if p.strip() == "?" else float(p) for p in parts], np.float32)
+        values = np.array([float("nan") if p.strip() == "?" else float(p) for p in parts])
     except ValueError:
         i, bad = next((i, p) for i, p in enumerate(parts) if not is_number(p))
         raise UserError(
             f"{name}, line {number}, value {i + 1}: {bad.strip()!r} is not a number; fix it, "
             f"or write ? for a missing value"
         ) from None
+    place = lambda i: f"{name}, line {number}, value {i + 1}"  # noqa: E731
+    return check_finite(values, place).astype(np.float32)
 
 
 def is_number(text: str) -> bool:

@@ -82,6 +82,40 @@ class Runner:
     def check_card(cls, card: dict[str, Any], source: str) -> None:
         """Checks of this family's card beyond the types of its fields (one line each)."""
 
+    def check_graphs(self, source: str) -> None:
+        """The card against the graphs it describes, once they are open: each input and
+        output of a graph that the card names has the card's rank and fixed sizes (as
+        :meth:`declared_shape` gives them for that graph); a card that does not is one line."""
+        declared = {i["name"]: i["shape"] for i in self.card["inputs"] + self.card["outputs"]}
+        for role, session in self.sessions.items():
+            for arg in (*session.get_inputs(), *session.get_outputs()):
+                if arg.name not in declared:
+                    continue
+                want = self.declared_shape(role, arg.name, declared[arg.name])
+                got = list(arg.shape)
+                fixed = [
+                    (a, b) for a, b in zip(want, got) if isinstance(a, int) and isinstance(b, int)
+                ]
+                if len(want) != len(got) or any(a != b for a, b in fixed):
+                    self.lies(
+                        source, f"{arg.name!r} is {want}, but {self.file_name(role)} has {got}"
+                    )
+
+    def declared_shape(self, role: str, name: str, shape: list[Any]) -> list[Any]:
+        """The shape the card's ``name`` has in the graph of ``role`` (the default: as the
+        card writes it)."""
+        return shape
+
+    def file_name(self, role: str) -> str:
+        file = self.files.get(role)
+        return file.name if file else f"the {role} graph"
+
+    def lies(self, source: str, what: str) -> None:
+        raise RuntimeInputError(
+            f"{source}: the model card says {what}: it does not describe its graphs; export the"
+            " run again (or restore card.json)"
+        )
+
     @classmethod
     def upgrade(cls, card: dict[str, Any]) -> dict[str, Any]:
         """The family's fields of an older card in the current format (format 1 had none of

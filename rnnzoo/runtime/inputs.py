@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from rnnzoo.errors import RuntimeInputError
+from rnnzoo.data.formats import check_finite, position
+from rnnzoo.errors import RuntimeInputError, UserError
 from rnnzoo.files import parse_json
 
 
@@ -149,7 +150,12 @@ def _read_csv(path: Path) -> np.ndarray:
                 )
     if not rows:
         raise RuntimeInputError(f"{path}: no rows of numbers")
-    return np.asarray(rows, np.float32)
+    values = np.asarray(rows)
+    try:  # the readers' rule on values
+        check_finite(values, lambda i: f"{path}, {position(i, values.shape)}")
+    except UserError as error:
+        raise RuntimeInputError(str(error)) from None
+    return values.astype(np.float32)
 
 
 def load_texts(path: str | Path) -> list[str]:

@@ -109,6 +109,7 @@ class Model:
             files = {"main": path}
         self.folder = path if path.is_dir() else path.parent
         self.runner: Runner = runner(self.card, sessions, files)
+        self.runner.check_graphs(str(path))
 
     def __repr__(self) -> str:
         c = self.card

@@ -34,6 +34,54 @@ class SequenceRunner(Runner):
                 f"step...), not {shape}"
             )
 
+    def declared_shape(self, role: str, name: str, shape: list[Any]) -> list[Any]:
+        """One step has no time axis: the step graph's input, and its output where the model
+        answers at every step."""
+        if role == "step" and (name == "input" or (name == "output" and self.per_step)):
+            return [shape[0], *shape[2:]]
+        return shape
+
+    @property
+    def per_step(self) -> bool:
+        return bool(self.card.get("per_step", len(self.card["outputs"][0]["shape"]) == 3))
+
+    def check_graphs(self, source: str) -> None:
+        """Beyond the shapes: ``per_step`` against the output's axes, the state sizes against
+        the graphs' states, ``missing_values`` against the graph's NaN test. (A ``kind`` of
+        another family opens that family's files, which are not there.)"""
+        card, output = self.card, self.session.get_outputs()[0]
+        if self.per_step != (len(output.shape) == 3):
+            axes = "a time axis" if len(output.shape) == 3 else "no time axis"
+            self.lies(
+                source,
+                f"per_step is {self.per_step}, but {self.file_name('main')}'s output has {axes}",
+            )
+        super().check_graphs(source)
+        full = self.sessions.get("full")
+        if full is not None:
+            states = [a.shape[-1] for a in full.get_inputs()[2:]]
+            if states != list(card["state_sizes"]):
+                self.lies(
+                    source,
+                    f"state_sizes are {card['state_sizes']}, but {self.file_name('full')}"
+                    f" takes states of {states}",
+                )
+        step = self.step_session
+        if step is not None:
+            declared = {i["name"] for i in card["inputs"]}
+            extra = [a.shape[-1] for a in step.get_inputs() if a.name not in declared]
+            streaming = list(card.get("streaming_state_sizes", extra))
+            if extra != streaming:
+                self.lies(
+                    source,
+                    f"streaming_state_sizes are {streaming}, but {self.file_name('step')}"
+                    f" carries {extra}",
+                )
+        main = self.files.get("main")
+        # the op's name as the protobuf stores it: a byte search, not a parse of the whole graph
+        if card.get("missing_values") and main is not None and b"IsNaN" not in main.read_bytes():
+            self.lies(source, f"missing_values is true, but {main.name} has no test for NaN")
+
     @property
     def step_shape(self) -> tuple[int, ...]:
         """The shape of one time step: ``(features,)``, or e.g. ``(height, width, channels)``."""
