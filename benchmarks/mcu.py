@@ -55,7 +55,9 @@ def example_rows(folder: Path) -> list[np.ndarray]:
     return [x[i, : int(n)] for i, n in enumerate(lengths)]
 
 
-def c_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) -> dict:
+def c_rows(
+    folder: Path, rows: list[np.ndarray], reference: list[np.ndarray], widths: list[int]
+) -> dict:
     graph = onnx.load(str(folder / "model.step.onnx"))
     found = {}
     for weights in ("fp32", "int8"):
@@ -68,13 +70,15 @@ def c_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) ->
             figures, outputs = c_target.chip_figures(work, "model.step.c", sizes, CORE, rows)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        figures["max_diff"] = c_target.worst_difference(reference, outputs)
+        figures["max_diff"] = c_target.worst_difference(reference, outputs, widths)
         figures["weight_bytes"] = model.weight_bytes
         found[f"c {weights}"] = figures
     return found
 
 
-def tflm_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray]) -> dict:
+def tflm_rows(
+    folder: Path, rows: list[np.ndarray], reference: list[np.ndarray], widths: list[int]
+) -> dict:
     """The export's own micro_step.cc with each model header (the arena its micro_model.h
     gives: measured on the M4 at export)."""
     if not (folder / MODEL_HEADER).is_file():
@@ -99,7 +103,7 @@ def tflm_rows(folder: Path, rows: list[np.ndarray], reference: list[np.ndarray])
         except UserError as error:  # a firmware that fails: said in the results, not fatal
             found[label] = {"fails": str(error)}
             continue
-        figures["max_diff"] = c_target.worst_difference(reference, figures.pop("outputs"))
+        figures["max_diff"] = c_target.worst_difference(reference, figures.pop("outputs"), widths)
         figures.pop("prediction_floats")
         found[label] = figures
     return found
@@ -112,10 +116,11 @@ def main() -> None:
     results = {}
     for folder in shelf_models(sys.argv[1:]):
         rows = example_rows(folder)
-        reference = c_target.reference_rows(onnx.load(str(folder / "model.step.onnx")), rows)
-        found = c_rows(folder, rows, reference)
+        step = onnx.load(str(folder / "model.step.onnx"))
+        reference, widths = c_target.reference_rows(step, rows), c_target.step_widths(step)
+        found = c_rows(folder, rows, reference, widths)
         if os.environ.get("RNNZOO_TFLM_DIR"):
-            found.update(tflm_rows(folder, rows, reference))
+            found.update(tflm_rows(folder, rows, reference, widths))
         results[folder.name] = found
         for label, f in found.items():
             if "fails" in f:

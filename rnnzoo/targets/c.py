@@ -292,6 +292,15 @@ def reference_rows(graph: Any, rows: list[np.ndarray]) -> list[np.ndarray]:
     return found
 
 
+def step_widths(graph: Any) -> list[int]:
+    """Floats in each of the step graph's outputs (the prediction, then each new state) — the
+    pieces of a line ``reference_rows`` and the firmware write; an unnamed size counts 1."""
+    return [
+        int(np.prod([d.dim_value or 1 for d in out.type.tensor_type.shape.dim]))
+        for out in graph.graph.output
+    ]
+
+
 def worst_difference(expected: list[np.ndarray], got: list[np.ndarray], widths: list[int]) -> float:
     """``closeness.difference`` over every row's steps, each of the firmware's outputs (the
     prediction, each state: ``widths`` floats of a step's line) measured on its own."""
@@ -342,12 +351,13 @@ def chip_report(job: StepJob, entry: dict[str, Any]) -> dict[str, Any]:
         return {"skipped": reason}
     out_floats = entry["output_size"] + sum(n for _, n in entry["states"])
     rows = job.test_rows(chip.test_steps(entry["input_size"], out_floats))
-    expected = reference_rows(job.step_graph(), rows)
+    step = job.step_graph()
+    expected, widths = reference_rows(step, rows), step_widths(step)
     out = entry["output_size"]
     report: dict[str, Any] = {"test_examples": len(rows), "cores": {}}
     for core in CHIP_CORES:
         figures, outputs = chip_figures(job.folder, entry["files"][0], entry, core, rows)
-        worst = worst_difference(expected, outputs, [out, *(n for _, n in entry["states"])])
+        worst = worst_difference(expected, outputs, widths)
         figures["max_diff"] = worst
         figures["status"] = closeness.status(worst, max(len(r) for r in rows))
         figures["test_metrics"] = job.evaluate_rows([o[:, :out] for o in outputs])

@@ -519,12 +519,13 @@ def chip_report(
     against onnxruntime's step graph (fp32 within ``closeness.tolerance``), the test metric
     streamed on the core."""
     from rnnzoo import closeness
-    from rnnzoo.targets.c import reference_rows, worst_difference
+    from rnnzoo.targets.c import reference_rows, step_widths, worst_difference
 
     reason = chip_missing()
     if reason:
         return {"skipped": reason}
-    expected = reference_rows(job.step_graph(), rows)
+    step = job.step_graph()
+    expected, widths = reference_rows(step, rows), step_widths(step)
     out = layouts["fp32"].prediction_floats
     found: dict[str, Any] = {}
     for variant in layouts:
@@ -543,7 +544,6 @@ def chip_report(
         figures["arena_bytes"] = used["arena_bytes"]  # what it needs: kArenaSize
         outputs = figures.pop("outputs")
         del figures["prediction_floats"]
-        widths = [out, *layouts[variant].floats[1:]]
         worst = worst_difference(expected, outputs, widths)
         figures["max_diff"] = worst
         figures["test_metrics"] = job.evaluate_rows([o[:, :out] for o in outputs])
