@@ -21,6 +21,7 @@ import pytest
 
 from rnnzoo.data import cache, read_series
 from rnnzoo.data.cache import cached_series
+from rnnzoo.data.formats import csv as csv_format
 from rnnzoo.errors import UserError
 from rnnzoo.tasks.forecast import Forecast, Windows
 
@@ -102,7 +103,7 @@ def test_cache_equals_read_series_on_dates_and_one_series():
 
 def test_streams_in_batches(tmp_path, monkeypatch):
     """Series that run on from one batch into the next, and ids reordered across batches."""
-    monkeypatch.setattr(cache, "CSV_BLOCK", 4096)
+    monkeypatch.setattr(csv_format, "BATCH_BYTES", 4096)
     monkeypatch.setattr(cache, "COPY_ROWS", 1000)
     path = long_csv(tmp_path / "long.csv", {"b": 3000, "a10": 1500, "a9": 2500}, gap="a9")
     memory = read_series(path, **READER)
@@ -185,7 +186,7 @@ def test_errors_say_what_read_series_says(tmp_path, text, kwargs):
 
 
 def test_a_bad_value_far_into_the_file_is_found(tmp_path, monkeypatch):
-    monkeypatch.setattr(cache, "CSV_BLOCK", 4096)
+    monkeypatch.setattr(csv_format, "BATCH_BYTES", 4096)
     path = long_csv(tmp_path / "s.csv", {"a": 3000})
     lines = path.read_text().splitlines()
     lines[2500] = "a,2499,oops,1"
@@ -202,7 +203,8 @@ def test_refuses_other_formats(tmp_path):
 KILL_AFTER_A_BATCH = """
 import os, signal, sys
 from rnnzoo.data import cache
-cache.CSV_BLOCK = 4096
+from rnnzoo.data.formats import csv
+csv.BATCH_BYTES = 4096
 place = cache.place
 def place_then_die(part, *rest):
     place(part, *rest)

@@ -20,12 +20,15 @@ def npy_with_header(shape: tuple[int, ...]) -> bytes:
 
 
 CASES = {
-    "empty.npy": (b"", "cannot read it as npy"),
+    "empty.npy": (b"", "empty.npy: not a readable .npy array"),
     "truncated.npy": (npy_with_header((4, 5, 1))[:-3], "but the file holds"),
     "huge.npy": (npy_with_header((10**6, 10**6, 1)), "its header claims shape"),
-    "garbage.npy": (b"\x00\x01not numpy at all", "cannot read it as npy"),
-    "wide.csv": (b"1," + b"9" * (200 * 1024) + b"\n", "[0, 1]: inf is not a finite number"),
-    "binary.csv": (bytes(range(256)) * 4, "cannot read it as csv"),
+    "garbage.npy": (b"\x00\x01not numpy at all", "garbage.npy: not a readable .npy array"),
+    "wide.csv": (
+        b"1," + b"9" * (200 * 1024) + b"\n",
+        "line 1, column 'dim_1': inf is not a finite",
+    ),
+    "binary.csv": (bytes(range(256)) * 4, "UTF-16 or UTF-32 text (or a binary file)"),
     "deep.json": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     "ragged.json": (b"[[1, 2], [3]]", "cannot read it as json"),
     "strings.json": (b'[["a", "b"]]', "cannot read it as json"),

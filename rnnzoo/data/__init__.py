@@ -3,8 +3,8 @@ reads them for ``rnnzoo predict``): labelled sequences (:func:`read_sequences`) 
 forecast (:func:`read_series`). A missing value is NaN, never zero; a problem is a
 :class:`~rnnzoo.errors.UserError` of one line naming the file, the row and the column."""
 
-from rnnzoo.data.formats import detect_format
-from rnnzoo.data.sequences import Sequences, read_sequences
-from rnnzoo.data.series import Series, read_series
+from rnnzoo.data.formats import detect_format, read_sequences, read_series
+from rnnzoo.data.sequences import Sequences
+from rnnzoo.data.series import Series
 
 __all__ = ["Sequences", "Series", "detect_format", "read_sequences", "read_series"]

@@ -26,7 +26,6 @@ processes of one ``torchrun`` build it once.
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import json
 import os
@@ -34,7 +33,7 @@ import re
 import shutil
 import sys
 import time as clock
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,16 +41,13 @@ from typing import Any
 import numpy as np
 
 from rnnzoo import files
-from rnnzoo.data.formats import NAMES, detect_format
+from rnnzoo.data.formats import FORMATS, Format, detect, missing_note
 from rnnzoo.data.series import MOST_GAP_NOTES, Series, gap_notes, target_columns
 from rnnzoo.data.table import (
-    Table,
-    csv_error,
-    csv_layout,
-    first_line,
-    is_numeric,
+    Columns,
+    Part,
     natural_key,
-    plural,
+    no_rows,
     show_time,
     time_column,
     time_note,
@@ -69,8 +65,6 @@ from rnnzoo.files import (
 
 VERSION = 2  # of the cache's layout: a new one makes new caches
 AUTO_BYTES = 256 * 2**20  # forecast's cache=auto: files of this size or more go through the cache
-CSV_BLOCK = 2**20  # bytes of CSV per batch: bigger ones were slower and held more memory
-PARQUET_BATCH = 2**20  # rows of Parquet per batch
 COPY_ROWS = 2**22  # rows copied at a time when series are put in order
 GAP_CHECK_ROWS = 16_000_000  # longest series checked for gaps in time (~40 bytes a row)
 META, VALUES, TIMES = "meta.json", "values.f32", "times.bin"
@@ -81,11 +75,7 @@ def worth_caching(path: str | Path) -> bool:
     """Whether forecast's ``cache=auto`` reads ``path`` through the cache: a CSV or Parquet
     file of ``AUTO_BYTES`` or more."""
     path = Path(path)
-    return (
-        path.is_file()
-        and path.stat().st_size >= AUTO_BYTES
-        and detect_format(path) in ("csv", "parquet")
-    )
+    return path.is_file() and path.stat().st_size >= AUTO_BYTES and bool(detect(path).stream)
 
 
 def cached_series(
@@ -103,10 +93,11 @@ def cached_series(
     the first call (a progress bar on stderr with ``progress``), reused while the file's
     sha256 stays the same. ``cache_dir`` defaults to ``$RNNZOO_CACHE``."""
     path = Path(path)
-    fmt = detect_format(path)
-    if fmt not in ("csv", "parquet"):
+    fmt = detect(path)
+    if fmt.stream is None:
+        streamed = " or ".join(f.title for f in FORMATS if f.stream)
         raise UserError(
-            f"{path.name}: the cache reads CSV or Parquet files, not {NAMES.get(fmt, fmt)}; "
+            f"{path.name}: the cache reads {streamed} files, not {fmt.title}; "
             f"read it in memory (--param cache=off) or save the series as CSV"
         )
     args = {"target": target or [], "time": time, "id": id, "covariates": covariates or []}
@@ -217,7 +208,7 @@ def damage(folder: Path, meta: Any) -> str:
 
 
 def build(
-    path: Path, fmt: str, folder: Path, digest: str, args: dict[str, Any], progress: bool
+    path: Path, fmt: Format, folder: Path, digest: str, args: dict[str, Any], progress: bool
 ) -> None:
     """Convert ``path`` into ``folder``: in a staging folder beside it, renamed into place
     when whole; then remove the caches of earlier versions of the file."""
@@ -253,43 +244,6 @@ def remove_stale(folder: Path, source: str, args: dict[str, Any]) -> None:
             shutil.rmtree(other.parent, ignore_errors=True)
 
 
-@dataclass
-class Part(Table):
-    """One batch of the file's rows as a :class:`Table` (its checks and messages), its rows
-    named by where they are in the whole file: ``first`` is the file's row of its row 0."""
-
-    first: int = 0
-
-    def where(self, row: int) -> str:
-        row += self.first
-        if not self.is_csv:
-            return f"row {row + 1}"
-        with self.path.open(newline="", encoding="utf-8", errors="replace") as f:
-            reader = csv.reader(f, delimiter=self.delimiter)
-            next(reader, None)
-            records = (reader.line_num for fields in reader if fields)
-            return f"line {next(line for i, line in enumerate(records) if i == row)}"
-
-
-@dataclass
-class Columns:
-    """What to read: the id and time columns ('' for none), the targets and covariates."""
-
-    id: str
-    time: str
-    targets: list[str]
-    covariates: list[str]
-    time_type: Any = None  # the time column's type as read (CSV: declared for every batch)
-
-    @property
-    def values(self) -> list[str]:
-        return self.targets + self.covariates
-
-    @property
-    def names(self) -> list[str]:
-        return [n for n in (self.id, self.time) if n] + self.values
-
-
 def resolve(head: Part, args: dict[str, Any]) -> Columns:
     """The columns the reader's arguments name, checked on the file's first batch as
     :func:`~rnnzoo.data.series.read_series` checks them on the whole file."""
@@ -316,10 +270,10 @@ class Written:
 
 
 def convert(
-    path: Path, fmt: str, out: Path, args: dict[str, Any], show: BuildProgress
+    path: Path, fmt: Format, out: Path, args: dict[str, Any], show: BuildProgress
 ) -> dict[str, Any]:
     """Stream ``path``'s rows into ``out``'s files; returns the cache's ``meta.json``."""
-    parts, head = (csv_parts if fmt == "csv" else parquet_parts)(path, args, show.update)
+    parts, head = fmt.stream(path, args, show.update)
     columns = resolve(head, args)
     show.start()
     written = Written()
@@ -343,12 +297,11 @@ def convert(
             written.missing += int(np.isnan(values).sum())
             written.rows += part.rows
     if not written.rows:
-        raise UserError(f"{path.name}: no rows of data under the header; give a file with data")
+        raise no_rows(path)
     ids, offsets = put_in_order(out, written, len(columns.values), times_dtype)
     notes = time_note(args["time"], columns.time)
     notes += gap_check(out, ids, offsets, times_dtype) if times_dtype else []
-    if written.missing:
-        notes.append(f"{plural(written.missing, 'missing value')} (NaN)")
+    notes += missing_note(written.missing)
     return {
         "version": VERSION,
         "source": path.name,
@@ -480,128 +433,6 @@ def gap_check(out: Path, ids: list[str], offsets: list[int], times_dtype: str) -
 
 
 # ---------------------------------------------------------------- reading in batches
-
-Parts = Callable[[Columns], Iterator[Part]]
-
-
-def csv_parts(
-    path: Path, args: dict[str, Any], advance: Callable[[float], None]
-) -> tuple[Parts, Part]:
-    """The CSV file's batches (only the columns read, the values as float64 and the ids as
-    text), and its first batch with every column as pyarrow reads it (to check names)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    delimiter, encoding, block = csv_layout(path)  # as read_table reads it
-    parse = pacsv.ParseOptions(delimiter=delimiter)
-    size = max(1, path.stat().st_size)
-
-    def stream(source: Any, types: dict[str, Any], include: list[str], skip: int = 0) -> Any:
-        """The batches of ``source`` (the whole file's, after the first ``skip`` rows)."""
-        return pacsv.open_csv(
-            source,
-            read_options=pacsv.ReadOptions(
-                block_size=max(CSV_BLOCK, block), skip_rows_after_names=skip, encoding=encoding
-            ),
-            parse_options=parse,
-            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
-        )
-
-    def part(batch: Any, first: int) -> Part:
-        columns = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
-        return Part(path, columns, batch.num_rows, True, delimiter, first=first)
-
-    def bad_value(columns: Columns, rows: int) -> None:
-        """Raise the error for the value pyarrow could not convert in the batch after the
-        first ``rows`` rows (it names no row): read as text, the table's own checks name its
-        line and column."""
-        with pa.OSFile(str(path)) as source:
-            text = {n: pa.string() for n in columns.names}
-            batch = next(iter(stream(source, text, columns.names, rows)), None)
-        if batch is not None:
-            checked = part(batch, rows)
-            for name in columns.values:
-                checked.numbers(name)
-            if columns.time:
-                checked.times(columns.time)
-
-    id = args["id"]
-    try:
-        with pa.OSFile(str(path)) as source:
-            head = part(stream(source, {id: pa.string()} if id else {}, []).read_next_batch(), 0)
-    except StopIteration:
-        raise UserError(
-            f"{path.name}: no rows of data under the header; give a file with data"
-        ) from None
-    except pa.ArrowInvalid as error:
-        raise csv_error(path, delimiter, error) from None
-
-    def parts(columns: Columns) -> Iterator[Part]:
-        types = {n: pa.float64() for n in columns.values}
-        if columns.id:
-            types[columns.id] = pa.string()
-        if columns.time:
-            types[columns.time] = time_type(columns.time_type)
-        rows = 0
-        with pa.OSFile(str(path)) as source:
-            try:
-                for batch in stream(source, types, columns.names):
-                    yield part(batch, rows)
-                    rows += batch.num_rows
-                    advance(source.tell() / size)
-            except pa.ArrowInvalid as error:
-                if "conversion error" in str(error):
-                    bad_value(columns, rows)
-                raise csv_error(path, delimiter, error) from None
-
-    return parts, head
-
-
-def time_type(first: Any) -> Any:
-    """The type to read a CSV's time column as, from the type pyarrow gave its first batch:
-    numbers as float64, dates and datetimes as datetimes in microseconds, else text (dates
-    numpy parses, such as ``1949-01``)."""
-    import pyarrow as pa
-
-    if is_numeric(first):
-        return pa.float64()
-    if pa.types.is_timestamp(first) or pa.types.is_date(first):
-        return pa.timestamp("us", getattr(first, "tz", None))
-    return pa.string()
-
-
-def parquet_parts(
-    path: Path, args: dict[str, Any], advance: Callable[[float], None]
-) -> tuple[Parts, Part]:
-    """The Parquet file's batches, and its first batch with every column (to check names)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        file = pq.ParquetFile(path)
-        head_batch = next(file.iter_batches(batch_size=PARQUET_BATCH), None)
-    except (pa.ArrowException, OSError) as error:
-        raise UserError(
-            f"{path.name}: not a readable Parquet file ({first_line(error)}); "
-            f"write it again with pyarrow or pandas"
-        ) from None
-    if head_batch is None:
-        raise UserError(f"{path.name}: no rows of data under the header; give a file with data")
-    total = max(1, file.metadata.num_rows)
-
-    def part(batch: Any, first: int) -> Part:
-        columns = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
-        return Part(path, columns, batch.num_rows, False, first=first)
-
-    def parts(columns: Columns) -> Iterator[Part]:
-        rows = 0
-        for batch in file.iter_batches(batch_size=PARQUET_BATCH, columns=columns.names):
-            yield part(batch, rows)
-            rows += batch.num_rows
-            advance(rows / total)
-
-    return parts, part(head_batch, 0)
-
 
 # ---------------------------------------------------------------- showing it
 

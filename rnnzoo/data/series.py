@@ -1,28 +1,17 @@
-"""Time series for forecasting, concatenated into one array: from a CSV or Parquet file, wide
-(one column per target; one series) or long (an id column names each row's series), or from
-a Monash ``.tsf`` file (a series per line)."""
+"""Time series for forecasting, concatenated into one array, as every format's reader gives
+them (:mod:`rnnzoo.data.formats`), and how a table holds them: wide (one column per target;
+one series) or long (an id column names each row's series)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnzoo.data.formats import NAMES, detect_format
-from rnnzoo.data.table import (
-    group_rows,
-    plural,
-    read_table,
-    show_time,
-    time_column,
-    time_note,
-)
-from rnnzoo.data.tsf import read_tsf, series_times
+from rnnzoo.data.table import Table, group_rows, plural, show_time, time_column, time_note
 from rnnzoo.errors import UserError
 
-TSF_VALUES = "series_value"  # the name of a .tsf file's values, as aeon's loader calls them
 MOST_GAP_NOTES = 5
 
 
@@ -41,40 +30,11 @@ class Series:
     notes: list[str] = field(default_factory=list)
 
 
-def read_series(
-    path: str | Path,
-    *,
-    target: list[str] | None = None,
-    time: str = "",
-    id: str = "",
-    covariates: list[str] | None = None,
-) -> Series:
-    """The series in ``path``. ``target`` names the columns to forecast (default: every
-    numeric column but the time, id and covariate columns), ``covariates`` the columns known
-    in advance; ``id`` the column naming each row's series (empty: the file is one series);
-    ``time`` the column ordering the rows (numbers or ISO dates; empty: file order). Gaps in
-    the time axis are notes, not filled; a time that occurs twice in a series is an error."""
-    path = Path(path)
-    fmt = detect_format(path)
-    if fmt == "tsf":
-        series = from_tsf(path, target or [], time, id, covariates or [])
-    elif fmt in ("csv", "parquet"):
-        series = from_table(path, fmt, target or [], time, id, covariates or [])
-    else:
-        raise UserError(
-            f"{path.name}: forecasting reads series from CSV, Parquet or .tsf files, not "
-            f"{NAMES.get(fmt, fmt)}; save the series as CSV (a column per series or an id column)"
-        )
-    missing = int(np.isnan(series.values).sum())
-    if missing:
-        series.notes.append(f"{plural(missing, 'missing value')} (NaN)")
-    return series
-
-
 def from_table(
-    path: Path, fmt: str, target: list[str], time: str, id: str, covariates: list[str]
+    table: Table, target: list[str], time: str, id: str, covariates: list[str]
 ) -> Series:
-    table = read_table(path, fmt, text_columns={id} if id else set())
+    """The series in a table (read with the id column as text): ``target`` names the columns
+    to forecast (default: every numeric column but the time, id and covariate columns)."""
     given, time = time, time_column(table, time, {*target, *covariates})
     targets = target_columns(table, target, time, id, covariates)
     columns = [table.numbers(name) for name in targets + covariates]
@@ -113,43 +73,6 @@ def target_columns(
             f"covariates; name it with target=COLUMN"
         )
     return targets
-
-
-def from_tsf(path: Path, target: list[str], time: str, id: str, covariates: list[str]) -> Series:
-    """One series per line, named by the attribute ``id`` (default: ``series_name`` if the
-    file has it, else the line's number among the series); times from the first date
-    attribute (``start_timestamp``) and ``@frequency`` when both are there."""
-    tsf = read_tsf(path)
-    name = path.name
-    if any(t != TSF_VALUES for t in target) or covariates:
-        raise UserError(
-            f"{name}: a .tsf file holds one value per step, named {TSF_VALUES!r}, and no "
-            f"covariates; leave target and covariates empty"
-        )
-    dates = [a for a, kind in tsf.types.items() if kind == "date"]
-    for column, role, names in [(id, "id", list(tsf.types)), (time, "time", dates)]:
-        if column and column not in names:
-            raise UserError(
-                f"{name}: no {role} attribute {column!r} (attributes: "
-                f"{', '.join(names) or 'none'}); leave {role} empty or name one of them"
-            )
-    id = id or ("series_name" if "series_name" in tsf.types else "")
-    ids = tsf.attributes[id] if id else [str(i) for i in range(len(tsf.values))]
-    lengths = [len(v) for v in tsf.values]
-    times, notes = None, []
-    start = time or (dates[0] if dates else "")
-    if start:
-        parts = [series_times(s, n, tsf.frequency) for s, n in zip(tsf.attributes[start], lengths)]
-        if all(p is not None for p in parts):
-            times = np.concatenate(parts)
-        else:
-            notes.append(
-                f"no times: @frequency {tsf.frequency!r} is not one of the archive's, or a "
-                f"{start} is not a date"
-            )
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    values = np.concatenate(tsf.values)[:, None]
-    return Series(values, offsets, ids, [TSF_VALUES], [], times, name, notes)
 
 
 def gap_notes(times: np.ndarray, offsets: np.ndarray, ids: list[str]) -> list[str]:

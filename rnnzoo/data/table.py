@@ -1,9 +1,10 @@
-"""The columns of a CSV or Parquet file as checked numpy arrays, and its rows grouped into
-sequences or series (by an id column) in time order.
+"""The columns of a CSV or Parquet file (as :mod:`rnnzoo.data.formats.csv` and ``.parquet``
+read them) as checked numpy arrays, and its rows grouped into sequences or series (by an id
+column) in time order.
 
-pyarrow reads both formats (imported here, when a file is read, so ``import rnnzoo.data``
-stays cheap) and infers the CSV's column types; every message points at a row the way the
-user sees it: the file's line number for CSV, the row counted from 1 for Parquet."""
+pyarrow reads both formats (imported when a file is read, so ``import rnnzoo.data`` stays
+cheap) and infers the CSV's column types; every message points at a row the way the user
+sees it: the file's line number for CSV, the row counted from 1 for Parquet."""
 
 from __future__ import annotations
 
@@ -11,19 +12,18 @@ import csv
 import difflib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnzoo.data.formats import check_finite, text_encoding
+from rnnzoo.data.rules import check_finite, missing_text, text_encoding
 from rnnzoo.errors import UserError
 
 # pyarrow reads a field of any length; so must the csv module that counts lines for messages
 csv.field_size_limit(2**31 - 1)
-MOST_COLUMNS = 100_000  # a long-format file (id, time, value) holds any number of series
 
 DATE_EXAMPLE = "2020-01-31 or 2020-01-31T12:00"
 # a column by one of these names (in any case) is a time axis: it orders the rows, never feeds
@@ -81,11 +81,7 @@ class Table:
         if not self.is_csv:
             return f"row {row + 1}"
         if not self._lines:  # only for messages: blank lines and quoted newlines shift lines
-            with self.path.open(newline="", encoding="utf-8", errors="replace") as f:
-                reader = csv.reader(f, delimiter=self.delimiter)
-                if self.header:
-                    next(reader, None)
-                self._lines = [reader.line_num for fields in reader if fields]
+            self._lines = list(line_numbers(self.path, self.delimiter, self.header))
         return f"line {self._lines[row]}"
 
     def require(self, name: str, role: str) -> str:
@@ -209,13 +205,6 @@ def parse_dates(
         raise
 
 
-def missing_text() -> set[str]:
-    """What a CSV cell holds for a missing value: what pyarrow reads as null ("", NA, NaN, ...)."""
-    import pyarrow.csv as pacsv
-
-    return {"", *pacsv.ConvertOptions().null_values}
-
-
 def is_text(kind: Any) -> bool:
     import pyarrow as pa
 
@@ -233,67 +222,52 @@ def is_numeric(kind: Any) -> bool:
     )
 
 
-def read_table(
-    path: Path, fmt: str, *, text_columns: set[str] | None = None, header: bool = True
-) -> Table:
-    """The CSV (``fmt="csv"``) or Parquet file at ``path``. ``text_columns`` are read from a
-    CSV as written (ids and labels: ``007`` stays ``007``); a CSV's delimiter is the comma,
-    semicolon or tab its first line has most of; without ``header`` the columns are named
-    ``f0``, ``f1``, ..."""
-    import pyarrow as pa
-
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            data = pq.read_table(path)
-        except (pa.ArrowException, OSError) as error:
-            raise UserError(
-                f"{path.name}: not a readable Parquet file ({first_line(error)}); "
-                f"write it again with pyarrow or pandas"
-            ) from None
-        table = Table(path, columns(data, path), data.num_rows, False)
-    else:
-        import pyarrow.csv as pacsv
-
-        delimiter, encoding, block = csv_layout(path)
-        try:
-            data = pacsv.read_csv(
-                path,
-                read_options=pacsv.ReadOptions(
-                    autogenerate_column_names=not header,
-                    encoding=encoding,
-                    block_size=max(1 << 20, block),
-                ),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in text_columns or ()}
-                ),
-            )
-        except pa.ArrowInvalid as error:
-            raise csv_error(path, delimiter, error) from None
-        table = Table(path, columns(data, path), data.num_rows, True, delimiter, header)
-    if table.rows == 0:
-        raise UserError(f"{path.name}: no rows of data under the header; give a file with data")
-    return table
+def line_numbers(path: Path, delimiter: str, header: bool = True) -> Iterator[int]:
+    """The line each row of a CSV file starts on (blank lines and quoted newlines shift
+    them), read the way the file is read: in its encoding (:func:`text_encoding`)."""
+    with path.open(newline="", encoding=text_encoding(path), errors="replace") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        if header:
+            next(reader, None)
+        yield from (reader.line_num for fields in reader if fields)
 
 
-def csv_layout(path: Path) -> tuple[str, str, int]:
-    """How every reader of CSV reads ``path``: its delimiter (the comma, semicolon or tab its
-    first line has most of), its encoding for pyarrow (:func:`text_encoding`) and a block
-    size that holds its first line; a file of more than ``MOST_COLUMNS`` columns is refused."""
-    encoding = text_encoding(path)
-    with path.open(encoding=encoding, errors="replace") as f:
-        first = f.readline()
-    delimiter = max(",;\t", key=first.count)
-    count = first.count(delimiter) + 1
-    if count > MOST_COLUMNS:
-        raise UserError(
-            f"{path.name}: {count:,} columns, more than the {MOST_COLUMNS:,} rnnzoo reads; "
-            "write it in long format (an id column, a time column, a column per feature)"
-        )
-    header = 2 * len(first.encode(encoding, errors="replace")) + 1  # a block holds the header
-    return delimiter, "latin1" if encoding == "latin-1" else "utf8", header
+@dataclass
+class Part(Table):
+    """One batch of a file's rows as a :class:`Table` (its checks and messages), its rows
+    named by where they are in the whole file: ``first`` is the file's row of its row 0."""
+
+    first: int = 0
+
+    def where(self, row: int) -> str:
+        row += self.first
+        if not self.is_csv:
+            return f"row {row + 1}"
+        lines = line_numbers(self.path, self.delimiter, self.header)
+        return f"line {next(line for i, line in enumerate(lines) if i == row)}"
+
+
+@dataclass
+class Columns:
+    """What a streamed read takes: the id and time columns ('' for none), the targets and
+    covariates."""
+
+    id: str
+    time: str
+    targets: list[str]
+    covariates: list[str]
+    time_type: Any = None  # the time column's type as read (CSV: declared for every batch)
+
+    @property
+    def values(self) -> list[str]:
+        return self.targets + self.covariates
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n in (self.id, self.time) if n] + self.values
+
+
+Parts = Callable[[Columns], Iterator[Part]]  # a file's batches of the columns named
 
 
 def columns(data: Any, path: Path) -> dict[str, Any]:
@@ -305,21 +279,8 @@ def columns(data: Any, path: Path) -> dict[str, Any]:
     return {n: data[n] for n in names}
 
 
-def csv_error(path: Path, delimiter: str, error: Exception) -> UserError:
-    """pyarrow's CSV error as a line number: the first row whose field count differs from the
-    header's (pyarrow names the row by its content only)."""
-    with path.open(newline="", encoding="utf-8", errors="replace") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader, [])
-        for fields in reader:
-            if fields and len(fields) != len(header):
-                return UserError(
-                    f"{path.name}, line {reader.line_num}: {len(fields)} fields, but the header "
-                    f"has {len(header)}; fix the line (quote values that contain {delimiter!r})"
-                )
-    return UserError(
-        f"{path.name}: not readable as CSV ({first_line(error)}); save it as UTF-8 CSV"
-    )
+def no_rows(path: Path) -> UserError:
+    return UserError(f"{path.name}: no rows of data under the header; give a file with data")
 
 
 def first_line(error: Exception) -> str:

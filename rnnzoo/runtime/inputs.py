@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnzoo.data.formats import check_finite, position
+from rnnzoo.data.formats import csv, npy
 from rnnzoo.errors import RuntimeInputError, UserError
 from rnnzoo.files import parse_json
 
@@ -85,16 +84,19 @@ def load_input(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise
     except RecursionError:
         raise RuntimeInputError(f"{path}: nested too deeply to be an array") from None
-    except (ValueError, KeyError, TypeError, OSError, EOFError, OverflowError, csv.Error) as error:
+    except (ValueError, KeyError, TypeError, OSError, EOFError, OverflowError) as error:
         detail = str(error)[:200] or type(error).__name__
         raise RuntimeInputError(f"{path}: cannot read it as {suffix[1:]} ({detail})") from None
 
 
 def _read(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
-    if suffix == ".npy":
-        return _read_npy(path), None
-    if suffix == ".csv":
-        return _read_csv(path), None
+    try:  # the data readers' own, and their rules (encoding, missing and finite values)
+        if suffix == ".npy":
+            return npy.read_array(path), None
+        if suffix == ".csv":
+            return csv.read_sequence(path)[0], None
+    except UserError as error:
+        raise RuntimeInputError(str(error)) from None
     if suffix == ".json":
         data = parse_json(path.read_text())
         if isinstance(data, dict):
@@ -105,57 +107,6 @@ def _read(path: Path, suffix: str) -> tuple[np.ndarray, np.ndarray | None]:
             )
         return np.asarray(data, np.float32), None
     raise RuntimeInputError(f"{path}: unknown input format {suffix!r}; use .npy, .csv or .json")
-
-
-def _read_npy(path: Path) -> np.ndarray:
-    """A ``.npy`` array, its header checked against the file's size first: a header claiming
-    a huge shape must not allocate it."""
-    with open(path, "rb") as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-        if dtype.hasobject:
-            raise ValueError("it holds Python objects; save numbers (allow_pickle is off)")
-        needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        available = path.stat().st_size - f.tell()
-        if needed > available:
-            raise ValueError(
-                f"its header claims shape {shape} of {dtype} ({needed} bytes), "
-                f"but the file holds {available}"
-            )
-    return np.load(path, allow_pickle=False)
-
-
-def _read_csv(path: Path) -> np.ndarray:
-    """One sequence: a row per time step, a column per feature (empty: missing, NaN); an
-    optional header line."""
-    rows = []
-    with open(path, newline="") as f:
-        for number, row in enumerate(csv.reader(f), start=1):
-            if not row or not "".join(row).strip():
-                continue
-            try:
-                rows.append([float(v) if v.strip() else float("nan") for v in row])
-            except ValueError:
-                if number == 1:
-                    continue  # a header
-                raise RuntimeInputError(
-                    f"{path}, line {number}: non-numeric value in {row}"
-                ) from None
-            if len(rows[-1]) != len(rows[0]):
-                raise RuntimeInputError(
-                    f"{path}, line {number}: {len(rows[-1])} columns, expected {len(rows[0])}"
-                )
-    if not rows:
-        raise RuntimeInputError(f"{path}: no rows of numbers")
-    values = np.asarray(rows)
-    try:  # the readers' rule on values
-        check_finite(values, lambda i: f"{path}, {position(i, values.shape)}")
-    except UserError as error:
-        raise RuntimeInputError(str(error)) from None
-    return values.astype(np.float32)
 
 
 def load_texts(path: str | Path) -> list[str]:

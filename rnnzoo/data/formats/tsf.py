@@ -11,8 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnzoo.data.formats import check_finite, read_text
+from rnnzoo.data.formats.base import Format
+from rnnzoo.data.rules import check_finite, read_text
+from rnnzoo.data.series import Series
 from rnnzoo.errors import UserError
+
+VALUES = "series_value"  # the name of a .tsf file's values, as aeon's loader calls them
 
 TAGS = ("@relation", "@attribute", "@frequency", "@horizon", "@missing", "@equallength", "@data")
 ATTRIBUTE_TYPES = ("string", "numeric", "date")
@@ -130,3 +134,52 @@ def series_times(start: str, length: int, frequency: str) -> np.ndarray | None:
     count, unit = FREQUENCIES[frequency]
     steps = first.astype(f"datetime64[{unit}]") + np.arange(length) * count
     return steps.astype("datetime64[s]")
+
+
+def read_series(
+    path: Path, *, target: list[str], time: str, id: str, covariates: list[str]
+) -> Series:
+    """One series per line, named by the attribute ``id`` (default: ``series_name`` if the
+    file has it, else the line's number among the series); times from the first date
+    attribute (``start_timestamp``) and ``@frequency`` when both are there."""
+    tsf = read_tsf(path)
+    name = path.name
+    if any(t != VALUES for t in target) or covariates:
+        raise UserError(
+            f"{name}: a .tsf file holds one value per step, named {VALUES!r}, and no "
+            f"covariates; leave target and covariates empty"
+        )
+    dates = [a for a, kind in tsf.types.items() if kind == "date"]
+    for column, role, names in [(id, "id", list(tsf.types)), (time, "time", dates)]:
+        if column and column not in names:
+            raise UserError(
+                f"{name}: no {role} attribute {column!r} (attributes: "
+                f"{', '.join(names) or 'none'}); leave {role} empty or name one of them"
+            )
+    id = id or ("series_name" if "series_name" in tsf.types else "")
+    ids = tsf.attributes[id] if id else [str(i) for i in range(len(tsf.values))]
+    lengths = [len(v) for v in tsf.values]
+    times, notes = None, []
+    start = time or (dates[0] if dates else "")
+    if start:
+        parts = [series_times(s, n, tsf.frequency) for s, n in zip(tsf.attributes[start], lengths)]
+        if all(p is not None for p in parts):
+            times = np.concatenate(parts)
+        else:
+            notes.append(
+                f"no times: @frequency {tsf.frequency!r} is not one of the archive's, or a "
+                f"{start} is not a date"
+            )
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = np.concatenate(tsf.values)[:, None]
+    return Series(values, offsets, ids, [VALUES], [], times, name, notes)
+
+
+FORMAT = Format(
+    "tsf",
+    ".tsf (Monash)",
+    (".tsf",),
+    header="@relation ... @data",
+    tags=frozenset({"@relation", "@attribute", "@frequency", "@horizon"}),  # not in a .ts
+    series=read_series,
+)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnzoo.data.formats import check_finite, read_text
+from rnnzoo.data.formats.base import Format
+from rnnzoo.data.rules import check_finite, read_text
+from rnnzoo.data.sequences import Options, Sequences
 from rnnzoo.errors import UserError
 
 SPELT = (
@@ -169,3 +171,26 @@ def parse_channel(text: str, name: str, number: int, channel: int) -> np.ndarray
                     f"{shown!r} is not a number; fix it, or write ? for a missing value"
                 ) from None
         raise
+
+
+def read_sequences(path: Path, options: Options) -> Sequences:
+    ts = read_ts(path)
+    notes: list[str] = []
+    if ts.labels is None:
+        options.absent(f"{path.name}: no labels (@classLabel false); give a labelled file")
+        y = None
+    elif ts.regression and not options.regression and options.require:
+        raise UserError(
+            f"{path.name}: @targetLabel true marks numeric targets (regression); read it "
+            f"with regression=True (the regress task), or give a file with @classLabel"
+        )
+    else:
+        y = options.targets(ts.labels, lambda i: f"line {ts.lines[i]}", path.name, notes)
+    channels = [f"dim_{c}" for c in range(ts.x[0].shape[1])]
+    ids = [str(i) for i in range(len(ts.x))]
+    return Sequences(ts.x, y, ids, channels, path.name, notes)
+
+
+FORMAT = Format(
+    "ts", ".ts (UCR/UEA)", (".ts",), header="@problemName ... @data", sequences=read_sequences
+)
